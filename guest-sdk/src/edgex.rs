@@ -1,0 +1,198 @@
+//! What the EdgeX reference Docker executor does, as building blocks.
+//!
+//! The default policies are one call each into this module; example policies
+//! add their own checks before or after the same calls. Texts and formats are
+//! the reference executor's, so the agent sees exactly what it used to see.
+
+use crate::figures::{Figures, json_string};
+use crate::{Error, Metric, MetricValue, containers, stats};
+
+/// What the reference executor prints when an operation succeeds: the JSON
+/// encoding of an empty string.
+pub const SUCCESS: &str = "\"\"";
+
+/// A lifecycle operation of the reference executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `docker start`; the container must be running afterwards.
+    Start,
+    /// `docker stop`; the container must not be running afterwards.
+    Stop,
+    /// `docker restart`; the container must be running afterwards.
+    Restart,
+}
+
+impl Lifecycle {
+    /// The prefix of the reference executor's error texts for this operation.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Lifecycle::Start => "Error starting service",
+            Lifecycle::Stop => "Error stopping service",
+            Lifecycle::Restart => "Error restarting service",
+        }
+    }
+
+    /// Whether the container must be running once the operation is done.
+    pub fn should_run(self) -> bool {
+        self != Lifecycle::Stop
+    }
+
+    /// Asks the host to perform the operation, with Docker's default timeout.
+    pub fn perform(self, service: &str) -> Result<(), Error> {
+        match self {
+            Lifecycle::Start => containers::start(service),
+            Lifecycle::Stop => containers::stop(service, None),
+            Lifecycle::Restart => containers::restart(service, None),
+        }
+    }
+}
+
+/// Performs `action` on the service's container and checks its state, exactly
+/// as the reference executor does. This is the whole default policy for
+/// `start`, `stop` and `restart`.
+///
+/// ```no_run
+/// use sme_guest::edgex::{Lifecycle, lifecycle};
+/// let printed = lifecycle(Lifecycle::Stop, "edgex-core-data");
+/// ```
+pub fn lifecycle(action: Lifecycle, service: &str) -> Result<String, String> {
+    action
+        .perform(service)
+        .map_err(|error| failure(action, service, &error))?;
+    verify(action, service)
+}
+
+/// The reference executor's text for a failed operation: `container <name>
+/// not found` when there is no such container, else `<prefix>: <cause>`.
+pub fn failure(action: Lifecycle, service: &str, error: &Error) -> String {
+    match error {
+        Error::NotFound(_) => not_found(service),
+        other => format!("{}: {}", action.prefix(), other.message()),
+    }
+}
+
+/// Inspects the container after `action` and checks it is (or is not)
+/// running, with the reference executor's texts.
+pub fn verify(action: Lifecycle, service: &str) -> Result<String, String> {
+    let prefix = action.prefix();
+    let container = containers::inspect(service).map_err(|error| match error {
+        Error::NotFound(_) => format!("{prefix}: {}", not_found(service)),
+        other => format!("{prefix}: {}", other.message()),
+    })?;
+    match (container.running, action.should_run()) {
+        (false, true) => Err(format!("{prefix}: service is not running but should be")),
+        (true, false) => Err(format!("{prefix}: service is running but shouldn't be")),
+        _ => Ok(SUCCESS.to_owned()),
+    }
+}
+
+/// The reference executor's text for a missing container.
+pub fn not_found(service: &str) -> String {
+    format!("container {service} not found")
+}
+
+/// The reference executor's metrics: `cpuUsedPercent`, `memoryUsed` and
+/// `raw`, measured with the host's fast path ([`stats::recent`]). This is the
+/// whole default metrics policy.
+pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
+    let measurement = stats::recent(service).map_err(|error| match error {
+        Error::NotFound(_) => not_found(service),
+        other => other.message().to_owned(),
+    })?;
+    Ok(metric_fields(&Figures::of(&measurement)))
+}
+
+/// The reference executor's three fields for these figures. As the reference
+/// did, the two numbers are read back from the formatted `raw` strings, so
+/// they carry the same rounding.
+pub fn metric_fields(figures: &Figures) -> Vec<Metric> {
+    let raw = figures.raw();
+    let memory = raw.mem_usage.split(' ').next().unwrap_or_default();
+    vec![
+        Metric {
+            name: "cpuUsedPercent".to_owned(),
+            value: MetricValue::Number(percent_value(&raw.cpu_perc)),
+        },
+        Metric {
+            name: "memoryUsed".to_owned(),
+            value: MetricValue::Integer(memory_bytes(memory)),
+        },
+        Metric {
+            name: "raw".to_owned(),
+            value: MetricValue::Json(raw.to_json()),
+        },
+    ]
+}
+
+/// The number at the start of a `docker stats` percentage (`5.08%` is 5.08),
+/// or -1 when there is none, as the reference executor read it.
+pub fn percent_value(text: &str) -> f64 {
+    leading_number(text).map_or(-1.0, |(value, _)| value)
+}
+
+/// Bytes in a `docker stats` memory figure (`5.234MiB` is 5488247), KiB, MiB
+/// and GiB being powers of 1024, rounded to the nearest byte; -1 when there is
+/// no number followed by a unit. Like the reference, other units are not
+/// scaled.
+pub fn memory_bytes(text: &str) -> i64 {
+    let Some((value, unit)) = leading_number(text) else {
+        return -1;
+    };
+    let scale = match unit {
+        "" => return -1,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => 1.0,
+    };
+    (value * scale + 0.5) as i64
+}
+
+/// Splits `text` into a leading decimal number and the rest.
+fn leading_number(text: &str) -> Option<(f64, &str)> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(text.len());
+    let value = text[..end].parse().ok()?;
+    Some((value, &text[end..]))
+}
+
+/// Quotes `text` as a JSON string, for policies that build `json` metric
+/// values by hand.
+pub fn json_quote(text: &str) -> String {
+    json_string(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_back_like_the_reference() {
+        assert_eq!(percent_value("5.08%"), 5.08);
+        assert_eq!(percent_value("0.00%"), 0.0);
+        assert_eq!(percent_value("--"), -1.0);
+        assert_eq!(memory_bytes("5.234MiB"), 5_488_247);
+        assert_eq!(memory_bytes("512B"), 512);
+        assert_eq!(memory_bytes("0B"), 0);
+        assert_eq!(memory_bytes("1.5KiB"), 1536);
+        assert_eq!(memory_bytes("1.952GiB"), 2_095_944_040);
+        assert_eq!(memory_bytes("--"), -1);
+        assert_eq!(memory_bytes("12"), -1);
+    }
+
+    #[test]
+    fn failure_texts_are_the_reference_texts() {
+        let missing = Error::NotFound("no such container".to_owned());
+        assert_eq!(
+            failure(Lifecycle::Stop, "svc", &missing),
+            "container svc not found"
+        );
+        let docker = Error::Docker("boom".to_owned());
+        assert_eq!(
+            failure(Lifecycle::Start, "svc", &docker),
+            "Error starting service: boom"
+        );
+        assert_eq!(Lifecycle::Restart.prefix(), "Error restarting service");
+    }
+}

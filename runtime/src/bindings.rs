@@ -1,0 +1,83 @@
+//! The generated component bindings, in one place.
+//!
+//! `bindgen!` runs once per world over `wit/`; the two policy worlds reuse the
+//! host interfaces generated for the `host` world. Host functions are async
+//! (they talk to Docker) and trappable: the outer `wasmtime::Result` stops
+//! the guest (a limit, a host fault), the inner `Result` is the typed answer
+//! the guest can handle.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "host",
+        imports: { default: async | trappable },
+        additional_derives: [PartialEq],
+    });
+
+    pub mod operation {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "operation",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: { "sme:policy": super::sme::policy },
+        });
+    }
+
+    pub mod metrics {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "metrics",
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: { "sme:policy": super::sme::policy },
+        });
+    }
+}
+
+pub use generated::metrics::Metrics;
+pub use generated::operation::Operation;
+pub use generated::sme::policy::containers::{self, Container, Filter, Health, Status, Summary};
+pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
+pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
+pub use generated::sme::policy::{clock, log};
+
+use crate::docker::DockerError;
+
+impl From<DockerError> for CallError {
+    fn from(error: DockerError) -> CallError {
+        let message = error.to_string();
+        match error {
+            DockerError::NotFound(_) => CallError::NotFound(message),
+            DockerError::Unreachable { .. } | DockerError::Engine(_) | DockerError::Protocol(_) => {
+                CallError::Docker(message)
+            }
+        }
+    }
+}
+
+impl CallError {
+    /// The kind of answer, as written in audit lines (`not-found`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Denied(_) => "denied",
+            CallError::NotFound(_) => "not-found",
+            CallError::Timeout(_) => "timeout",
+            CallError::LimitExceeded(_) => "limit-exceeded",
+            CallError::InvalidArgument(_) => "invalid-argument",
+            CallError::Docker(_) => "docker",
+        }
+    }
+
+    /// The explanation carried by the answer.
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::Denied(m)
+            | CallError::NotFound(m)
+            | CallError::Timeout(m)
+            | CallError::LimitExceeded(m)
+            | CallError::InvalidArgument(m)
+            | CallError::Docker(m) => m,
+        }
+    }
+}

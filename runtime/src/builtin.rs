@@ -1,0 +1,32 @@
+//! The default policies embedded in the binary, with their artifacts
+//! precompiled at build time (see `build.rs`), so `sme` works with no files
+//! and never compiles a built-in at run time.
+
+use crate::policy::World;
+
+/// One embedded policy.
+#[derive(Debug)]
+pub struct Builtin {
+    /// The operation it implements.
+    pub operation: &'static str,
+    /// Its world.
+    pub world: World,
+    /// The component, as built from `policies/default/<operation>`.
+    pub wasm: &'static [u8],
+    /// The component compiled for this runtime's engine settings.
+    pub precompiled: &'static [u8],
+}
+
+static BUILTINS: &[Builtin] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+
+/// The built-in policy for `operation`, if there is one.
+pub fn find(operation: &str) -> Option<&'static Builtin> {
+    BUILTINS
+        .iter()
+        .find(|builtin| builtin.operation == operation)
+}
+
+/// Every built-in policy.
+pub fn all() -> &'static [Builtin] {
+    BUILTINS
+}

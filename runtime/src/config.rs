@@ -1,0 +1,573 @@
+//! The configuration file: paths, Docker endpoint, limits, and per module its
+//! grants and pin.
+//!
+//! The agent passes only two arguments, so everything else comes from here:
+//! the file named by `SME_CONFIG` (default [`DEFAULT_CONFIG`]; a missing
+//! default file means built-in defaults), then a few environment variables
+//! that override single settings. The TOML is parsed into raw serde types
+//! that reject unknown keys, then validated into typed settings; every error
+//! names the file and line.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::grants::{Grant, Target, Verb};
+use crate::limits::Limits;
+
+/// Where the configuration is read from when `SME_CONFIG` is not set.
+pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
+/// The policy directory when neither the file nor `SME_POLICY_DIR` names one.
+pub const DEFAULT_POLICY_DIR: &str = "/etc/sme/policies";
+/// The Docker endpoint when neither the file nor `DOCKER_HOST` names one.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Where compiled policies are cached by default.
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/sme";
+/// Where state kept between runs (stats samples) lives by default.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/sme";
+
+/// The environment variables SME reads, captured once.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `SME_CONFIG`: the configuration file.
+    pub config: Option<PathBuf>,
+    /// `SME_POLICY_DIR`: overrides `policy_dir`.
+    pub policy_dir: Option<PathBuf>,
+    /// `DOCKER_HOST`: overrides `docker_host`.
+    pub docker_host: Option<String>,
+    /// `SME_AUDIT_LOG`: overrides `audit_log`.
+    pub audit_log: Option<PathBuf>,
+    /// `SME_CACHE_DIR`: overrides `cache_dir`; empty disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// `SME_STATE_DIR`: overrides `state_dir`; empty disables kept state.
+    pub state_dir: Option<PathBuf>,
+    /// `SME_LOG`: a log filter (`info`, `sme=debug`...); turns logging on.
+    pub log: Option<String>,
+}
+
+impl Env {
+    /// Reads the variables from the process environment.
+    pub fn from_process() -> Env {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        Env {
+            config: var("SME_CONFIG").map(PathBuf::from),
+            policy_dir: var("SME_POLICY_DIR").map(PathBuf::from),
+            docker_host: var("DOCKER_HOST").and_then(|v| v.into_string().ok()),
+            audit_log: var("SME_AUDIT_LOG").map(PathBuf::from),
+            cache_dir: std::env::var_os("SME_CACHE_DIR").map(PathBuf::from),
+            state_dir: std::env::var_os("SME_STATE_DIR").map(PathBuf::from),
+            log: var("SME_LOG").and_then(|v| v.into_string().ok()),
+        }
+    }
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid, at a known line.
+    #[error("configuration {}, line {line}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// What is wrong, and what is expected.
+        message: String,
+    },
+}
+
+/// Validated settings for one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, if any.
+    pub file: Option<PathBuf>,
+    /// Where `<operation>.wasm` and `metrics.d/` are looked up.
+    pub policy_dir: PathBuf,
+    /// The Docker Engine endpoint (`unix://...` or `tcp://...`).
+    pub docker_host: String,
+    /// The JSON Lines audit log; no auditing when `None`.
+    pub audit_log: Option<PathBuf>,
+    /// Compiled-policy cache; no caching when `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// State kept between runs; none kept when `None`.
+    pub state_dir: Option<PathBuf>,
+    /// Refuse any module file that has no `sha256` pin.
+    pub require_pinning: bool,
+    /// Log destination; stderr when logging is on and this is `None`.
+    pub log_file: Option<PathBuf>,
+    /// Log filter from the file (`SME_LOG` wins).
+    pub log_level: Option<String>,
+    /// Limits of modules that set none of their own.
+    pub limits: Limits,
+    modules: BTreeMap<String, ModuleConfig>,
+}
+
+/// The configured settings of one module (`[modules.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleConfig {
+    /// The pinned sha256 of the module file.
+    pub pin: Option<[u8; 32]>,
+    /// The grant; `None` keeps the built-in grant of that operation, if any.
+    pub grant: Option<Grant>,
+    /// The module's limits (the global ones where it sets none).
+    pub limits: Limits,
+}
+
+/// What applies to one module when it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSettings {
+    /// Its grant: configured, else its built-in's, else nothing.
+    pub grant: Grant,
+    /// Where the grant came from, for `smectl`.
+    pub grant_source: GrantSource,
+    /// Its limits.
+    pub limits: Limits,
+    /// Its pin, if any.
+    pub pin: Option<[u8; 32]>,
+}
+
+/// Where a module's grant came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    /// `[modules.<name>.grants]` in the configuration.
+    Configured,
+    /// The grant of the built-in policy of the same name.
+    Builtin,
+    /// Nothing configured and no built-in: every gated call is denied.
+    Default,
+}
+
+impl Config {
+    /// Loads the configuration for this process.
+    pub fn load(env: &Env) -> Result<Config, ConfigError> {
+        let (path, required) = match &env.config {
+            Some(path) => (path.clone(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG), false),
+        };
+        let mut config = match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path)?,
+            Err(error) if !required && error.kind() == std::io::ErrorKind::NotFound => {
+                Config::parse("", Path::new(""))?
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        config.apply_env(env);
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |span: Option<Range<usize>>, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map_or(1, |span| line_of(text, span.start)),
+            message,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_owned()))?;
+        let limits = raw
+            .limits
+            .map_or(Ok(Limits::default()), |l| {
+                l.get_ref().apply(Limits::default())
+            })
+            .map_err(|(span, message)| invalid(Some(span), message))?;
+        let mut modules = BTreeMap::new();
+        for (name, module) in raw.modules {
+            let span = name.span();
+            let name = name.into_inner();
+            if !is_module_name(&name) {
+                return Err(invalid(
+                    Some(span),
+                    format!(
+                        "bad module name {name:?}: expected an operation like \"stop\" or a \
+                         metrics add-on like \"metrics.d/uptime\""
+                    ),
+                ));
+            }
+            let module = module.validate(limits).map_err(|(span, message)| {
+                invalid(Some(span), format!("[modules.{name}] {message}"))
+            })?;
+            modules.insert(name, module);
+        }
+        Ok(Config {
+            file: (!path.as_os_str().is_empty()).then(|| path.to_path_buf()),
+            policy_dir: raw.policy_dir.unwrap_or_else(|| DEFAULT_POLICY_DIR.into()),
+            docker_host: raw
+                .docker_host
+                .unwrap_or_else(|| DEFAULT_DOCKER_HOST.into()),
+            audit_log: raw.audit_log,
+            cache_dir: Some(raw.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into())),
+            state_dir: Some(raw.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into())),
+            require_pinning: raw.require_pinning.unwrap_or(false),
+            log_file: raw.log_file,
+            log_level: raw.log_level,
+            limits,
+            modules,
+        })
+    }
+
+    fn apply_env(&mut self, env: &Env) {
+        if let Some(dir) = &env.policy_dir {
+            self.policy_dir = dir.clone();
+        }
+        if let Some(host) = &env.docker_host {
+            self.docker_host = host.clone();
+        }
+        if let Some(log) = &env.audit_log {
+            self.audit_log = Some(log.clone());
+        }
+        let optional_dir = |dir: &PathBuf| (!dir.as_os_str().is_empty()).then(|| dir.clone());
+        if let Some(dir) = &env.cache_dir {
+            self.cache_dir = optional_dir(dir);
+        }
+        if let Some(dir) = &env.state_dir {
+            self.state_dir = optional_dir(dir);
+        }
+        if let Some(filter) = &env.log {
+            self.log_level = Some(filter.clone());
+        }
+    }
+
+    /// The grant, limits and pin that apply to module `name` (an operation,
+    /// or `metrics.d/<stem>` for a metrics add-on).
+    pub fn module(&self, name: &str) -> ModuleSettings {
+        let configured = self.modules.get(name);
+        let (grant, grant_source) = match (
+            configured.and_then(|m| m.grant.clone()),
+            Grant::builtin(name),
+        ) {
+            (Some(grant), _) => (grant, GrantSource::Configured),
+            (None, Some(grant)) => (grant, GrantSource::Builtin),
+            (None, None) => (Grant::none(), GrantSource::Default),
+        };
+        ModuleSettings {
+            grant,
+            grant_source,
+            limits: configured.map_or(self.limits, |m| m.limits),
+            pin: configured.and_then(|m| m.pin),
+        }
+    }
+
+    /// The names of the modules configured under `[modules]`.
+    pub fn configured_modules(&self) -> impl Iterator<Item = &str> {
+        self.modules.keys().map(String::as_str)
+    }
+}
+
+/// Whether `name` can name a module: an operation, or `metrics.d/<stem>`.
+fn is_module_name(name: &str) -> bool {
+    match name.strip_prefix("metrics.d/") {
+        Some(stem) => crate::names::is_operation(stem),
+        None => crate::names::is_operation(name),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// A validation error at a span of the file.
+type AtSpan<T> = Result<T, (Range<usize>, String)>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    policy_dir: Option<PathBuf>,
+    docker_host: Option<String>,
+    audit_log: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    require_pinning: Option<bool>,
+    log_file: Option<PathBuf>,
+    log_level: Option<String>,
+    limits: Option<Spanned<RawLimits>>,
+    #[serde(default)]
+    modules: BTreeMap<Spanned<String>, RawModule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    deadline_ms: Option<Spanned<u64>>,
+    fuel: Option<Spanned<u64>>,
+    memory_mib: Option<Spanned<u64>>,
+    host_calls: Option<Spanned<u32>>,
+    output_kib: Option<Spanned<u64>>,
+    docker_timeout_ms: Option<Spanned<u64>>,
+}
+
+impl RawLimits {
+    fn apply(&self, base: Limits) -> AtSpan<Limits> {
+        let positive = |value: &Spanned<u64>, key: &str| -> AtSpan<u64> {
+            if *value.get_ref() == 0 {
+                Err((value.span(), format!("`{key}` must be greater than 0")))
+            } else {
+                Ok(*value.get_ref())
+            }
+        };
+        let mut limits = base;
+        if let Some(v) = &self.deadline_ms {
+            limits.deadline = Duration::from_millis(positive(v, "deadline_ms")?);
+        }
+        if let Some(v) = &self.fuel {
+            limits.fuel = positive(v, "fuel")?;
+        }
+        if let Some(v) = &self.memory_mib {
+            let mib = positive(v, "memory_mib")?;
+            if mib > 4096 {
+                return Err((
+                    v.span(),
+                    "`memory_mib` must be at most 4096 (4 GiB)".to_owned(),
+                ));
+            }
+            limits.memory = (mib as usize) << 20;
+        }
+        if let Some(v) = &self.host_calls {
+            limits.host_calls = *v.get_ref();
+        }
+        if let Some(v) = &self.output_kib {
+            let kib = positive(v, "output_kib")?;
+            if kib > 64 << 10 {
+                return Err((
+                    v.span(),
+                    "`output_kib` must be at most 65536 (64 MiB)".to_owned(),
+                ));
+            }
+            limits.output = (kib as usize) << 10;
+        }
+        if let Some(v) = &self.docker_timeout_ms {
+            limits.docker_timeout = Duration::from_millis(positive(v, "docker_timeout_ms")?);
+        }
+        Ok(limits)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModule {
+    sha256: Option<Spanned<String>>,
+    grants: Option<RawGrants>,
+    limits: Option<Spanned<RawLimits>>,
+}
+
+impl RawModule {
+    fn validate(self, global: Limits) -> AtSpan<ModuleConfig> {
+        let pin = self
+            .sha256
+            .map(|pin| {
+                parse_sha256(pin.get_ref()).ok_or_else(|| {
+                    (
+                        pin.span(),
+                        format!("sha256 {:?} is not 64 hexadecimal digits", pin.get_ref()),
+                    )
+                })
+            })
+            .transpose()?;
+        let limits = match &self.limits {
+            Some(limits) => limits.get_ref().apply(global)?,
+            None => global,
+        };
+        Ok(ModuleConfig {
+            pin,
+            grant: self.grants.map(RawGrants::validate).transpose()?,
+            limits,
+        })
+    }
+}
+
+/// The targets listed for one verb, with their places in the file.
+type Targets = Vec<Spanned<String>>;
+
+/// `[modules.<name>.grants]`: per verb, the targets it covers. `read` is
+/// shorthand for `inspect`, `list` and `stats`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    read: Option<Targets>,
+    inspect: Option<Targets>,
+    list: Option<Targets>,
+    stats: Option<Targets>,
+    start: Option<Targets>,
+    stop: Option<Targets>,
+    restart: Option<Targets>,
+    pause: Option<Targets>,
+    unpause: Option<Targets>,
+}
+
+impl RawGrants {
+    fn validate(self) -> AtSpan<Grant> {
+        let rules: [(&[Verb], Option<Targets>); 9] = [
+            (&Verb::READ, self.read),
+            (&[Verb::Inspect], self.inspect),
+            (&[Verb::List], self.list),
+            (&[Verb::Stats], self.stats),
+            (&[Verb::Start], self.start),
+            (&[Verb::Stop], self.stop),
+            (&[Verb::Restart], self.restart),
+            (&[Verb::Pause], self.pause),
+            (&[Verb::Unpause], self.unpause),
+        ];
+        let mut grant = Grant::none();
+        for (verbs, targets) in rules {
+            for target in targets.into_iter().flatten() {
+                let parsed = Target::parse(target.get_ref())
+                    .map_err(|error| (target.span(), error.to_string()))?;
+                for &verb in verbs {
+                    grant.allow(verb, parsed.clone());
+                }
+            }
+        }
+        Ok(grant)
+    }
+}
+
+/// Parses 64 hexadecimal digits.
+pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::Decision;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("sme.toml"))
+    }
+
+    fn line_of_error(text: &str) -> usize {
+        match parse(text).unwrap_err() {
+            ConfigError::Invalid { line, .. } => line,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.policy_dir, Path::new(DEFAULT_POLICY_DIR));
+        assert_eq!(config.docker_host, DEFAULT_DOCKER_HOST);
+        assert_eq!(config.limits, Limits::default());
+        assert!(!config.require_pinning);
+        assert_eq!(config.module("stop").grant_source, GrantSource::Builtin);
+        assert_eq!(config.module("pause").grant, Grant::none());
+    }
+
+    #[test]
+    fn a_full_file_is_understood() {
+        let config = parse(
+            r#"
+policy_dir = "/srv/policies"
+audit_log = "/var/log/sme.jsonl"
+require_pinning = true
+
+[limits]
+deadline_ms = 5000
+host_calls = 10
+
+[modules.pause]
+sha256 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+[modules.pause.grants]
+read = ["self"]
+pause = ["self", "name:edgex-*", "label:tier=edge"]
+[modules.pause.limits]
+fuel = 1000
+
+[modules."metrics.d/uptime".grants]
+inspect = ["self"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.policy_dir, Path::new("/srv/policies"));
+        assert!(config.require_pinning);
+        assert_eq!(config.limits.deadline, Duration::from_secs(5));
+        let pause = config.module("pause");
+        assert_eq!(pause.grant_source, GrantSource::Configured);
+        assert_eq!(pause.limits.fuel, 1000);
+        assert_eq!(
+            pause.limits.host_calls, 10,
+            "module limits start from the global ones"
+        );
+        assert_eq!(pause.pin.unwrap()[1], 0x11);
+        assert_eq!(
+            pause.grant.permits(Verb::Pause, "edgex-ui", "svc", None),
+            Decision::Allow
+        );
+        assert_eq!(
+            pause.grant.permits(Verb::Stats, "svc", "svc", None),
+            Decision::Allow
+        );
+        assert_eq!(
+            pause.grant.permits(Verb::Stop, "svc", "svc", None),
+            Decision::Deny
+        );
+        let uptime = config.module("metrics.d/uptime");
+        assert_eq!(uptime.grant.verbs().collect::<Vec<_>>(), [Verb::Inspect]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(line_of_error("policy_dir = \"/x\"\nunknown_key = 1\n"), 2);
+        assert_eq!(line_of_error("[limits]\n\ndeadline_ms = 0\n"), 3);
+        assert_eq!(
+            line_of_error("[modules.stop.grants]\nstop = [\"self\"]\nstopp = [\"self\"]\n"),
+            3
+        );
+        assert_eq!(
+            line_of_error(
+                "[modules.stop.grants]\ninspect = [\"self\"]\nstop = [\"self\", \"name:a/b\"]\n"
+            ),
+            3
+        );
+        assert_eq!(line_of_error("\n[modules.stop]\nsha256 = \"abc\"\n"), 3);
+        assert_eq!(line_of_error("[modules.\"../evil\"]\n"), 1);
+    }
+
+    #[test]
+    fn error_messages_are_one_line() {
+        for text in [
+            "x = [",
+            "[limits]\nfuel = \"lots\"\n",
+            "[modules.stop.grants]\nstop = [\"nobody\"]\n",
+        ] {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(!message.contains('\n'), "{message}");
+            assert!(
+                message.starts_with("configuration sme.toml, line "),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = parse("policy_dir = \"/a\"\ncache_dir = \"/c\"\n").unwrap();
+        config.apply_env(&Env {
+            policy_dir: Some("/b".into()),
+            cache_dir: Some("".into()),
+            ..Env::default()
+        });
+        assert_eq!(config.policy_dir, Path::new("/b"));
+        assert_eq!(config.cache_dir, None);
+    }
+}

@@ -1,0 +1,78 @@
+//! Docker behind a narrow trait.
+//!
+//! The host capabilities talk to Docker only through [`Docker`]: the Engine
+//! API client in [`engine`] is the one real implementation, [`DryRun`]
+//! records mutating calls instead of performing them (for `smectl run
+//! --dry-run`), and unit tests use small fakes.
+
+mod dry_run;
+mod engine;
+
+pub use dry_run::{DryRun, Recorded};
+pub use engine::Engine;
+
+use async_trait::async_trait;
+
+use crate::bindings::{Container, CpuReading, Sample, Summary};
+
+/// Why a Docker request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    /// No container has this name.
+    #[error("no container named {0}")]
+    NotFound(String),
+    /// The daemon could not be reached.
+    #[error("cannot reach the Docker Engine at {endpoint}: {reason}")]
+    Unreachable {
+        /// The endpoint tried.
+        endpoint: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// The daemon refused or failed the request; its own message.
+    #[error("Docker Engine: {0}")]
+    Engine(String),
+    /// The daemon's answer could not be understood.
+    #[error("unexpected answer from the Docker Engine: {0}")]
+    Protocol(String),
+}
+
+/// The result of a Docker request.
+pub type Result<T, E = DockerError> = std::result::Result<T, E>;
+
+/// One stats reading, with the ID of the container it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// The full container ID (stable across renames, new on re-creation).
+    pub id: String,
+    /// The counters.
+    pub sample: Sample,
+}
+
+/// The Docker Engine operations the host capabilities use. Names are
+/// validated container names; implementations address containers by exact
+/// name only.
+#[async_trait]
+pub trait Docker: Send + Sync + std::fmt::Debug {
+    /// The endpoint, for messages.
+    fn endpoint(&self) -> &str;
+    /// `GET /containers/{name}/json`.
+    async fn inspect(&self, name: &str) -> Result<Container>;
+    /// `GET /containers/json`, optionally filtered by a label selector.
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>>;
+    /// `POST /containers/{name}/start`.
+    async fn start(&self, name: &str) -> Result<()>;
+    /// `POST /containers/{name}/stop`.
+    async fn stop(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()>;
+    /// `POST /containers/{name}/restart`.
+    async fn restart(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()>;
+    /// `POST /containers/{name}/pause`.
+    async fn pause(&self, name: &str) -> Result<()>;
+    /// `POST /containers/{name}/unpause`.
+    async fn unpause(&self, name: &str) -> Result<()>;
+    /// `GET /containers/{name}/stats?stream=false&one-shot=true`: answers at once.
+    async fn one_shot(&self, name: &str) -> Result<Stats>;
+    /// `GET /containers/{name}/stats?stream=false`: waits for the daemon's
+    /// next collection and returns its previous CPU reading with it.
+    async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)>;
+}

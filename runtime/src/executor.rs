@@ -1,0 +1,166 @@
+//! `sme <service> <operation>`: the EdgeX executor contract.
+//!
+//! The reference executor's argument errors and texts are kept exactly;
+//! everything else is decided by the policy module for the operation. All
+//! output goes to stdout without a trailing newline, as the reference
+//! printed it; the exit code is 0 on success and 1 on any failure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::audit::{self, Audit};
+use crate::bindings::{Metric, Request};
+use crate::config::{Config, Env};
+use crate::docker::{Docker, Engine};
+use crate::invoke::{Answer, Runtime};
+use crate::policy::{self, Policy, World};
+use crate::{logging, metrics, names};
+
+/// The reference executor's text for fewer than two arguments.
+pub const MISSING_ARGUMENTS: &str = "missing <service> and <operation> command line arguments";
+/// The reference executor's text for an operation it does not know.
+pub const UNSUPPORTED: &str = "operation not supported by executor";
+
+/// What the executor prints, and whether it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The text for stdout (no trailing newline).
+    pub output: String,
+    /// Exit status 0 when true, 1 when false.
+    pub success: bool,
+}
+
+impl Outcome {
+    fn ok(output: String) -> Outcome {
+        Outcome {
+            output,
+            success: true,
+        }
+    }
+
+    fn failed(output: impl Into<String>) -> Outcome {
+        Outcome {
+            output: output.into(),
+            success: false,
+        }
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> i32 {
+        if self.success { 0 } else { 1 }
+    }
+}
+
+/// Runs the executor for `args` (without the program name).
+pub async fn execute(args: &[String], env: &Env) -> Outcome {
+    let [service, operation, ..] = args else {
+        return Outcome::failed(MISSING_ARGUMENTS);
+    };
+    let config = match Config::load(env) {
+        Ok(config) => config,
+        Err(error) => return Outcome::failed(error.to_string()),
+    };
+    logging::init(&config);
+    let audit = match Audit::open(config.audit_log.as_deref()) {
+        Ok(audit) => Arc::new(audit),
+        Err(error) => return Outcome::failed(error.to_string()),
+    };
+    let docker = match Engine::connect(&config.docker_host) {
+        Ok(engine) => Arc::new(engine) as Arc<dyn Docker>,
+        Err(error) => return Outcome::failed(error.to_string()),
+    };
+    Invocation {
+        service,
+        operation,
+        audit,
+        started: Instant::now(),
+    }
+    .run(config, docker)
+    .await
+}
+
+/// One request from the agent, for the audit trail of early failures.
+struct Invocation<'a> {
+    service: &'a str,
+    operation: &'a str,
+    audit: Arc<Audit>,
+    started: Instant,
+}
+
+impl Invocation<'_> {
+    async fn run(&self, config: Config, docker: Arc<dyn Docker>) -> Outcome {
+        let policy = match policy::find(&config, self.operation) {
+            Ok(Some(policy)) => policy,
+            Ok(None) => return self.refuse(None, UNSUPPORTED),
+            Err(error) => return self.refuse(Some(self.operation), &error.to_string()),
+        };
+        if let Err(invalid) = names::check_container(self.service) {
+            return self.refuse(Some(&policy.name), &invalid.to_string());
+        }
+        let addons = match policy.world {
+            World::Metrics => match policy::metrics_addons(&config) {
+                Ok(addons) => addons,
+                Err(error) => return self.refuse(Some(&policy.name), &error.to_string()),
+            },
+            World::Operation => Vec::new(),
+        };
+        let runtime = match Runtime::new(config, docker, self.audit.clone()) {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                return self.refuse(
+                    Some(&policy.name),
+                    &format!("cannot start the runtime: {error}"),
+                );
+            }
+        };
+        let request = Request {
+            service: self.service.to_owned(),
+            operation: self.operation.to_owned(),
+        };
+        run_modules(&runtime, &policy, &addons, &request).await
+    }
+
+    /// Fails before any module ran, leaving an audit line for the attempt.
+    fn refuse(&self, module: Option<&str>, message: &str) -> Outcome {
+        let written = self.audit.invocation_done(&audit::Invocation {
+            service: self.service,
+            operation: self.operation,
+            module,
+            path: None,
+            sha256: None,
+            outcome: "error",
+            detail: Some(message),
+            duration_us: audit::micros(self.started.elapsed()),
+        });
+        match written {
+            Ok(()) => Outcome::failed(message),
+            Err(error) => Outcome::failed(format!("{message} ({error})")),
+        }
+    }
+}
+
+/// Runs the operation's module, then (for metrics) every add-on, and turns
+/// their answers into the executor's output.
+pub async fn run_modules(
+    runtime: &Runtime,
+    policy: &Policy,
+    addons: &[Policy],
+    request: &Request,
+) -> Outcome {
+    let mut fields: Vec<(String, Vec<Metric>)> = Vec::new();
+    for module in std::iter::once(policy).chain(addons) {
+        match runtime.run(module, request).await {
+            Ok(Answer::Done(text)) => return Outcome::ok(text),
+            Ok(Answer::Refused(text)) if std::ptr::eq(module, policy) => {
+                return Outcome::failed(text);
+            }
+            Ok(Answer::Refused(text)) => return Outcome::failed(format!("{module}: {text}")),
+            Ok(Answer::Fields(returned)) => fields.push((module.to_string(), returned)),
+            Err(error) => return Outcome::failed(error.to_string()),
+        }
+    }
+    match metrics::render(&fields) {
+        Ok(json) => Outcome::ok(json),
+        Err(error) => Outcome::failed(error.to_string()),
+    }
+}

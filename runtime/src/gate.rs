@@ -1,0 +1,463 @@
+//! The one place a host call is checked.
+//!
+//! Every host function of every capability goes through [`Gate::call`],
+//! which, in order: counts the call against the module's budget, validates
+//! the container name, decides allow or deny from the module's grant,
+//! performs the call within its time budget, and writes the audit line. A
+//! denial is an ordinary [`CallError::Denied`] answer; exceeding a limit
+//! stops the guest.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::audit::{self, Audit, HostCall};
+use crate::bindings::CallError;
+use crate::docker::Docker;
+use crate::grants::{Decision, Grant, Verb};
+use crate::limits::{LimitExceeded, Limits};
+use crate::names;
+
+/// What a call is about, which decides how it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One container, named by the policy: checked against the grant.
+    Container(&'a str),
+    /// A listing (described by its filter): allowed when the verb is granted
+    /// on any target; the caller keeps only the rows the grant covers.
+    Listing(&'a str),
+    /// No container (logging, the clock): counted and audited only.
+    Local(&'a str),
+}
+
+impl Scope<'_> {
+    fn target(&self) -> &str {
+        match self {
+            Scope::Container(target) | Scope::Listing(target) | Scope::Local(target) => target,
+        }
+    }
+}
+
+/// The checks and the audit trail of one module's run.
+#[derive(Debug)]
+pub struct Gate {
+    module: String,
+    service: String,
+    grant: Grant,
+    limits: Limits,
+    deadline: Instant,
+    calls: AtomicU32,
+    docker: Arc<dyn Docker>,
+    audit: Arc<Audit>,
+    labels: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Gate {
+    /// A gate for module `module` invoked for `service`.
+    pub fn new(
+        module: &str,
+        service: &str,
+        grant: Grant,
+        limits: Limits,
+        deadline: Instant,
+        docker: Arc<dyn Docker>,
+        audit: Arc<Audit>,
+    ) -> Gate {
+        Gate {
+            module: module.to_owned(),
+            service: service.to_owned(),
+            grant,
+            limits,
+            deadline,
+            calls: AtomicU32::new(0),
+            docker,
+            audit,
+            labels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The service the executor was invoked for.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The module's grant.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// When the module must be done.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Host calls made so far.
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Checks, performs and audits one host call. `perform` receives the
+    /// time the call may take and does the work; for container and listing
+    /// calls that time is also enforced here.
+    pub async fn call<T, F, Fut>(
+        &self,
+        verb: Verb,
+        scope: Scope<'_>,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, CallError>>
+    where
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let started = Instant::now();
+        let target = scope.target();
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if calls > self.limits.host_calls {
+            let limit = LimitExceeded::HostCalls(self.limits.host_calls);
+            self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
+            return Err(limit.into());
+        }
+        if let Err(refusal) = self.admit(verb, scope).await {
+            self.record(verb, target, "deny", Err(&refusal), started)?;
+            return Ok(Err(refusal));
+        }
+
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let limit = LimitExceeded::Deadline(self.limits.deadline);
+            self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
+            return Err(limit.into());
+        }
+        let answer = match scope {
+            Scope::Local(_) => perform(left).await,
+            Scope::Container(_) | Scope::Listing(_) => {
+                let budget = self.limits.docker_timeout.min(left);
+                match tokio::time::timeout(budget, perform(budget)).await {
+                    Ok(answer) => answer,
+                    Err(_) if budget < self.limits.docker_timeout => {
+                        let limit = LimitExceeded::Deadline(self.limits.deadline);
+                        self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
+                        return Err(limit.into());
+                    }
+                    Err(_) => Err(CallError::Timeout(format!(
+                        "{verb} of {target} took longer than the Docker timeout of {} ms",
+                        budget.as_millis()
+                    ))),
+                }
+            }
+        };
+        let outcome = answer
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| e as &dyn AuditDetail);
+        self.record(verb, target, "allow", outcome, started)?;
+        Ok(answer)
+    }
+
+    /// Validates and decides a call: `Err` is the refusal to answer.
+    async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
+        match scope {
+            Scope::Local(_) => Ok(()),
+            Scope::Listing(_) if self.grant.has(verb) => Ok(()),
+            Scope::Listing(_) => Err(self.denied(verb, "containers")),
+            Scope::Container(container) => {
+                names::check_container(container)
+                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+                match self.decide(verb, container).await {
+                    Decision::Allow => Ok(()),
+                    _ => Err(self.denied(verb, container)),
+                }
+            }
+        }
+    }
+
+    async fn decide(&self, verb: Verb, container: &str) -> Decision {
+        match self.grant.permits(verb, container, &self.service, None) {
+            Decision::NeedLabels => match self.labels_of(container).await {
+                Some(labels) => self
+                    .grant
+                    .permits(verb, container, &self.service, Some(&labels)),
+                None => Decision::Deny,
+            },
+            decision => decision,
+        }
+    }
+
+    /// Whether the grant covers `verb` on a container with these labels,
+    /// for filtering the rows of a listing.
+    pub fn covers(&self, verb: Verb, container: &str, labels: &[(String, String)]) -> bool {
+        self.grant
+            .permits(verb, container, &self.service, Some(labels))
+            == Decision::Allow
+    }
+
+    /// The labels of `container`, read once per run. `None` when they cannot
+    /// be read, which denies label-based grants.
+    async fn labels_of(&self, container: &str) -> Option<Vec<(String, String)>> {
+        if let Some(labels) = self.cached_labels(container) {
+            return Some(labels);
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let lookup = self.docker.inspect(container);
+        let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
+            .await
+            .ok()?
+            .ok()?
+            .labels;
+        self.labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(container.to_owned(), labels.clone());
+        Some(labels)
+    }
+
+    fn cached_labels(&self, container: &str) -> Option<Vec<(String, String)>> {
+        let cache = self.labels.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(container).cloned()
+    }
+
+    fn denied(&self, verb: Verb, target: &str) -> CallError {
+        let allowed = self.grant.describe(verb);
+        let own = if self
+            .grant
+            .targets(verb)
+            .contains(&crate::grants::Target::Service)
+        {
+            format!(" (self is {})", self.service)
+        } else {
+            String::new()
+        };
+        CallError::Denied(format!(
+            "module {} may not {verb} {target}: its grant allows {verb} on {allowed}{own}",
+            self.module
+        ))
+    }
+
+    fn record(
+        &self,
+        verb: Verb,
+        target: &str,
+        decision: &str,
+        result: Result<(), &dyn AuditDetail>,
+        started: Instant,
+    ) -> wasmtime::Result<()> {
+        let (result, detail) = match &result {
+            Ok(()) => ("ok", None),
+            Err(error) => (error.kind(), Some(error.detail())),
+        };
+        self.audit.host_call(&HostCall {
+            module: &self.module,
+            service: &self.service,
+            verb: verb.name(),
+            target,
+            decision,
+            result,
+            detail,
+            duration_us: audit::micros(started.elapsed()),
+        })?;
+        Ok(())
+    }
+}
+
+/// What an audit line says about a failed call.
+trait AuditDetail {
+    fn kind(&self) -> &str;
+    fn detail(&self) -> &str;
+}
+
+impl AuditDetail for CallError {
+    fn kind(&self) -> &str {
+        CallError::kind(self)
+    }
+
+    fn detail(&self) -> &str {
+        self.message()
+    }
+}
+
+impl AuditDetail for String {
+    fn kind(&self) -> &str {
+        "limit-exceeded"
+    }
+
+    fn detail(&self) -> &str {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::{Container, CpuReading, Health, Status, Summary};
+    use crate::docker::{self, DockerError, Stats};
+    use crate::grants::Target;
+
+    /// A Docker that knows one labelled container and fails everything else.
+    #[derive(Debug)]
+    struct Fake;
+
+    #[async_trait::async_trait]
+    impl Docker for Fake {
+        fn endpoint(&self) -> &str {
+            "fake://"
+        }
+        async fn inspect(&self, name: &str) -> docker::Result<Container> {
+            if name != "labelled" {
+                return Err(DockerError::NotFound(name.to_owned()));
+            }
+            Ok(Container {
+                id: "1".into(),
+                name: name.into(),
+                image: "img".into(),
+                status: Status::Running,
+                running: true,
+                health: Health::None,
+                exit_code: 0,
+                restart_count: 0,
+                created_ms: 0,
+                started_ms: None,
+                finished_ms: None,
+                labels: vec![("tier".into(), "core".into())],
+            })
+        }
+        async fn list(&self, _: Option<&str>, _: bool) -> docker::Result<Vec<Summary>> {
+            Ok(Vec::new())
+        }
+        async fn start(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn stop(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn restart(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn pause(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn unpause(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn one_shot(&self, name: &str) -> docker::Result<Stats> {
+            Err(DockerError::NotFound(name.to_owned()))
+        }
+        async fn measure(&self, name: &str) -> docker::Result<(Option<CpuReading>, Stats)> {
+            Err(DockerError::NotFound(name.to_owned()))
+        }
+    }
+
+    fn gate(grant: Grant, limits: Limits) -> (Gate, Arc<Audit>) {
+        let audit = Arc::new(Audit::open(None).unwrap().capturing());
+        let deadline = Instant::now() + limits.deadline;
+        let gate = Gate::new(
+            "test",
+            "svc",
+            grant,
+            limits,
+            deadline,
+            Arc::new(Fake),
+            audit.clone(),
+        );
+        (gate, audit)
+    }
+
+    fn granted(verb: Verb, target: &str) -> Grant {
+        let mut grant = Grant::none();
+        grant.allow(verb, Target::parse(target).unwrap());
+        grant
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    async fn stop(gate: &Gate, container: &str) -> wasmtime::Result<Result<(), CallError>> {
+        gate.call(Verb::Stop, Scope::Container(container), |_| async {
+            Ok(())
+        })
+        .await
+    }
+
+    #[test]
+    fn stop_is_denied_outside_grant() {
+        let (gate, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let answer = block_on(stop(&gate, "other")).unwrap();
+        let Err(CallError::Denied(message)) = answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(
+            message,
+            "module test may not stop other: its grant allows stop on self (self is svc)"
+        );
+        let line: serde_json::Value = serde_json::from_str(&audit.captured()[0]).unwrap();
+        assert_eq!(
+            (line["decision"].as_str(), line["verb"].as_str()),
+            (Some("deny"), Some("stop"))
+        );
+        assert!(block_on(stop(&gate, "svc")).unwrap().is_ok());
+    }
+
+    #[test]
+    fn label_grants_read_the_labels() {
+        let (gate, _) = gate(granted(Verb::Stop, "label:tier=core"), Limits::default());
+        assert!(block_on(stop(&gate, "labelled")).unwrap().is_ok());
+        assert!(matches!(
+            block_on(stop(&gate, "missing")).unwrap(),
+            Err(CallError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn invalid_names_are_refused_before_the_grant() {
+        let (gate, _) = gate(granted(Verb::Stop, "name:*"), Limits::default());
+        let answer = block_on(stop(&gate, "a;reboot")).unwrap();
+        assert!(
+            matches!(answer, Err(CallError::InvalidArgument(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn the_host_call_budget_stops_the_guest() {
+        let limits = Limits {
+            host_calls: 2,
+            ..Limits::default()
+        };
+        let (gate, audit) = gate(granted(Verb::Stop, "self"), limits);
+        assert!(block_on(stop(&gate, "svc")).is_ok());
+        assert!(block_on(stop(&gate, "svc")).is_ok());
+        let error = block_on(stop(&gate, "svc")).unwrap_err();
+        assert_eq!(
+            error.downcast_ref::<LimitExceeded>(),
+            Some(&LimitExceeded::HostCalls(2))
+        );
+        assert!(audit.captured()[2].contains(r#""decision":"limit""#));
+    }
+
+    #[test]
+    fn slow_docker_calls_time_out() {
+        let limits = Limits {
+            docker_timeout: Duration::from_millis(20),
+            ..Limits::default()
+        };
+        let (gate, _) = gate(granted(Verb::Stop, "self"), limits);
+        let answer = block_on(gate.call(Verb::Stop, Scope::Container("svc"), |_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        }))
+        .unwrap();
+        assert!(matches!(answer, Err(CallError::Timeout(_))), "{answer:?}");
+    }
+
+    #[test]
+    fn listings_need_the_list_verb() {
+        let (gate, _) = gate(granted(Verb::Inspect, "self"), Limits::default());
+        let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async { Ok(()) }));
+        assert!(matches!(answer.unwrap(), Err(CallError::Denied(_))));
+    }
+}

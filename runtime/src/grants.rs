@@ -1,0 +1,461 @@
+//! The grant language: which host verbs a module may use, on which
+//! containers. Parsed and validated once, at load, into typed sets; the gate
+//! asks [`Grant::permits`] on every call. Nothing is allowed by default.
+
+use std::fmt;
+
+/// A host function a policy can call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verb {
+    /// Read a container's state (`containers.inspect`).
+    Inspect,
+    /// List containers (`containers.list`).
+    List,
+    /// Read resource usage (`stats.*`).
+    Stats,
+    /// Start a container.
+    Start,
+    /// Stop a container.
+    Stop,
+    /// Restart a container.
+    Restart,
+    /// Pause a container.
+    Pause,
+    /// Unpause a container.
+    Unpause,
+    /// Write to the operator's log; needs no grant.
+    Log,
+    /// Read or wait on the clock; needs no grant.
+    Clock,
+}
+
+impl Verb {
+    /// Every verb a grant can name, in the order they are shown.
+    pub const GRANTABLE: [Verb; 8] = [
+        Verb::Inspect,
+        Verb::List,
+        Verb::Stats,
+        Verb::Start,
+        Verb::Stop,
+        Verb::Restart,
+        Verb::Pause,
+        Verb::Unpause,
+    ];
+
+    /// The verbs the `read` shorthand stands for.
+    pub const READ: [Verb; 3] = [Verb::Inspect, Verb::List, Verb::Stats];
+
+    /// The verb's name in configuration, audit lines and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Inspect => "inspect",
+            Verb::List => "list",
+            Verb::Stats => "stats",
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Restart => "restart",
+            Verb::Pause => "pause",
+            Verb::Unpause => "unpause",
+            Verb::Log => "log",
+            Verb::Clock => "clock",
+        }
+    }
+
+    /// Whether the verb changes a container.
+    pub fn is_mutating(self) -> bool {
+        matches!(
+            self,
+            Verb::Start | Verb::Stop | Verb::Restart | Verb::Pause | Verb::Unpause
+        )
+    }
+
+    /// Whether calls with this verb are checked against the grant; `log` and
+    /// `clock` touch no container and are only counted and audited.
+    pub fn is_gated(self) -> bool {
+        !matches!(self, Verb::Log | Verb::Clock)
+    }
+
+    fn index(self) -> usize {
+        Verb::GRANTABLE
+            .iter()
+            .position(|&verb| verb == self)
+            .expect("only grantable verbs index a grant")
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A malformed target in a grant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not one of the target forms.
+    #[error(
+        "unknown target {0:?}: expected \"self\", \"name:<pattern>\" or \"label:<key>[=<value>]\""
+    )]
+    Unknown(String),
+    /// The pattern has characters no container name can have.
+    #[error(
+        "bad name pattern {0:?}: use container-name characters [a-zA-Z0-9_.-] and the wildcards * and ?"
+    )]
+    Pattern(String),
+    /// The label key is empty or has spaces or control characters.
+    #[error("bad label selector {0:?}: expected label:<key> or label:<key>=<value>")]
+    Label(String),
+}
+
+/// Which containers a grant covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The container of the service the executor was invoked for.
+    Service,
+    /// Containers whose name matches a pattern.
+    Name(Pattern),
+    /// Containers carrying a label (with this value, when given).
+    Label {
+        /// The label key.
+        key: String,
+        /// The required value; any value when `None`.
+        value: Option<String>,
+    },
+}
+
+impl Target {
+    /// Parses `self`, `name:<pattern>` or `label:<key>[=<value>]`.
+    pub fn parse(text: &str) -> Result<Target, TargetError> {
+        if text == "self" {
+            return Ok(Target::Service);
+        }
+        if let Some(pattern) = text.strip_prefix("name:") {
+            return Pattern::parse(pattern).map(Target::Name);
+        }
+        if let Some(selector) = text.strip_prefix("label:") {
+            let (key, value) = match selector.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (selector, None),
+            };
+            let printable = |s: &str| s.chars().all(|c| !c.is_control() && !c.is_whitespace());
+            if key.is_empty() || !printable(key) || !value.is_none_or(printable) {
+                return Err(TargetError::Label(text.to_owned()));
+            }
+            return Ok(Target::Label {
+                key: key.to_owned(),
+                value: value.map(str::to_owned),
+            });
+        }
+        Err(TargetError::Unknown(text.to_owned()))
+    }
+
+    /// Whether the target covers `container` without looking at labels.
+    pub fn matches_name(&self, container: &str, service: &str) -> bool {
+        match self {
+            Target::Service => container == service,
+            Target::Name(pattern) => pattern.matches(container),
+            Target::Label { .. } => false,
+        }
+    }
+
+    /// Whether the target covers a container with these labels.
+    pub fn matches_labels(&self, labels: &[(String, String)]) -> bool {
+        match self {
+            Target::Label { key, value } => labels
+                .iter()
+                .any(|(k, v)| k == key && value.as_ref().is_none_or(|value| value == v)),
+            _ => false,
+        }
+    }
+
+    /// Whether deciding this target needs the container's labels.
+    pub fn needs_labels(&self) -> bool {
+        matches!(self, Target::Label { .. })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Service => f.write_str("self"),
+            Target::Name(pattern) => write!(f, "name:{}", pattern.0),
+            Target::Label { key, value: None } => write!(f, "label:{key}"),
+            Target::Label {
+                key,
+                value: Some(value),
+            } => write!(f, "label:{key}={value}"),
+        }
+    }
+}
+
+/// A container-name pattern: `*` matches any run of characters, `?` one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(String);
+
+impl Pattern {
+    /// Parses a pattern made of container-name characters and wildcards.
+    pub fn parse(text: &str) -> Result<Pattern, TargetError> {
+        let valid = !text.is_empty()
+            && text.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?')
+            });
+        if valid {
+            Ok(Pattern(text.to_owned()))
+        } else {
+            Err(TargetError::Pattern(text.to_owned()))
+        }
+    }
+
+    /// Whether `name` matches the whole pattern.
+    pub fn matches(&self, name: &str) -> bool {
+        glob_match(self.0.as_bytes(), name.as_bytes())
+    }
+}
+
+/// Matches `*` and `?` wildcards, iteratively with one backtrack point, so a
+/// hostile pattern cannot make matching exponential.
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// What one module may do: for each grantable verb, the targets it covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    targets: [Vec<Target>; Verb::GRANTABLE.len()],
+}
+
+impl Grant {
+    /// A grant that allows nothing.
+    pub fn none() -> Grant {
+        Grant::default()
+    }
+
+    /// Adds `target` for `verb`.
+    pub fn allow(&mut self, verb: Verb, target: Target) {
+        let targets = &mut self.targets[verb.index()];
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+
+    /// The grant of a built-in policy: exactly what it needs, on its own
+    /// service only. `None` for operations that have no built-in.
+    pub fn builtin(operation: &str) -> Option<Grant> {
+        let verbs: &[Verb] = match operation {
+            "start" => &[Verb::Inspect, Verb::Start],
+            "stop" => &[Verb::Inspect, Verb::Stop],
+            "restart" => &[Verb::Inspect, Verb::Restart],
+            "metrics" => &[Verb::Stats],
+            _ => return None,
+        };
+        let mut grant = Grant::none();
+        for &verb in verbs {
+            grant.allow(verb, Target::Service);
+        }
+        Some(grant)
+    }
+
+    /// The targets granted for `verb` (empty for ungated verbs).
+    pub fn targets(&self, verb: Verb) -> &[Target] {
+        if verb.is_gated() {
+            &self.targets[verb.index()]
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether the grant names `verb` on any target.
+    pub fn has(&self, verb: Verb) -> bool {
+        !self.targets(verb).is_empty()
+    }
+
+    /// The verbs granted on at least one target.
+    pub fn verbs(&self) -> impl Iterator<Item = Verb> + '_ {
+        Verb::GRANTABLE.into_iter().filter(|&verb| self.has(verb))
+    }
+
+    /// Decides `verb` on `container`. `labels` is asked for the container's
+    /// labels only when a label target could decide.
+    pub fn permits(
+        &self,
+        verb: Verb,
+        container: &str,
+        service: &str,
+        labels: Option<&[(String, String)]>,
+    ) -> Decision {
+        if !verb.is_gated() {
+            return Decision::Allow;
+        }
+        let targets = self.targets(verb);
+        if targets.iter().any(|t| t.matches_name(container, service)) {
+            return Decision::Allow;
+        }
+        if targets.iter().any(Target::needs_labels) {
+            match labels {
+                None => return Decision::NeedLabels,
+                Some(labels) if targets.iter().any(|t| t.matches_labels(labels)) => {
+                    return Decision::Allow;
+                }
+                Some(_) => {}
+            }
+        }
+        Decision::Deny
+    }
+
+    /// The targets of `verb` as a list for messages, e.g. `self, name:edgex-*`.
+    pub fn describe(&self, verb: Verb) -> String {
+        let targets: Vec<String> = self.targets(verb).iter().map(Target::to_string).collect();
+        if targets.is_empty() {
+            "no container".to_owned()
+        } else {
+            targets.join(", ")
+        }
+    }
+}
+
+/// The answer of [`Grant::permits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The call is covered by the grant.
+    Allow,
+    /// The call is not covered.
+    Deny,
+    /// Only label targets could still allow it: ask again with the labels.
+    NeedLabels,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(rules: &[(Verb, &str)]) -> Grant {
+        let mut grant = Grant::none();
+        for &(verb, target) in rules {
+            grant.allow(verb, Target::parse(target).unwrap());
+        }
+        grant
+    }
+
+    #[test]
+    fn nothing_is_allowed_by_default() {
+        let none = Grant::none();
+        for verb in Verb::GRANTABLE {
+            assert_eq!(none.permits(verb, "svc", "svc", None), Decision::Deny);
+        }
+    }
+
+    #[test]
+    fn self_covers_only_the_invoked_service() {
+        let grant = grant(&[(Verb::Stop, "self")]);
+        assert_eq!(
+            grant.permits(Verb::Stop, "svc", "svc", None),
+            Decision::Allow
+        );
+        assert_eq!(
+            grant.permits(Verb::Stop, "other", "svc", None),
+            Decision::Deny
+        );
+        assert_eq!(
+            grant.permits(Verb::Start, "svc", "svc", None),
+            Decision::Deny
+        );
+    }
+
+    #[test]
+    fn name_patterns_match_whole_names() {
+        let grant = grant(&[(Verb::Inspect, "name:edgex-*"), (Verb::Inspect, "name:db?")]);
+        let allows = |name| grant.permits(Verb::Inspect, name, "svc", None) == Decision::Allow;
+        assert!(allows("edgex-core-data"));
+        assert!(allows("db1"));
+        assert!(!allows("xedgex-core"));
+        assert!(!allows("db12"));
+    }
+
+    #[test]
+    fn label_targets_ask_for_labels() {
+        let grant = grant(&[
+            (Verb::Restart, "label:tier=core"),
+            (Verb::Inspect, "label:managed"),
+        ]);
+        assert_eq!(
+            grant.permits(Verb::Restart, "x", "svc", None),
+            Decision::NeedLabels
+        );
+        let core = [("tier".to_owned(), "core".to_owned())];
+        let edge = [("tier".to_owned(), "edge".to_owned())];
+        assert_eq!(
+            grant.permits(Verb::Restart, "x", "svc", Some(&core)),
+            Decision::Allow
+        );
+        assert_eq!(
+            grant.permits(Verb::Restart, "x", "svc", Some(&edge)),
+            Decision::Deny
+        );
+        let managed = [("managed".to_owned(), String::new())];
+        assert_eq!(
+            grant.permits(Verb::Inspect, "x", "svc", Some(&managed)),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn malformed_targets_are_rejected() {
+        for bad in [
+            "",
+            "selff",
+            "name:",
+            "name:a/b",
+            "name:$(x)",
+            "label:",
+            "label:a b",
+            "label:=v",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Target::parse("label:a=b").unwrap().to_string(), "label:a=b");
+    }
+
+    #[test]
+    fn globs_do_not_backtrack_exponentially() {
+        let pattern = Pattern::parse(&"*a".repeat(30)).unwrap();
+        assert!(!pattern.matches(&"a".repeat(29)));
+        assert!(Pattern::parse("*").unwrap().matches("anything"));
+        assert!(Pattern::parse("a*b*c").unwrap().matches("axxbyyc"));
+        assert!(!Pattern::parse("a*b*c").unwrap().matches("axxbyy"));
+    }
+
+    #[test]
+    fn builtins_get_exactly_what_they_need() {
+        let stop = Grant::builtin("stop").unwrap();
+        assert_eq!(
+            stop.verbs().collect::<Vec<_>>(),
+            [Verb::Inspect, Verb::Stop]
+        );
+        assert_eq!(stop.describe(Verb::Stop), "self");
+        let metrics = Grant::builtin("metrics").unwrap();
+        assert_eq!(metrics.verbs().collect::<Vec<_>>(), [Verb::Stats]);
+        assert!(Grant::builtin("pause").is_none());
+    }
+}

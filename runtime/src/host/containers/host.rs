@@ -1,0 +1,153 @@
+//! `impl Host` for the `containers` capability.
+
+use std::time::Duration;
+
+use super::ContainersHost;
+use crate::bindings::{CallError, Container, Filter, Summary, containers};
+use crate::docker::{self, Docker};
+use crate::gate::Scope;
+use crate::grants::{Pattern, Target, Verb};
+
+impl ContainersHost {
+    /// A lifecycle call on one container, through the gate.
+    async fn lifecycle<F>(
+        &self,
+        verb: Verb,
+        name: &str,
+        timeout_seconds: Option<u32>,
+        call: F,
+    ) -> wasmtime::Result<Result<(), CallError>>
+    where
+        F: for<'a> FnOnce(
+            &'a dyn Docker,
+            &'a str,
+        ) -> futures_util::future::BoxFuture<'a, docker::Result<()>>,
+    {
+        let docker = &*self.docker;
+        self.gate
+            .call(verb, Scope::Container(name), |budget| async move {
+                check_timeout(verb, timeout_seconds, budget)?;
+                call(docker, name).await.map_err(CallError::from)
+            })
+            .await
+    }
+}
+
+/// A stop or restart timeout must leave Docker time to answer within the
+/// call's budget, or the policy would see a timeout for a call that succeeds.
+fn check_timeout(
+    verb: Verb,
+    timeout_seconds: Option<u32>,
+    budget: Duration,
+) -> Result<(), CallError> {
+    match timeout_seconds {
+        Some(seconds) if Duration::from_secs(seconds.into()) >= budget => {
+            Err(CallError::InvalidArgument(format!(
+                "{verb} timeout of {seconds} s does not fit in the {} ms this call may take \
+                 (limits `docker_timeout_ms` and `deadline_ms`)",
+                budget.as_millis()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl containers::Host for ContainersHost {
+    async fn inspect(&mut self, name: String) -> wasmtime::Result<Result<Container, CallError>> {
+        let docker = &*self.docker;
+        let name = name.as_str();
+        self.gate
+            .call(Verb::Inspect, Scope::Container(name), |_| async move {
+                docker.inspect(name).await.map_err(CallError::from)
+            })
+            .await
+    }
+
+    async fn list(&mut self, filter: Filter) -> wasmtime::Result<Result<Vec<Summary>, CallError>> {
+        let docker = &*self.docker;
+        let described = format!(
+            "name={} label={}",
+            filter.name.as_deref().unwrap_or("*"),
+            filter.label.as_deref().unwrap_or("*")
+        );
+        let rows = self
+            .gate
+            .call(Verb::List, Scope::Listing(&described), |_| async {
+                let pattern = filter
+                    .name
+                    .as_deref()
+                    .map(Pattern::parse)
+                    .transpose()
+                    .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
+                if let Some(label) = &filter.label {
+                    Target::parse(&format!("label:{label}"))
+                        .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
+                }
+                let rows = docker.list(filter.label.as_deref(), filter.all).await?;
+                Ok(rows
+                    .into_iter()
+                    .filter(|row| pattern.as_ref().is_none_or(|p| p.matches(&row.name)))
+                    .collect::<Vec<Summary>>())
+            })
+            .await?;
+        // Only the containers this module may list are shown to it.
+        Ok(rows.map(|rows| {
+            rows.into_iter()
+                .filter(|row| self.gate.covers(Verb::List, &row.name, &row.labels))
+                .collect()
+        }))
+    }
+
+    async fn start(&mut self, name: String) -> wasmtime::Result<Result<(), CallError>> {
+        self.lifecycle(Verb::Start, &name, None, |d, n| d.start(n))
+            .await
+    }
+
+    async fn stop(
+        &mut self,
+        name: String,
+        timeout_seconds: Option<u32>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        self.lifecycle(Verb::Stop, &name, timeout_seconds, move |d, n| {
+            d.stop(n, timeout_seconds)
+        })
+        .await
+    }
+
+    async fn restart(
+        &mut self,
+        name: String,
+        timeout_seconds: Option<u32>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        self.lifecycle(Verb::Restart, &name, timeout_seconds, move |d, n| {
+            d.restart(n, timeout_seconds)
+        })
+        .await
+    }
+
+    async fn pause(&mut self, name: String) -> wasmtime::Result<Result<(), CallError>> {
+        self.lifecycle(Verb::Pause, &name, None, |d, n| d.pause(n))
+            .await
+    }
+
+    async fn unpause(&mut self, name: String) -> wasmtime::Result<Result<(), CallError>> {
+        self.lifecycle(Verb::Unpause, &name, None, |d, n| d.unpause(n))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_timeouts_must_fit_the_call_budget() {
+        let budget = Duration::from_secs(12);
+        assert!(check_timeout(Verb::Stop, Some(10), budget).is_ok());
+        assert!(check_timeout(Verb::Stop, None, budget).is_ok());
+        assert!(matches!(
+            check_timeout(Verb::Stop, Some(30), budget),
+            Err(CallError::InvalidArgument(_))
+        ));
+    }
+}

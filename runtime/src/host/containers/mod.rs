@@ -1,0 +1,34 @@
+//! The `containers` capability: inspect, list and the lifecycle verbs.
+
+mod host;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::containers;
+use crate::docker::Docker;
+use crate::gate::Gate;
+
+/// What the `containers` host functions need: the Docker client and the
+/// module's gate.
+#[derive(Debug)]
+pub struct ContainersHost {
+    gate: Arc<Gate>,
+    docker: Arc<dyn Docker>,
+}
+
+impl ContainersHost {
+    /// The capability for one module's run.
+    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>) -> ContainersHost {
+        ContainersHost { gate, docker }
+    }
+}
+
+/// Adds the `sme:policy/containers` functions to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut ContainersHost,
+) -> wasmtime::Result<()> {
+    containers::add_to_linker::<T, HasSelf<ContainersHost>>(linker, get)
+}

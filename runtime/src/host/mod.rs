@@ -1,0 +1,117 @@
+//! The host side of a policy's sandbox: one module per capability, each with
+//! its own state, its own `add_to_linker` and its `impl Host`, all checking
+//! calls through the module's [`Gate`](crate::gate::Gate).
+//!
+//! Policies also get WASI, with nothing in it: no preopened directories, no
+//! environment, no arguments, no network, and stdout/stderr captured into a
+//! capped buffer instead of inherited.
+
+pub mod clock;
+pub mod containers;
+pub mod log;
+pub mod stats;
+pub mod stdio;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings::types;
+use crate::docker::Docker;
+use crate::gate::Gate;
+use crate::limits::MemoryLimiter;
+use clock::ClockHost;
+use containers::ContainersHost;
+use log::LogHost;
+use stats::StatsHost;
+use stats::history::History;
+use stdio::Captured;
+
+/// The data of one module's `Store`.
+pub struct PolicyState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    containers: ContainersHost,
+    stats: StatsHost,
+    log: LogHost,
+    clock: ClockHost,
+}
+
+impl std::fmt::Debug for PolicyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyState")
+            .field("containers", &self.containers)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a module's store is built from.
+#[derive(Debug)]
+pub struct Setup {
+    /// The module's gate (its grant, limits and audit trail).
+    pub gate: Arc<Gate>,
+    /// The Docker client.
+    pub docker: Arc<dyn Docker>,
+    /// Kept CPU readings, if available.
+    pub history: Option<History>,
+    /// The module's name, for its log lines.
+    pub module: String,
+    /// Linear memory cap in bytes.
+    pub memory: usize,
+    /// Where the guest's stdout goes.
+    pub stdout: Captured,
+    /// Where the guest's stderr goes.
+    pub stderr: Captured,
+}
+
+impl PolicyState {
+    /// The state of a store for one module's run.
+    pub fn new(setup: Setup) -> PolicyState {
+        let wasi = WasiCtxBuilder::new()
+            .stdout(setup.stdout)
+            .stderr(setup.stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        PolicyState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(setup.memory),
+            containers: ContainersHost::new(setup.gate.clone(), setup.docker.clone()),
+            stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.history),
+            log: LogHost::new(setup.gate.clone(), &setup.module),
+            clock: ClockHost::new(setup.gate),
+        }
+    }
+
+    /// The store's memory limiter.
+    pub fn limiter(&mut self) -> &mut MemoryLimiter {
+        &mut self.limiter
+    }
+}
+
+impl WasiView for PolicyState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for PolicyState {}
+
+/// Adds WASI (empty) and every SME capability to `linker`.
+pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    types::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)?;
+    containers::add_to_linker(linker, |state| &mut state.containers)?;
+    stats::add_to_linker(linker, |state| &mut state.stats)?;
+    log::add_to_linker(linker, |state| &mut state.log)?;
+    clock::add_to_linker(linker, |state| &mut state.clock)?;
+    Ok(())
+}

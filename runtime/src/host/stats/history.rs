@@ -1,0 +1,241 @@
+//! CPU readings kept between runs, so `stats.recent` can answer from one
+//! one-shot sample instead of waiting for the daemon's next collection.
+//!
+//! CPU % is a rate: it needs an earlier reading. Docker's own answer uses a
+//! reading about one second old, which is why `docker stats --no-stream`
+//! takes a second or two. Here each run leaves its reading behind, in one
+//! small file per container ID (`<state_dir>/cpu/<id>`), and the next run
+//! measures against the newest kept reading that is at least [`WINDOW`] old.
+//! Files are bounded ([`MAX_READINGS`] lines, [`MAX_CONTAINERS`] files),
+//! replaced atomically, and a lost race only loses one reading.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::bindings::CpuReading;
+use crate::private_dir::PrivateDir;
+
+/// The window docker measures over; preferred when a reading that old exists.
+pub const WINDOW: Duration = Duration::from_secs(1);
+/// The shortest usable window: host CPU time ticks at 10 ms per CPU, so
+/// shorter windows are too coarse to trust.
+pub const MIN_WINDOW: Duration = Duration::from_millis(200);
+/// Readings older than this describe another moment; the daemon is asked
+/// instead.
+pub const MAX_AGE: Duration = Duration::from_secs(120);
+/// Kept readings are at least this far apart, so frequent runs keep a spread.
+pub const SPACING: Duration = Duration::from_millis(250);
+/// Readings kept per container.
+pub const MAX_READINGS: usize = 8;
+/// Containers with kept readings; the least recently measured go first.
+pub const MAX_CONTAINERS: usize = 256;
+
+/// Where readings are kept.
+#[derive(Debug, Clone)]
+pub struct History {
+    dir: PrivateDir,
+}
+
+impl History {
+    /// Uses `<state_dir>/cpu`, if it is (or can be made) private.
+    pub fn open(state_dir: &Path) -> Option<History> {
+        PrivateDir::open(&state_dir.join("cpu")).map(|dir| History { dir })
+    }
+
+    /// The readings kept for container `id` (none if unreadable).
+    pub fn load(&self, id: &str) -> Readings {
+        if !is_container_id(id) {
+            return Readings::default();
+        }
+        let text = std::fs::read_to_string(self.dir.join(id)).unwrap_or_default();
+        Readings(text.lines().filter_map(parse_line).collect())
+    }
+
+    /// Replaces the readings kept for container `id`. Failures only lose
+    /// speed on the next run, so they are logged, not raised.
+    pub fn save(&self, id: &str, readings: &Readings) {
+        if !is_container_id(id) {
+            return;
+        }
+        let is_new = !self.dir.join(id).exists();
+        let text: String = readings
+            .0
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}\n",
+                    r.read_ns, r.total_ns, r.system_ns, r.online_cpus
+                )
+            })
+            .collect();
+        if let Err(error) = self.dir.write(id, text.as_bytes()) {
+            tracing::debug!(%error, "could not keep the CPU reading");
+        }
+        if is_new {
+            self.evict();
+        }
+    }
+
+    /// Removes the least recently written files beyond [`MAX_CONTAINERS`].
+    fn evict(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        if files.len() <= MAX_CONTAINERS {
+            return;
+        }
+        files.sort();
+        for (_, path) in &files[..files.len() - MAX_CONTAINERS] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn is_container_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn parse_line(line: &str) -> Option<CpuReading> {
+    let mut fields = line.split_ascii_whitespace().map(str::parse::<u64>);
+    let reading = CpuReading {
+        read_ns: fields.next()?.ok()?,
+        total_ns: fields.next()?.ok()?,
+        system_ns: fields.next()?.ok()?,
+        online_cpus: u32::try_from(fields.next()?.ok()?).ok()?,
+    };
+    fields.next().is_none().then_some(reading)
+}
+
+/// The kept readings of one container, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Readings(Vec<CpuReading>);
+
+impl Readings {
+    /// The reading to measure `current` against: the newest one at least
+    /// [`WINDOW`] older, else the oldest at least [`MIN_WINDOW`] older; never
+    /// one older than [`MAX_AGE`] or from before the container's counters
+    /// last reset (a restart).
+    pub fn baseline_for(&self, current: &CpuReading) -> Option<CpuReading> {
+        let usable = |r: &&CpuReading| {
+            let age = age(r, current);
+            age >= MIN_WINDOW
+                && age <= MAX_AGE
+                && r.total_ns <= current.total_ns
+                && r.system_ns < current.system_ns
+        };
+        let candidates: Vec<&CpuReading> = self.0.iter().filter(usable).collect();
+        candidates
+            .iter()
+            .rev()
+            .find(|r| age(r, current) >= WINDOW)
+            .or_else(|| candidates.first())
+            .map(|r| **r)
+    }
+
+    /// Keeps `reading` unless it is within [`SPACING`] of the newest kept
+    /// one; forgets readings that are too old, from before a counter reset,
+    /// or beyond [`MAX_READINGS`].
+    pub fn remember(&mut self, reading: &CpuReading) {
+        self.0.retain(|r| {
+            r.read_ns < reading.read_ns
+                && r.total_ns <= reading.total_ns
+                && age(r, reading) <= MAX_AGE
+        });
+        let spaced = self
+            .0
+            .last()
+            .is_none_or(|newest| age(newest, reading) >= SPACING);
+        if spaced {
+            self.0.push(*reading);
+        }
+        let excess = self.0.len().saturating_sub(MAX_READINGS);
+        self.0.drain(..excess);
+    }
+}
+
+fn age(earlier: &CpuReading, later: &CpuReading) -> Duration {
+    Duration::from_nanos(later.read_ns.saturating_sub(earlier.read_ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn at(ms: u64, total_ns: u64) -> CpuReading {
+        CpuReading {
+            read_ns: 1_000_000 * MS + ms * MS,
+            total_ns,
+            system_ns: 10_000 + ms * MS,
+            online_cpus: 2,
+        }
+    }
+
+    fn kept(readings: &[CpuReading]) -> Readings {
+        Readings(readings.to_vec())
+    }
+
+    #[test]
+    fn prefers_the_newest_reading_a_window_old() {
+        let readings = kept(&[at(0, 1), at(500, 2), at(1000, 3), at(1800, 4)]);
+        assert_eq!(readings.baseline_for(&at(2100, 5)), Some(at(1000, 3)));
+    }
+
+    #[test]
+    fn falls_back_to_a_shorter_window() {
+        let readings = kept(&[at(0, 1), at(100, 2)]);
+        assert_eq!(readings.baseline_for(&at(400, 5)), Some(at(0, 1)));
+        assert_eq!(
+            readings.baseline_for(&at(150, 5)),
+            None,
+            "too short a window"
+        );
+    }
+
+    #[test]
+    fn ignores_stale_and_reset_readings() {
+        let stale = kept(&[at(0, 1)]);
+        assert_eq!(stale.baseline_for(&at(121_000, 5)), None);
+        let restarted = kept(&[at(0, 900)]);
+        assert_eq!(restarted.baseline_for(&at(2000, 5)), None);
+    }
+
+    #[test]
+    fn remembers_spaced_readings_within_bounds() {
+        let mut readings = Readings::default();
+        for ms in (0..10_000).step_by(100) {
+            readings.remember(&at(ms, ms));
+        }
+        assert_eq!(readings.0.len(), MAX_READINGS);
+        let spacing = readings
+            .0
+            .windows(2)
+            .map(|w| age(&w[0], &w[1]))
+            .min()
+            .unwrap();
+        assert!(spacing >= SPACING);
+        readings.remember(&at(20_000, 0));
+        assert_eq!(
+            readings.0,
+            vec![at(20_000, 0)],
+            "a counter reset forgets the past"
+        );
+    }
+
+    #[test]
+    fn round_trips_through_files() {
+        let dir = std::env::temp_dir().join(format!("sme-history-{}", std::process::id()));
+        let history = History::open(&dir).unwrap();
+        let id = "a".repeat(64);
+        let readings = kept(&[at(0, 1), at(1000, 2)]);
+        history.save(&id, &readings);
+        assert_eq!(history.load(&id), readings);
+        assert_eq!(history.load("../../etc/passwd"), Readings::default());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,43 @@
+//! The `stats` capability: one-shot samples, the daemon's two-sample
+//! measurement, and the fast path that pairs a one-shot sample with a CPU
+//! reading kept from an earlier run ([`history`]).
+
+pub mod history;
+mod host;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::stats;
+use crate::docker::Docker;
+use crate::gate::Gate;
+use history::History;
+
+/// What the `stats` host functions need.
+#[derive(Debug)]
+pub struct StatsHost {
+    gate: Arc<Gate>,
+    docker: Arc<dyn Docker>,
+    history: Option<History>,
+}
+
+impl StatsHost {
+    /// The capability for one module's run; `history` is where CPU readings
+    /// are kept between runs (none kept when `None`).
+    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>, history: Option<History>) -> StatsHost {
+        StatsHost {
+            gate,
+            docker,
+            history,
+        }
+    }
+}
+
+/// Adds the `sme:policy/stats` functions to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut StatsHost,
+) -> wasmtime::Result<()> {
+    stats::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)
+}

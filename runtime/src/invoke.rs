@@ -1,0 +1,395 @@
+//! Running one policy module: a fresh store with the module's limits, gate
+//! and capabilities; one instantiation; one call; every way it can end
+//! turned into an [`Answer`] or a one-line [`RunError`]; one audit line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Linker;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::audit::{self, Audit, AuditError};
+use crate::bindings::{Metric, MetricValue, Metrics, Operation, Request};
+use crate::config::Config;
+use crate::docker::Docker;
+use crate::engine_config::MAX_WASM_STACK;
+use crate::gate::Gate;
+use crate::host::stats::history::History;
+use crate::host::stdio::Captured;
+use crate::host::{self, PolicyState, Setup};
+use crate::limits::{LimitExceeded, Limits};
+use crate::loader::{self, LoadError, Loader};
+use crate::policy::{Policy, World};
+
+/// How often the engine's epoch advances; the precision of deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Extra time the whole call gets beyond the module's deadline before it is
+/// abandoned: a backstop, since the deadline itself is enforced inside.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// What a module answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// An operation policy's `ok` text.
+    Done(String),
+    /// A metrics policy's fields.
+    Fields(Vec<Metric>),
+    /// The policy's `err` text: a refusal or a failure it reports itself.
+    Refused(String),
+}
+
+/// Why a module could not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It is not a usable component.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// It could not be instantiated (e.g. it imports what SME does not give).
+    #[error("{policy}: cannot be instantiated: {reason}")]
+    Instantiate {
+        /// Names the module.
+        policy: String,
+        /// Why, on one line.
+        reason: String,
+    },
+    /// It ran into one of its limits and was stopped.
+    #[error("{policy}: stopped: {limit}")]
+    Limit {
+        /// Names the module.
+        policy: String,
+        /// The limit.
+        limit: LimitExceeded,
+    },
+    /// It trapped (a panic, an `unreachable`, a host fault).
+    #[error("{policy}: trapped: {reason}")]
+    Trap {
+        /// Names the module.
+        policy: String,
+        /// The panic message or trap, on one line.
+        reason: String,
+    },
+    /// Its audit trail could not be written, so it was stopped.
+    #[error("{policy}: stopped: {source}")]
+    Audit {
+        /// Names the module.
+        policy: String,
+        /// The audit failure.
+        #[source]
+        source: AuditError,
+    },
+}
+
+/// Everything needed to run policy modules for one invocation.
+pub struct Runtime {
+    loader: Loader,
+    linker: Linker<PolicyState>,
+    docker: Arc<dyn Docker>,
+    audit: Arc<Audit>,
+    history: Option<History>,
+    config: Config,
+    ticker: Ticker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("docker", &self.docker)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Prepares the engine, the linker and the capabilities.
+    pub fn new(
+        config: Config,
+        docker: Arc<dyn Docker>,
+        audit: Arc<Audit>,
+    ) -> wasmtime::Result<Runtime> {
+        let loader = Loader::new(config.cache_dir.as_deref())?;
+        let mut linker = Linker::new(loader.engine());
+        host::add_to_linker(&mut linker)?;
+        let history = config.state_dir.as_deref().and_then(History::open);
+        let ticker = Ticker::start(loader.engine().clone());
+        Ok(Runtime {
+            loader,
+            linker,
+            docker,
+            audit,
+            history,
+            config,
+            ticker,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The loader (engine and cache).
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    /// The audit trail of this invocation.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Runs `policy` for `request` and writes its invocation audit line.
+    pub async fn run(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
+        let started = Instant::now();
+        let result = self.run_unaudited(policy, request).await;
+        let (outcome, detail) = match &result {
+            Ok(Answer::Done(_) | Answer::Fields(_)) => ("ok", None),
+            Ok(Answer::Refused(text)) => ("failed", Some(text.clone())),
+            Err(error) => ("error", Some(error.to_string())),
+        };
+        let location = policy.location();
+        let sha256 = policy.sha256_hex();
+        let written = self.audit.invocation_done(&audit::Invocation {
+            service: &request.service,
+            operation: &request.operation,
+            module: Some(&policy.name),
+            path: Some(&location),
+            sha256: Some(&sha256),
+            outcome,
+            detail: detail.as_deref(),
+            duration_us: audit::micros(started.elapsed()),
+        });
+        match written {
+            Ok(()) => result,
+            Err(source) => Err(RunError::Audit {
+                policy: policy.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn run_unaudited(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
+        let settings = self.config.module(&policy.name);
+        let limits = settings.limits;
+        let component = self.loader.load(policy)?.component;
+        let deadline = Instant::now() + limits.deadline;
+        let gate = Arc::new(Gate::new(
+            &policy.name,
+            &request.service,
+            settings.grant,
+            limits,
+            deadline,
+            self.docker.clone(),
+            self.audit.clone(),
+        ));
+        let stdout = Captured::new(limits.output);
+        let stderr = Captured::new(limits.output);
+        let mut store = Store::new(
+            self.loader.engine(),
+            PolicyState::new(Setup {
+                gate,
+                docker: self.docker.clone(),
+                history: self.history.clone(),
+                module: policy.name.clone(),
+                memory: limits.memory,
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            }),
+        );
+        store.limiter(|state| state.limiter());
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled in the engine configuration");
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(LimitExceeded::Deadline(limits.deadline).into())
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        self.ticker.ensure_running();
+
+        let described = policy.to_string();
+        let call = self.call(policy.world, &mut store, &component, request, &described);
+        let answer = match tokio::time::timeout(limits.deadline + DEADLINE_GRACE, call).await {
+            Ok(answer) => answer,
+            Err(_) => Err(CallFailure::Run(
+                LimitExceeded::Deadline(limits.deadline).into(),
+            )),
+        };
+        let guest_output = stdout.text() + &stderr.text();
+        if !guest_output.is_empty() {
+            tracing::debug!(module = %policy.name, output = %guest_output, "guest stdout and stderr");
+        }
+        let answer = answer.map_err(|failure| classify(failure, policy, &limits, &stderr))?;
+        check_size(&answer, limits.output).map_err(|limit| RunError::Limit {
+            policy: policy.to_string(),
+            limit,
+        })?;
+        Ok(answer)
+    }
+
+    async fn call(
+        &self,
+        world: World,
+        store: &mut Store<PolicyState>,
+        component: &wasmtime::component::Component,
+        request: &Request,
+        policy: &str,
+    ) -> Result<Answer, CallFailure> {
+        let instantiate_failed =
+            |error: wasmtime::Error| match error.downcast_ref::<LimitExceeded>() {
+                Some(_) => CallFailure::Run(error),
+                None => CallFailure::Instantiate(policy.to_owned(), loader::one_line(&error)),
+            };
+        match world {
+            World::Operation => {
+                let instance = Operation::instantiate_async(&mut *store, component, &self.linker)
+                    .await
+                    .map_err(instantiate_failed)?;
+                let answer = instance
+                    .call_run(&mut *store, request)
+                    .await
+                    .map_err(CallFailure::Run)?;
+                Ok(answer.map_or_else(Answer::Refused, Answer::Done))
+            }
+            World::Metrics => {
+                let instance = Metrics::instantiate_async(&mut *store, component, &self.linker)
+                    .await
+                    .map_err(instantiate_failed)?;
+                let answer = instance
+                    .call_collect(&mut *store, request)
+                    .await
+                    .map_err(CallFailure::Run)?;
+                Ok(answer.map_or_else(Answer::Refused, Answer::Fields))
+            }
+        }
+    }
+}
+
+/// How a call failed before it is classified.
+enum CallFailure {
+    Instantiate(String, String),
+    Run(wasmtime::Error),
+}
+
+/// Names the cause of a failed run: a limit, an audit failure, or a trap
+/// with the guest's panic message when it printed one.
+fn classify(failure: CallFailure, policy: &Policy, limits: &Limits, stderr: &Captured) -> RunError {
+    let policy_name = policy.to_string();
+    let error = match failure {
+        CallFailure::Instantiate(policy, reason) => {
+            return RunError::Instantiate { policy, reason };
+        }
+        CallFailure::Run(error) => error,
+    };
+    if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
+        return RunError::Limit {
+            policy: policy_name,
+            limit: limit.clone(),
+        };
+    }
+    let trap = error.downcast_ref::<Trap>().copied();
+    let limit = match trap {
+        Some(Trap::OutOfFuel) => Some(LimitExceeded::Fuel(limits.fuel)),
+        Some(Trap::StackOverflow) => Some(LimitExceeded::Stack(MAX_WASM_STACK)),
+        Some(Trap::Interrupt) => Some(LimitExceeded::Deadline(limits.deadline)),
+        _ => None,
+    };
+    if let Some(limit) = limit {
+        return RunError::Limit {
+            policy: policy_name,
+            limit,
+        };
+    }
+    if error.downcast_ref::<AuditError>().is_some() {
+        let source = error.downcast::<AuditError>().expect("checked above");
+        return RunError::Audit {
+            policy: policy_name,
+            source,
+        };
+    }
+    let cause = match trap {
+        Some(trap) => trap.to_string(),
+        None => loader::one_line(&error),
+    };
+    let reason = match stderr.panic_message() {
+        Some(panic) => format!("{panic} ({cause})"),
+        None => cause,
+    };
+    RunError::Trap {
+        policy: policy_name,
+        reason,
+    }
+}
+
+/// Checks an answer against the output limit.
+fn check_size(answer: &Answer, limit: usize) -> Result<(), LimitExceeded> {
+    let size = match answer {
+        Answer::Done(text) | Answer::Refused(text) => text.len(),
+        Answer::Fields(fields) => fields
+            .iter()
+            .map(|field| {
+                field.name.len()
+                    + match &field.value {
+                        MetricValue::Text(text) | MetricValue::Json(text) => text.len(),
+                        _ => 24,
+                    }
+            })
+            .sum(),
+    };
+    if size > limit {
+        Err(LimitExceeded::Output(limit))
+    } else {
+        Ok(())
+    }
+}
+
+/// A thread that advances the engine's epoch, so running wasm checks its
+/// deadline every [`EPOCH_TICK`]. It stops when the runtime is dropped.
+#[derive(Debug)]
+struct Ticker {
+    engine: wasmtime::Engine,
+    running: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> Ticker {
+        Ticker {
+            engine,
+            running: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts the thread on first use, so runs that never reach wasm (a
+    /// refused module) do not pay for it.
+    fn ensure_running(&self) {
+        if self.running.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let engine = self.engine.clone();
+        let stop = self.stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sme-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            });
+        if let Err(error) = spawned {
+            // Without the ticker, the fuel limit still stops runaway guests.
+            tracing::warn!(%error, "no epoch thread: deadlines will not interrupt wasm");
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

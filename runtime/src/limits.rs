@@ -1,0 +1,164 @@
+//! What one policy module may consume, and the errors that stop it.
+//!
+//! Every default fits inside the EdgeX agent's 20 s request timeout with room
+//! for process start-up: a stop with Docker's default 10 s grace period
+//! finishes well inside the deadline, and everything else is orders of
+//! magnitude above what a real policy uses.
+
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// Wall-clock time a module may run, host calls included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
+/// Fuel (about one unit per wasm instruction) a module may burn: a few
+/// seconds of CPU at most; the default policies use well under a million.
+pub const DEFAULT_FUEL: u64 = 2_000_000_000;
+/// Linear memory a module may grow to; the default policies need about 1 MiB.
+pub const DEFAULT_MEMORY: usize = 64 << 20;
+/// Host calls a module may make; a polling restart needs a few dozen.
+pub const DEFAULT_HOST_CALLS: u32 = 100;
+/// Bytes a module may answer with (and write to its stdout or stderr); the
+/// metrics object is a few hundred bytes.
+pub const DEFAULT_OUTPUT: usize = 64 << 10;
+/// Time one Docker request may take: a stop waits for the container's grace
+/// period (10 s by default) before Docker kills it.
+pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// The limits that apply to one module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock deadline for the whole run of the module.
+    pub deadline: Duration,
+    /// CPU fuel.
+    pub fuel: u64,
+    /// Linear memory, in bytes.
+    pub memory: usize,
+    /// Number of host calls.
+    pub host_calls: u32,
+    /// Size of the answer, and of each of stdout and stderr, in bytes.
+    pub output: usize,
+    /// Timeout of each Docker request.
+    pub docker_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            deadline: DEFAULT_DEADLINE,
+            fuel: DEFAULT_FUEL,
+            memory: DEFAULT_MEMORY,
+            host_calls: DEFAULT_HOST_CALLS,
+            output: DEFAULT_OUTPUT,
+            docker_timeout: DEFAULT_DOCKER_TIMEOUT,
+        }
+    }
+}
+
+/// A limit a module ran into. Raised as a trap from inside the guest's
+/// execution and recognised again when the call returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitExceeded {
+    /// The wall-clock deadline passed.
+    #[error("exceeded its deadline of {} ms (limit `deadline_ms`)", .0.as_millis())]
+    Deadline(Duration),
+    /// The module burned all its fuel.
+    #[error("exceeded its CPU fuel of {0} units (limit `fuel`)")]
+    Fuel(u64),
+    /// The module tried to grow its memory past the cap.
+    #[error("exceeded its memory limit of {} MiB (limit `memory_mib`)", .0 >> 20)]
+    Memory(usize),
+    /// The module recursed past the wasm stack limit.
+    #[error("exceeded the wasm stack limit of {} KiB (unbounded recursion?)", .0 >> 10)]
+    Stack(usize),
+    /// The module made more host calls than allowed.
+    #[error("exceeded its limit of {0} host calls (limit `host_calls`)")]
+    HostCalls(u32),
+    /// The module's answer, stdout or stderr passed the output cap.
+    #[error("exceeded its output limit of {} KiB (limit `output_kib`)", .0 >> 10)]
+    Output(usize),
+    /// The module tried to create more instances, tables or memories than a
+    /// policy needs.
+    #[error("tried to create more {0} than a policy may")]
+    Resources(&'static str),
+}
+
+/// Caps a store's linear memory and tables, failing with [`LimitExceeded`]
+/// (a trap) instead of letting `memory.grow` quietly return -1.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    memory: usize,
+}
+
+impl MemoryLimiter {
+    /// Table elements a policy may have: far above what compiled Rust needs.
+    const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+    /// A limiter allowing `memory` bytes of linear memory in total.
+    pub fn new(memory: usize) -> MemoryLimiter {
+        MemoryLimiter { memory }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            return Err(LimitExceeded::Memory(self.memory).into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > Self::MAX_TABLE_ELEMENTS {
+            return Err(LimitExceeded::Resources("table elements").into());
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        // A component of a Rust policy instantiates a handful of core modules
+        // (its own, the WASI adapter, shims); this leaves ample room.
+        100
+    }
+
+    fn tables(&self) -> usize {
+        100
+    }
+
+    fn memories(&self) -> usize {
+        100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_deadline_fits_the_agent_timeout() {
+        let limits = Limits::default();
+        assert!(limits.deadline < Duration::from_secs(20));
+        assert!(limits.docker_timeout < limits.deadline);
+    }
+
+    #[test]
+    fn memory_growth_past_the_cap_is_a_typed_error() {
+        let mut limiter = MemoryLimiter::new(1 << 20);
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        let error = limiter.memory_growing(1 << 20, 2 << 20, None).unwrap_err();
+        assert_eq!(
+            error.downcast_ref::<LimitExceeded>(),
+            Some(&LimitExceeded::Memory(1 << 20))
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! Turning a policy into a compiled component: a built-in from the artifact
+//! precompiled into the binary, a file from the cache or from Cranelift.
+//! Whatever is not a component of the expected world is refused here, before
+//! anything runs.
+
+use std::path::Path;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::cache::Cache;
+use crate::engine_config::engine_config;
+use crate::inspect;
+use crate::policy::{Origin, Policy, World};
+
+/// How a component was obtained, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The artifact precompiled into the binary (built-ins).
+    Precompiled,
+    /// The compiled-component cache.
+    Cached,
+    /// Compiled now by Cranelift.
+    Compiled,
+}
+
+/// A component ready to instantiate.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The compiled component.
+    pub component: Component,
+    /// How it was obtained.
+    pub source: Source,
+}
+
+/// A module that is not a usable component.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not WebAssembly at all.
+    #[error("{policy}: not a WebAssembly component (the file does not start with the wasm header)")]
+    NotWasm {
+        /// Names the module.
+        policy: String,
+    },
+    /// A core module instead of a component.
+    #[error(
+        "{policy}: a core WebAssembly module, not a component; build it for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule {
+        /// Names the module.
+        policy: String,
+    },
+    /// Wasmtime refused to compile it (truncated, malformed, unsupported).
+    #[error("{policy}: not a valid component: {reason}")]
+    Invalid {
+        /// Names the module.
+        policy: String,
+        /// Wasmtime's reason, on one line.
+        reason: String,
+    },
+    /// A component of another world.
+    #[error(
+        "{policy}: exports {found} but a {expected} policy must export `{export}` (world `{expected}` in wit/worlds.wit)"
+    )]
+    WrongWorld {
+        /// Names the module.
+        policy: String,
+        /// The world required.
+        expected: &'static str,
+        /// The function required.
+        export: &'static str,
+        /// What it exports instead.
+        found: String,
+    },
+}
+
+/// Compiles and caches components for one engine.
+#[derive(Debug, Clone)]
+pub struct Loader {
+    engine: Engine,
+    cache: Option<Cache>,
+}
+
+impl Loader {
+    /// A loader with the runtime's engine, caching in `cache_dir` if usable.
+    pub fn new(cache_dir: Option<&Path>) -> wasmtime::Result<Loader> {
+        let engine = Engine::new(&engine_config())?;
+        let cache = cache_dir.and_then(|dir| Cache::open(dir, &engine));
+        Ok(Loader { engine, cache })
+    }
+
+    /// The engine components are compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles (or finds) `policy` and checks it is a component of its world.
+    pub fn load(&self, policy: &Policy) -> Result<Loaded, LoadError> {
+        let loaded = self.compile(policy)?;
+        let exports = inspect::export_names(&self.engine, &loaded.component);
+        if !exports.iter().any(|name| name == policy.world.export()) {
+            return Err(LoadError::WrongWorld {
+                policy: policy.to_string(),
+                expected: policy.world.name(),
+                export: policy.world.export(),
+                found: describe_exports(&exports),
+            });
+        }
+        Ok(loaded)
+    }
+
+    fn compile(&self, policy: &Policy) -> Result<Loaded, LoadError> {
+        if let Origin::Builtin(builtin) = &policy.origin {
+            // SAFETY: the artifact was produced at build time by
+            // `Engine::precompile_component` with the same engine settings
+            // and is part of this binary; wasmtime still checks its header
+            // and we fall back to compiling when it does not match.
+            match unsafe { Component::deserialize(&self.engine, builtin.precompiled) } {
+                Ok(component) => {
+                    return Ok(Loaded {
+                        component,
+                        source: Source::Precompiled,
+                    });
+                }
+                Err(error) => tracing::debug!(%error, "precompiled built-in unusable; compiling"),
+            }
+        }
+        check_header(policy)?;
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(&self.engine, &policy.sha256))
+        {
+            return Ok(Loaded {
+                component,
+                source: Source::Cached,
+            });
+        }
+        let component =
+            Component::new(&self.engine, &policy.wasm).map_err(|error| LoadError::Invalid {
+                policy: policy.to_string(),
+                reason: one_line(&error),
+            })?;
+        if let (Some(cache), Origin::File(_)) = (&self.cache, &policy.origin)
+            && let Ok(artifact) = component.serialize()
+        {
+            cache.put(&policy.sha256, &artifact);
+        }
+        Ok(Loaded {
+            component,
+            source: Source::Compiled,
+        })
+    }
+}
+
+/// Refuses what is not a component before wasmtime tries to parse it, with
+/// the reason an operator can act on.
+fn check_header(policy: &Policy) -> Result<(), LoadError> {
+    let wasm = &policy.wasm;
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm {
+            policy: policy.to_string(),
+        });
+    }
+    // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+    if wasm[6..8] == [0, 0] {
+        return Err(LoadError::CoreModule {
+            policy: policy.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn describe_exports(exports: &[String]) -> String {
+    let world = match exports {
+        names if names.iter().any(|n| n == World::Operation.export()) => " (the operation world)",
+        names if names.iter().any(|n| n == World::Metrics.export()) => " (the metrics world)",
+        _ => "",
+    };
+    if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        let quoted: Vec<String> = exports.iter().map(|name| format!("`{name}`")).collect();
+        format!("{}{world}", quoted.join(", "))
+    }
+}
+
+/// An error and its causes on one line.
+pub fn one_line(error: &wasmtime::Error) -> String {
+    format!("{error:#}")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,60 @@
+//! Builds the example policies and the hostile test guests, and exposes the
+//! path of each `.wasm` as a constant.
+
+use std::fmt::Write as _;
+
+include!("../../runtime/build/guests.rs");
+
+/// (constant, guest package, file stem).
+const GUESTS: &[(&str, &str, &str)] = &[
+    (
+        "PROTECTED_STOP",
+        "sme-example-protected-stop",
+        "protected_stop",
+    ),
+    (
+        "HEALTHY_RESTART",
+        "sme-example-healthy-restart",
+        "healthy_restart",
+    ),
+    ("PAUSE", "sme-example-pause", "pause"),
+    ("UPTIME", "sme-example-uptime", "uptime"),
+    ("LOOP_FOREVER", "sme-test-loop-forever", "loop_forever"),
+    ("MEMORY_BOMB", "sme-test-memory-bomb", "memory_bomb"),
+    (
+        "DEEP_RECURSION",
+        "sme-test-deep-recursion",
+        "deep_recursion",
+    ),
+    ("TRAP", "sme-test-trap", "trap"),
+    ("HUGE_OUTPUT", "sme-test-huge-output", "huge_output"),
+    ("STDOUT_FLOOD", "sme-test-stdout-flood", "stdout_flood"),
+    (
+        "HOST_CALL_STORM",
+        "sme-test-host-call-storm",
+        "host_call_storm",
+    ),
+    ("STOP_OTHER", "sme-test-stop-other", "stop_other"),
+    ("WASI_ESCAPE", "sme-test-wasi-escape", "wasi_escape"),
+    ("DEFAULT_STOP", "sme-policy-stop", "stop"),
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let packages: Vec<&str> = GUESTS.iter().map(|(_, package, _)| *package).collect();
+    let dir = build_guests(&packages);
+    let mut constants = String::new();
+    for (constant, package, stem) in GUESTS {
+        let path = dir.join(format!("{stem}.wasm"));
+        assert!(path.is_file(), "{} was not built", path.display());
+        writeln!(constants, "/// `{package}`, built for wasm32-wasip2.").unwrap();
+        writeln!(
+            constants,
+            "pub const {constant}: &str = {:?};",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    std::fs::write(out.join("artifacts.rs"), constants).unwrap();
+}
