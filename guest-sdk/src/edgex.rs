@@ -79,7 +79,13 @@ pub fn verify(action: Lifecycle, service: &str) -> Result<String, String> {
         Error::NotFound(_) => format!("{prefix}: {}", not_found(service)),
         other => format!("{prefix}: {}", other.message()),
     })?;
-    match (container.running, action.should_run()) {
+    expect_state(action, container.running)
+}
+
+/// The reference executor's verdict on the state a container was left in.
+pub fn expect_state(action: Lifecycle, running: bool) -> Result<String, String> {
+    let prefix = action.prefix();
+    match (running, action.should_run()) {
         (false, true) => Err(format!("{prefix}: service is not running but should be")),
         (true, false) => Err(format!("{prefix}: service is running but shouldn't be")),
         _ => Ok(SUCCESS.to_owned()),
@@ -179,6 +185,24 @@ mod tests {
         assert_eq!(memory_bytes("1.952GiB"), 2_095_944_040);
         assert_eq!(memory_bytes("--"), -1);
         assert_eq!(memory_bytes("12"), -1);
+    }
+
+    #[test]
+    fn state_checks_use_the_reference_texts() {
+        assert_eq!(expect_state(Lifecycle::Start, true), Ok(SUCCESS.to_owned()));
+        assert_eq!(expect_state(Lifecycle::Stop, false), Ok(SUCCESS.to_owned()));
+        assert_eq!(
+            expect_state(Lifecycle::Start, false),
+            Err("Error starting service: service is not running but should be".to_owned())
+        );
+        assert_eq!(
+            expect_state(Lifecycle::Restart, false),
+            Err("Error restarting service: service is not running but should be".to_owned())
+        );
+        assert_eq!(
+            expect_state(Lifecycle::Stop, true),
+            Err("Error stopping service: service is running but shouldn't be".to_owned())
+        );
     }
 
     #[test]

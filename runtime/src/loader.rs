@@ -59,9 +59,7 @@ pub enum LoadError {
         reason: String,
     },
     /// A component of another world.
-    #[error(
-        "{policy}: exports {found} but a {expected} policy must export `{export}` (world `{expected}` in wit/worlds.wit)"
-    )]
+    #[error("{policy}: implements {found}, not the {expected} world (it must export `{export}`)")]
     WrongWorld {
         /// Names the module.
         policy: String,
@@ -171,18 +169,23 @@ fn check_header(policy: &Policy) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Which world a component's exports look like, for the wrong-world error:
+/// `the metrics world (exports `collect`)`.
 fn describe_exports(exports: &[String]) -> String {
-    let world = match exports {
-        names if names.iter().any(|n| n == World::Operation.export()) => " (the operation world)",
-        names if names.iter().any(|n| n == World::Metrics.export()) => " (the metrics world)",
-        _ => "",
-    };
-    if exports.is_empty() {
+    let world = [World::Operation, World::Metrics]
+        .into_iter()
+        .find(|world| exports.iter().any(|name| name == world.export()))
+        .map_or_else(
+            || "no policy world".to_owned(),
+            |w| format!("the {} world", w.name()),
+        );
+    let listed = if exports.is_empty() {
         "nothing".to_owned()
     } else {
         let quoted: Vec<String> = exports.iter().map(|name| format!("`{name}`")).collect();
-        format!("{}{world}", quoted.join(", "))
-    }
+        quoted.join(", ")
+    };
+    format!("{world} (exports {listed})")
 }
 
 /// An error and its causes on one line.

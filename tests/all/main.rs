@@ -1,1 +1,7 @@
+//! SME's integration tests: the real `sme` and `smectl` binaries, real guest
+//! components built from `policies/` and `tests/guests/`, and the real Docker
+//! Engine. One binary, a module per topic.
 
+mod contract;
+mod policies;
+mod support;

@@ -1,0 +1,271 @@
+//! The EdgeX executor contract, through the real `sme` and the real daemon:
+//! outputs, exit codes, nothing on stderr, and the container's state after.
+
+use crate::support::{Container, Sandbox, keys_in_order};
+
+#[test]
+fn stop_prints_empty_json_string_and_stops() {
+    let container = Container::running("stop");
+    Sandbox::new()
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(container.status(), "exited");
+}
+
+#[test]
+fn start_prints_empty_json_string_and_starts() {
+    let container = Container::stopped("start");
+    Sandbox::new()
+        .sme(&[&container.name, "start"])
+        .succeeds_with("\"\"");
+    assert!(container.is_running());
+}
+
+#[test]
+fn start_works_on_a_never_started_container() {
+    let container = Container::created("fresh");
+    Sandbox::new()
+        .sme(&[&container.name, "start"])
+        .succeeds_with("\"\"");
+    assert!(container.is_running());
+}
+
+#[test]
+fn restart_restarts_a_running_container() {
+    let container = Container::running("restart");
+    let before = container.started_at();
+    Sandbox::new()
+        .sme(&[&container.name, "restart"])
+        .succeeds_with("\"\"");
+    assert!(container.is_running());
+    assert_ne!(
+        container.started_at(),
+        before,
+        "the container was not restarted"
+    );
+}
+
+#[test]
+fn restart_starts_a_stopped_container() {
+    let container = Container::stopped("restart-stopped");
+    Sandbox::new()
+        .sme(&[&container.name, "restart"])
+        .succeeds_with("\"\"");
+    assert!(container.is_running());
+}
+
+#[test]
+fn operations_already_in_their_target_state_succeed() {
+    let running = Container::running("idempotent-run");
+    let stopped = Container::stopped("idempotent-stop");
+    let sandbox = Sandbox::new();
+    sandbox.sme(&[&running.name, "start"]).succeeds_with("\"\"");
+    sandbox.sme(&[&stopped.name, "stop"]).succeeds_with("\"\"");
+    assert!(running.is_running());
+    assert_eq!(stopped.status(), "exited");
+}
+
+#[test]
+fn start_reports_a_container_that_cannot_start() {
+    let container = Container::created_with("cannot-start", &["--entrypoint", "/no/such/program"]);
+    let run = Sandbox::new().sme(&[&container.name, "start"]);
+    run.fails_mentioning(&[
+        "Error starting service: Docker Engine: ",
+        "/no/such/program",
+    ]);
+    assert!(!container.is_running());
+}
+
+#[test]
+fn missing_container_is_reported_for_every_operation() {
+    let sandbox = Sandbox::new();
+    let name = crate::support::unique("missing");
+    for operation in ["start", "stop", "restart", "metrics"] {
+        sandbox
+            .sme(&[&name, operation])
+            .fails_with(&format!("container {name} not found"));
+    }
+}
+
+#[test]
+fn missing_arguments_use_the_reference_text() {
+    let sandbox = Sandbox::new();
+    for args in [&[][..], &["edgex-core-data"][..]] {
+        sandbox
+            .sme(args)
+            .fails_with("missing <service> and <operation> command line arguments");
+    }
+}
+
+#[test]
+fn unknown_operations_are_not_supported() {
+    let container = Container::running("unknown-op");
+    let sandbox = Sandbox::new();
+    for operation in [
+        "reboot",
+        "STOP",
+        "../stop",
+        "stop.wasm",
+        "",
+        "metrics.d/x",
+        "start;stop",
+    ] {
+        sandbox
+            .sme(&[&container.name, operation])
+            .fails_with("operation not supported by executor");
+    }
+    assert!(container.is_running());
+}
+
+#[test]
+fn extra_arguments_are_ignored_like_the_reference() {
+    let container = Container::running("extra-args");
+    Sandbox::new()
+        .sme(&[&container.name, "stop", "--force", "now"])
+        .succeeds_with("\"\"");
+    assert_eq!(container.status(), "exited");
+}
+
+#[test]
+fn strange_service_names_are_refused_and_change_nothing() {
+    let container = Container::running("strange");
+    let sandbox = Sandbox::new();
+    let long = "a".repeat(300);
+    let names = [
+        format!("{};docker rm -f {}", container.name, container.name),
+        format!("$({})", container.name),
+        format!("`{}`", container.name),
+        format!("{} && reboot", container.name),
+        format!("{}|cat", container.name),
+        format!("../{}", container.name),
+        format!("{}/../../images/json", container.name),
+        format!("{}?force=1", container.name),
+        format!("{}\nstop", container.name),
+        "-rf".to_owned(),
+        "x".to_owned(),
+        String::new(),
+        long,
+    ];
+    for name in &names {
+        for operation in ["stop", "restart", "metrics"] {
+            let run = sandbox.sme(&[name, operation]);
+            run.fails_mentioning(&["is not a valid container name"]);
+        }
+    }
+    assert!(
+        container.is_running(),
+        "a refused request changed the container"
+    );
+}
+
+#[test]
+fn metrics_print_the_reference_fields() {
+    let container = Container::running("metrics");
+    let run = Sandbox::new().sme(&[&container.name, "metrics"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(!run.stdout.ends_with('\n'));
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        keys_in_order(&run.stdout),
+        ["cpuUsedPercent", "memoryUsed", "raw"]
+    );
+    assert!(value["cpuUsedPercent"].as_f64().unwrap() >= 0.0);
+    assert!(
+        value["memoryUsed"].as_i64().unwrap() > 0,
+        "a running shell uses memory"
+    );
+    // The reference's `docker stats --format` template order.
+    let raw = value["raw"].as_object().unwrap();
+    let raw_text = &run.stdout[run.stdout.find("\"raw\":").unwrap() + 6..run.stdout.len() - 1];
+    assert_eq!(
+        keys_in_order(raw_text),
+        [
+            "cpu_perc",
+            "mem_usage",
+            "mem_perc",
+            "net_io",
+            "block_io",
+            "pids"
+        ]
+    );
+    assert!(raw.values().all(serde_json::Value::is_string));
+    let cpu = raw["cpu_perc"].as_str().unwrap();
+    assert!(
+        cpu.ends_with('%') && cpu.split('.').nth(1).unwrap().len() == 3,
+        "{cpu}"
+    );
+    let memory = raw["mem_usage"].as_str().unwrap();
+    assert!(memory.contains(" / ") && memory.contains("iB"), "{memory}");
+    assert!(raw["net_io"].as_str().unwrap().contains(" / "));
+    assert!(raw["pids"].as_str().unwrap().parse::<u32>().unwrap() >= 1);
+    // memoryUsed is read back from the formatted figure, as the reference did.
+    let used = memory.split(' ').next().unwrap();
+    assert_eq!(value["memoryUsed"].as_i64().unwrap(), binary_bytes(used));
+}
+
+/// `5.234MiB` in bytes, the way the reference executor parsed it.
+fn binary_bytes(text: &str) -> i64 {
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => 1.0,
+    };
+    (number.parse::<f64>().unwrap() * scale + 0.5) as i64
+}
+
+#[test]
+fn metrics_of_a_stopped_container_are_docker_zeroes() {
+    let container = Container::stopped("metrics-stopped");
+    Sandbox::new().sme(&[&container.name, "metrics"]).succeeds_with(
+        r#"{"cpuUsedPercent":0,"memoryUsed":0,"raw":{"cpu_perc":"0.00%","mem_usage":"0B / 0B","mem_perc":"0.00%","net_io":"0B / 0B","block_io":"0B / 0B","pids":"0"}}"#,
+    );
+}
+
+#[test]
+fn unreachable_daemon_fails_fast_with_one_line() {
+    let container = Container::running("unreachable");
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    for operation in ["start", "stop", "restart", "metrics"] {
+        let run = sandbox.sme(&[&container.name, operation]);
+        run.fails_mentioning(&[
+            "cannot reach the Docker Engine at unix:///nonexistent/docker.sock",
+        ]);
+        assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
+    }
+    sandbox.env("DOCKER_HOST", "tcp://127.0.0.1:1");
+    let run = sandbox.sme(&[&container.name, "stop"]);
+    run.fails_mentioning(&[
+        "Error stopping service: cannot reach the Docker Engine at tcp://127.0.0.1:1",
+    ]);
+    assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
+    assert!(container.is_running());
+}
+
+#[test]
+fn many_concurrent_runs_all_succeed() {
+    let containers: Vec<Container> = (0..16).map(|_| Container::running("concurrent")).collect();
+    let sandbox = Sandbox::new();
+    let sandbox = &sandbox;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, if i % 2 == 0 { "metrics" } else { "stop" }))
+            .map(|(c, op)| scope.spawn(move || (op, sandbox.sme(&[&c.name, op]))))
+            .collect();
+        for run in runs {
+            let (operation, run) = run.join().unwrap();
+            assert_eq!(
+                (run.code, run.stderr.as_str()),
+                (Some(0), ""),
+                "{operation}: {run:?}"
+            );
+        }
+    });
+    let lines = sandbox.audit();
+    assert!(lines.iter().filter(|l| l["event"] == "invocation").count() == 16);
+}

@@ -1,0 +1,310 @@
+//! Test support: real containers from the local busybox image, and the real
+//! `sme` and `smectl` binaries run in a private sandbox of directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The image built by `scripts/test-image`, built once per test run.
+pub fn image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-image");
+        let output = Command::new(&script)
+            .output()
+            .expect("running scripts/test-image");
+        assert!(
+            output.status.success(),
+            "scripts/test-image failed: {output:?}"
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    })
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sme-test-{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `docker` with `args`, expecting success, and returns its stdout.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("running docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {output:?}"
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A container that is removed when dropped.
+#[derive(Debug)]
+pub struct Container {
+    pub name: String,
+}
+
+impl Container {
+    /// A running container named after `prefix`.
+    pub fn running(prefix: &str) -> Container {
+        Container::with_args(prefix, &[])
+    }
+
+    /// A running container with extra `docker run` arguments (labels, health checks...).
+    pub fn with_args(prefix: &str, extra: &[&str]) -> Container {
+        let container = Container::created_with(prefix, extra);
+        docker(&["start", &container.name]);
+        container.wait_ready();
+        container
+    }
+
+    /// A container that was created but never started.
+    pub fn created(prefix: &str) -> Container {
+        Container::created_with(prefix, &[])
+    }
+
+    /// A container that ran and was stopped.
+    pub fn stopped(prefix: &str) -> Container {
+        let container = Container::running(prefix);
+        docker(&["stop", &container.name]);
+        container
+    }
+
+    /// A container created with extra `docker create` arguments, not started.
+    pub fn created_with(prefix: &str, extra: &[&str]) -> Container {
+        let name = unique(prefix);
+        let mut args = vec!["create", "--name", &name];
+        args.extend_from_slice(extra);
+        args.push(image());
+        docker(&args);
+        Container { name }
+    }
+
+    /// Waits until the container's shell has set its SIGTERM trap.
+    pub fn wait_ready(&self) {
+        let started = Instant::now();
+        while !docker(&["logs", &self.name]).contains("ready") {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} never got ready",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Docker's `State.Status` (`running`, `exited`, `paused`...).
+    pub fn status(&self) -> String {
+        docker(&["inspect", "-f", "{{.State.Status}}", &self.name])
+    }
+
+    /// Docker's `State.Running`.
+    pub fn is_running(&self) -> bool {
+        docker(&["inspect", "-f", "{{.State.Running}}", &self.name]) == "true"
+    }
+
+    /// When the container last started (changes on every start or restart).
+    pub fn started_at(&self) -> String {
+        docker(&["inspect", "-f", "{{.State.StartedAt}}", &self.name])
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// A private set of directories and settings for running `sme`/`smectl`.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub root: PathBuf,
+    pub envs: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    /// An empty configuration, an empty policy directory, private cache and
+    /// state directories, and an audit log.
+    pub fn new() -> Sandbox {
+        let root = std::env::temp_dir().join(unique("sandbox"));
+        std::fs::create_dir_all(root.join("policies")).unwrap();
+        std::fs::write(root.join("sme.toml"), "").unwrap();
+        let path = |name: &str| root.join(name).display().to_string();
+        let envs = vec![
+            ("SME_CONFIG".to_owned(), path("sme.toml")),
+            ("SME_POLICY_DIR".to_owned(), path("policies")),
+            ("SME_CACHE_DIR".to_owned(), path("cache")),
+            ("SME_STATE_DIR".to_owned(), path("state")),
+            ("SME_AUDIT_LOG".to_owned(), path("audit.jsonl")),
+        ];
+        Sandbox { root, envs }
+    }
+
+    /// The policy directory.
+    pub fn policy_dir(&self) -> PathBuf {
+        self.root.join("policies")
+    }
+
+    /// Writes the configuration file.
+    pub fn config(&self, text: &str) -> &Sandbox {
+        std::fs::write(self.root.join("sme.toml"), text).unwrap();
+        self
+    }
+
+    /// Installs a module file as `<policy_dir>/<name>` (e.g. `stop.wasm`,
+    /// `metrics.d/uptime.wasm`).
+    pub fn install(&self, source: &str, name: &str) -> PathBuf {
+        let target = self.policy_dir().join(name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source, &target).unwrap();
+        target
+    }
+
+    /// Writes raw bytes as `<policy_dir>/<name>`.
+    pub fn install_bytes(&self, bytes: &[u8], name: &str) -> PathBuf {
+        let target = self.policy_dir().join(name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, bytes).unwrap();
+        target
+    }
+
+    /// Sets (or replaces) an environment variable for the binaries.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Sandbox {
+        self.envs.retain(|(k, _)| k != key);
+        self.envs.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env_remove("SME_LOG")
+            .env_remove("DOCKER_HOST");
+        for (key, value) in &self.envs {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Runs `sme` with `args`.
+    pub fn sme(&self, args: &[&str]) -> Run {
+        Run::of(self.command(env!("CARGO_BIN_EXE_sme"), args))
+    }
+
+    /// Runs `smectl` with `args`.
+    pub fn smectl(&self, args: &[&str]) -> Run {
+        Run::of(self.command(env!("CARGO_BIN_EXE_smectl"), args))
+    }
+
+    /// The audit log's lines, parsed.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.root.join("audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// What a binary printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    fn of(mut command: Command) -> Run {
+        let started = Instant::now();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().expect("running the binary");
+        Run {
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            code: status.code(),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Asserts exit 0, the exact stdout, and an empty stderr.
+    #[track_caller]
+    pub fn succeeds_with(&self, stdout: &str) {
+        assert_eq!(
+            (self.code, self.stdout.as_str(), self.stderr.as_str()),
+            (Some(0), stdout, ""),
+            "{self:?}"
+        );
+    }
+
+    /// Asserts exit 1 with exactly `stdout` (and nothing on stderr).
+    #[track_caller]
+    pub fn fails_with(&self, stdout: &str) {
+        assert_eq!(
+            (self.code, self.stdout.as_str(), self.stderr.as_str()),
+            (Some(1), stdout, ""),
+            "{self:?}"
+        );
+    }
+
+    /// Asserts exit 1 with a one-line message containing every fragment.
+    #[track_caller]
+    pub fn fails_mentioning(&self, fragments: &[&str]) {
+        assert_eq!(self.code, Some(1), "{self:?}");
+        assert!(
+            !self.stdout.is_empty() && !self.stdout.contains('\n'),
+            "not one line: {self:?}"
+        );
+        assert_eq!(self.stderr, "", "{self:?}");
+        for fragment in fragments {
+            assert!(
+                self.stdout.contains(fragment),
+                "{fragment:?} missing from {:?}",
+                self.stdout
+            );
+        }
+    }
+}
+
+/// The keys of a JSON object in the order they were printed.
+pub fn keys_in_order(json: &str) -> Vec<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+    serde_json::Deserializer::from_str(json)
+        .deserialize_map(Keys)
+        .unwrap()
+}
