@@ -69,6 +69,19 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
         Ok(engine) => Arc::new(engine) as Arc<dyn Docker>,
         Err(error) => return Outcome::failed(error.to_string()),
     };
+    serve(config, docker, audit, service, operation).await
+}
+
+/// Serves one request with the given Docker and audit trail: what `sme`
+/// does once its arguments, configuration and connections are in place
+/// (`smectl run` calls it with a dry-run Docker and a capturing audit).
+pub async fn serve(
+    config: Config,
+    docker: Arc<dyn Docker>,
+    audit: Arc<Audit>,
+    service: &str,
+    operation: &str,
+) -> Outcome {
     Invocation {
         service,
         operation,
@@ -141,7 +154,7 @@ impl Invocation<'_> {
 
 /// Runs the operation's module, then (for metrics) every add-on, and turns
 /// their answers into the executor's output.
-pub async fn run_modules(
+async fn run_modules(
     runtime: &Runtime,
     policy: &Policy,
     addons: &[Policy],

@@ -107,7 +107,8 @@ impl Loader {
         Ok(loaded)
     }
 
-    fn compile(&self, policy: &Policy) -> Result<Loaded, LoadError> {
+    /// Compiles (or finds) `policy` without checking its world.
+    pub fn compile(&self, policy: &Policy) -> Result<Loaded, LoadError> {
         if let Origin::Builtin(builtin) = &policy.origin {
             // SAFETY: the artifact was produced at build time by
             // `Engine::precompile_component` with the same engine settings

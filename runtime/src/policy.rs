@@ -29,9 +29,10 @@ pub enum World {
 }
 
 impl World {
-    /// The world an operation's module implements.
-    pub fn of_operation(operation: &str) -> World {
-        if operation == "metrics" {
+    /// The world module `name` must implement: `metrics` and its add-ons
+    /// (`metrics.d/...`) are metrics policies, everything else operations.
+    pub fn of_module(name: &str) -> World {
+        if name == "metrics" || name.starts_with("metrics.d/") {
             World::Metrics
         } else {
             World::Operation
@@ -99,8 +100,8 @@ impl Policy {
         world: World,
         path: &Path,
     ) -> Result<Policy, PolicyError> {
-        let wasm = read_module(path)?;
-        let sha256: [u8; 32] = Sha256::digest(&wasm).into();
+        let policy = Policy::read_unchecked(name, world, path)?;
+        let sha256 = policy.sha256;
         match config.module(name).pin {
             Some(pin) if pin != sha256 => {
                 return Err(PolicyError::PinMismatch {
@@ -118,12 +119,19 @@ impl Policy {
             }
             _ => {}
         }
+        Ok(policy)
+    }
+
+    /// Reads the module file at `path` without checking its pin: for
+    /// `smectl inspect`, which reports the pin instead of enforcing it.
+    pub fn read_unchecked(name: &str, world: World, path: &Path) -> Result<Policy, PolicyError> {
+        let wasm = read_module(path)?;
         Ok(Policy {
             name: name.to_owned(),
             world,
             origin: Origin::File(path.to_path_buf()),
+            sha256: Sha256::digest(&wasm).into(),
             wasm: Cow::Owned(wasm),
-            sha256,
         })
     }
 
@@ -203,7 +211,7 @@ pub fn find(config: &Config, operation: &str) -> Result<Option<Policy>, PolicyEr
     if !names::is_operation(operation) {
         return Ok(None);
     }
-    let world = World::of_operation(operation);
+    let world = World::of_module(operation);
     let path = config.policy_dir.join(format!("{operation}.wasm"));
     if path.exists() {
         return Policy::from_file(config, operation, world, &path).map(Some);

@@ -4,4 +4,6 @@
 
 mod contract;
 mod policies;
+mod security;
+mod smectl;
 mod support;

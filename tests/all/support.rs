@@ -66,6 +66,20 @@ impl Container {
         container
     }
 
+    /// A running container with exactly this name.
+    pub fn named(name: &str, extra: &[&str]) -> Container {
+        let mut args = vec!["create", "--name", name];
+        args.extend_from_slice(extra);
+        args.push(image());
+        docker(&args);
+        let container = Container {
+            name: name.to_owned(),
+        };
+        docker(&["start", name]);
+        container.wait_ready();
+        container
+    }
+
     /// A container that was created but never started.
     pub fn created(prefix: &str) -> Container {
         Container::created_with(prefix, &[])
@@ -307,4 +321,10 @@ pub fn keys_in_order(json: &str) -> Vec<String> {
     serde_json::Deserializer::from_str(json)
         .deserialize_map(Keys)
         .unwrap()
+}
+
+/// The sha256 of a file, as `sha256sum` prints it.
+pub fn sha256_of(path: &Path) -> String {
+    let output = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_owned()
 }

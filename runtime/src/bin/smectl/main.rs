@@ -1,1 +1,86 @@
-fn main() {}
+//! `smectl`: the operator's and auditor's command. Shows what a module
+//! imports and is granted, checks a deployment, and runs a policy with its
+//! mutating calls only recorded. (`sme`'s own arguments belong to the agent,
+//! so everything human-facing lives here.)
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Inspect, check and try SME policy modules.
+#[derive(Debug, Parser)]
+#[command(name = "smectl", version, about)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The configuration file (default: $SME_CONFIG, else /etc/sme/sme.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The policy directory (overrides the configuration and $SME_POLICY_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    policy_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a module's world, exports, imports and sha256, and the grants
+    /// and limits it would get under the current configuration.
+    Inspect {
+        /// The component file.
+        module: PathBuf,
+        /// Treat it as this module (`stop`, `metrics.d/uptime`); by default
+        /// its name in the policy directory, or its file name.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Validate the configuration and every module in the policy directory;
+    /// exits 1 if anything would fail at run time.
+    Check,
+    /// Run the policy for `<service> <operation>` against the real daemon,
+    /// as `sme` would, and show every host call it made.
+    Run {
+        /// The service (container) name.
+        service: String,
+        /// The operation.
+        operation: String,
+        /// Perform reads, but only record start/stop/restart/pause/unpause.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut env = sme::config::Env::from_process();
+    if let Some(config) = cli.config {
+        env.config = Some(config);
+    }
+    if let Some(dir) = cli.policy_dir {
+        env.policy_dir = Some(dir);
+    }
+    let result = match cli.command {
+        Command::Inspect { module, name } => {
+            commands::inspect::run(&env, &module, name.as_deref(), cli.json)
+        }
+        Command::Check => commands::check::run(&env, cli.json),
+        Command::Run {
+            service,
+            operation,
+            dry_run,
+        } => commands::run::run(&env, &service, &operation, dry_run, cli.json),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            println!("smectl: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `smectl inspect <module.wasm>`: what a module is, what it imports, and
+//! what it would be allowed to do under the current configuration.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use sme::config::{Config, Env};
+use sme::inspect::{self, Description};
+use sme::loader::Loader;
+use sme::policy::{Policy, World, hex};
+
+use super::{
+    grant_json, grant_text, grant_warnings, imported_verbs, limits_json, limits_text, module_name,
+};
+
+/// Prints the report; `Ok(false)` when the module would not run as named.
+pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Result<bool> {
+    let config = Config::load(env)?;
+    let name = name.map_or_else(|| module_name(&config, path), str::to_owned);
+    let expected = World::of_module(&name);
+    let policy = Policy::read_unchecked(&name, expected, path)?;
+    let loader = Loader::new(config.cache_dir.as_deref()).map_err(super::wasmtime_error)?;
+    let component = loader.compile(&policy)?.component;
+    let description = inspect::describe(loader.engine(), &component);
+    let settings = config.module(&name);
+
+    let mut problems = Vec::new();
+    let pin = match settings.pin {
+        Some(pin) if pin == policy.sha256 => "pinned, matches".to_owned(),
+        Some(pin) => {
+            problems.push(format!(
+                "sha256 does not match the pin {}: it would be refused",
+                hex(&pin)
+            ));
+            "MISMATCH".to_owned()
+        }
+        None if config.require_pinning => {
+            problems
+                .push("not pinned while require_pinning is set: it would be refused".to_owned());
+            "not pinned".to_owned()
+        }
+        None => "not pinned".to_owned(),
+    };
+    if description.world != Some(expected) {
+        problems.push(format!(
+            "as `{name}` it must implement the {} world (export `{}`)",
+            expected.name(),
+            expected.export()
+        ));
+    }
+    let imported = imported_verbs(&description);
+    let warnings = grant_warnings(&settings.grant, &imported);
+    let wasi: Vec<&str> = description
+        .imports
+        .iter()
+        .map(|import| import.name.as_str())
+        .filter(|name| name.starts_with("wasi:"))
+        .collect();
+
+    if json {
+        let items = |items: &[inspect::Item]| -> serde_json::Value {
+            items
+                .iter()
+                .map(|i| serde_json::json!({"name": i.name, "functions": i.functions}))
+                .collect()
+        };
+        let report = serde_json::json!({
+            "path": path.display().to_string(),
+            "module": name,
+            "sha256": policy.sha256_hex(),
+            "pin": pin,
+            "world": description.world.map(World::name),
+            "expected_world": expected.name(),
+            "exports": items(&description.exports),
+            "imports": items(&description.imports),
+            "grants": grant_json(&settings.grant),
+            "grant_source": super::grant_source(settings.grant_source),
+            "limits": limits_json(&settings.limits),
+            "problems": problems,
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text(path, &name, &policy, &pin, &description, &wasi));
+        print!("{}", grant_text(&settings.grant, settings.grant_source));
+        print!("{}", limits_text(&settings.limits));
+        for problem in &problems {
+            println!("problem: {problem}");
+        }
+        for warning in &warnings {
+            println!("warning: {warning}");
+        }
+    }
+    Ok(problems.is_empty())
+}
+
+fn text(
+    path: &Path,
+    name: &str,
+    policy: &Policy,
+    pin: &str,
+    description: &Description,
+    wasi: &[&str],
+) -> String {
+    let mut text = String::new();
+    writeln!(text, "module      {name} ({})", path.display()).unwrap();
+    writeln!(text, "sha256      {} ({pin})", policy.sha256_hex()).unwrap();
+    let world = description
+        .world
+        .map_or("none (no `run` or `collect` export)", World::name);
+    writeln!(text, "world       {world}").unwrap();
+    writeln!(text, "exports").unwrap();
+    for export in &description.exports {
+        writeln!(text, "  {}: {}", export.name, export.functions.join(", ")).unwrap();
+    }
+    writeln!(text, "imports").unwrap();
+    for import in description
+        .imports
+        .iter()
+        .filter(|i| !i.name.starts_with("wasi:"))
+    {
+        writeln!(
+            text,
+            "  {:<32} {}",
+            import.name,
+            import.functions.join(", ")
+        )
+        .unwrap();
+    }
+    if !wasi.is_empty() {
+        writeln!(
+            text,
+            "  {} WASI interfaces ({}): given nothing, no files, environment, network or stdio",
+            wasi.len(),
+            wasi.join(", ")
+        )
+        .unwrap();
+    }
+    text
+}

@@ -1,0 +1,143 @@
+//! One file per `smectl` subcommand. Each `run` prints its report and
+//! returns whether the subject passed (exit 0) or not (exit 1).
+
+pub mod check;
+pub mod inspect;
+pub mod run;
+
+use std::fmt::Write as _;
+
+use sme::config::{Config, GrantSource};
+use sme::grants::{Grant, Verb};
+use sme::limits::Limits;
+
+/// Converts wasmtime's error (which is not a `std::error::Error`).
+pub fn wasmtime_error(error: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!(sme::loader::one_line(&error))
+}
+
+/// The grant as JSON: `{"stop": ["self"], ...}`.
+pub fn grant_json(grant: &Grant) -> serde_json::Value {
+    grant
+        .verbs()
+        .map(|verb| {
+            let targets: Vec<String> = grant
+                .targets(verb)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            (verb.name().to_owned(), serde_json::Value::from(targets))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The grant as indented lines.
+pub fn grant_text(grant: &Grant, source: GrantSource) -> String {
+    let mut text = format!("grants      ({})\n", grant_source(source));
+    if grant.verbs().next().is_none() {
+        text.push_str("  nothing: every container call is denied\n");
+    }
+    for verb in grant.verbs() {
+        let mutating = if verb.is_mutating() {
+            "  (changes containers)"
+        } else {
+            ""
+        };
+        writeln!(
+            text,
+            "  {:<9} {}{mutating}",
+            verb.name(),
+            grant.describe(verb)
+        )
+        .unwrap();
+    }
+    text
+}
+
+/// Where a grant came from, in words.
+pub fn grant_source(source: GrantSource) -> &'static str {
+    match source {
+        GrantSource::Configured => "configured",
+        GrantSource::Builtin => "the built-in policy's default",
+        GrantSource::Default => "nothing configured: deny everything",
+    }
+}
+
+/// The limits as JSON.
+pub fn limits_json(limits: &Limits) -> serde_json::Value {
+    serde_json::json!({
+        "deadline_ms": limits.deadline.as_millis() as u64,
+        "fuel": limits.fuel,
+        "memory_mib": limits.memory >> 20,
+        "host_calls": limits.host_calls,
+        "output_kib": limits.output >> 10,
+        "docker_timeout_ms": limits.docker_timeout.as_millis() as u64,
+    })
+}
+
+/// The limits on one line.
+pub fn limits_text(limits: &Limits) -> String {
+    format!(
+        "limits      deadline {} ms, fuel {}, memory {} MiB, {} host calls, output {} KiB, Docker timeout {} ms\n",
+        limits.deadline.as_millis(),
+        limits.fuel,
+        limits.memory >> 20,
+        limits.host_calls,
+        limits.output >> 10,
+        limits.docker_timeout.as_millis()
+    )
+}
+
+/// The module name a file has: its path under the policy directory without
+/// `.wasm` (`stop`, `metrics.d/uptime`), else its file stem.
+pub fn module_name(config: &Config, path: &std::path::Path) -> String {
+    let absolute =
+        |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let relative = absolute(path)
+        .strip_prefix(absolute(&config.policy_dir))
+        .ok()
+        .map(|p| p.with_extension("").display().to_string());
+    relative.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// Verbs a module imports, from its imports.
+pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
+    let mut verbs: Vec<Verb> = description
+        .imports
+        .iter()
+        .flat_map(|import| {
+            import
+                .functions
+                .iter()
+                .filter_map(|function| sme::inspect::verb_of(&import.name, function))
+        })
+        .collect();
+    verbs.sort();
+    verbs.dedup();
+    verbs
+}
+
+/// Mismatches between what a module imports and what it is granted.
+pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for &verb in imported.iter().filter(|verb| verb.is_gated()) {
+        if !grant.has(verb) {
+            warnings.push(format!(
+                "imports {verb} but is granted {verb} on no container: every {verb} call will be denied"
+            ));
+        }
+    }
+    for verb in grant.verbs() {
+        if !imported.contains(&verb) {
+            warnings.push(format!(
+                "is granted {verb} but never imports it: the grant can be removed"
+            ));
+        }
+    }
+    warnings
+}

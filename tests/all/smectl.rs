@@ -1,0 +1,235 @@
+//! `smectl`, the operator's and auditor's command: inspect, check, run.
+
+use sme_test_artifacts as guests;
+
+use crate::support::{Container, Sandbox};
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn inspect_shows_world_imports_hash_grants_and_warnings() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::PAUSE, "pause.wasm");
+    sandbox.config("[modules.pause.grants]\npause = [\"self\"]\nrestart = [\"name:edgex-*\"]\n");
+    let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    let text = &run.stdout;
+    for expected in [
+        "module      pause",
+        "world       operation",
+        "run: func(request: record{service, operation}) -> result<string, string>",
+        "sme:policy/containers@0.1.0",
+        "inspect, pause",
+        "given nothing, no files, environment, network or stdio",
+        "grants      (configured)",
+        "pause     self  (changes containers)",
+        "restart   name:edgex-*",
+        "limits      deadline 15000 ms, fuel 2000000000, memory 64 MiB, 100 host calls",
+        "warning: imports inspect but is granted inspect on no container",
+        "warning: is granted restart but never imports it",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains(&crate::support::sha256_of(&path)));
+}
+
+#[test]
+fn inspect_json_is_machine_readable() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::UPTIME, "metrics.d/uptime.wasm");
+    let run = sandbox.smectl(&["--json", "inspect", path.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["module"], "metrics.d/uptime");
+    assert_eq!(report["world"], "metrics");
+    assert_eq!(report["sha256"], crate::support::sha256_of(&path).as_str());
+    assert_eq!(
+        report["grant_source"],
+        "nothing configured: deny everything"
+    );
+    assert_eq!(report["grants"], serde_json::json!({}));
+    assert_eq!(report["limits"]["host_calls"], 100);
+    let imports = report["imports"].as_array().unwrap();
+    let containers = imports
+        .iter()
+        .find(|i| i["name"] == "sme:policy/containers@0.1.0")
+        .unwrap();
+    assert_eq!(containers["functions"], serde_json::json!(["inspect"]));
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("imports inspect")
+    );
+}
+
+#[test]
+fn inspect_reports_a_pin_mismatch_as_a_problem() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    sandbox.config(&format!(
+        "[modules.stop]\nsha256 = \"{}\"\n",
+        "a".repeat(64)
+    ));
+    let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("(MISMATCH)"));
+    assert!(
+        run.stdout
+            .contains("problem: sha256 does not match the pin")
+    );
+}
+
+#[test]
+fn inspect_of_a_non_component_is_a_one_line_error() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install_bytes(b"\0asm\x01\0\0\0", "stop.wasm");
+    let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("a core WebAssembly module, not a component")
+    );
+}
+
+#[test]
+fn check_passes_a_good_deployment() {
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    sandbox.install(guests::PAUSE, "pause.wasm");
+    sandbox.config("[modules.pause.grants]\npause = [\"self\"]\ninspect = [\"self\"]\n");
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(
+        run.stdout.contains("5 modules checked, 0 with problems"),
+        "{}",
+        run.stdout
+    );
+    let report = json(&sandbox.smectl(&["--json", "check"]).stdout);
+    assert_eq!(report["ok"], true);
+    let modules: Vec<&str> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["module"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["pause", "stop", "start", "restart", "metrics"]);
+}
+
+#[test]
+fn check_fails_on_any_module_that_would_not_run() {
+    let sandbox = Sandbox::new();
+    let stop = std::fs::read(guests::DEFAULT_STOP).unwrap();
+    sandbox.install_bytes(&stop[..stop.len() / 3], "stop.wasm");
+    sandbox.install(guests::UPTIME, "restart.wasm");
+    sandbox.install(guests::PAUSE, "pause.wasm");
+    sandbox.config(&format!(
+        "[modules.pause]\nsha256 = \"{}\"\n",
+        "b".repeat(64)
+    ));
+    let run = sandbox.smectl(&["--json", "check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["ok"], false);
+    let problem = |name: &str| {
+        report["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["module"] == name)
+            .and_then(|m| m["problem"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        problem("stop").contains("not a valid component"),
+        "{report}"
+    );
+    assert!(
+        problem("restart").contains("implements the metrics world"),
+        "{report}"
+    );
+    assert!(
+        problem("pause").contains("refused, its sha256 is"),
+        "{report}"
+    );
+    assert_eq!(problem("metrics"), "");
+}
+
+#[test]
+fn check_fails_on_a_bad_configuration() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[modules.stop.grants]\nstop = [\"everyone\"]\n");
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.starts_with("error: configuration "), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("line 2: [modules.stop] unknown target \"everyone\""),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn dry_run_records_mutations_without_performing_them() {
+    let container = Container::running("dry-run");
+    let started = container.started_at();
+    let sandbox = Sandbox::new();
+    let run = sandbox.smectl(&["run", &container.name, "stop", "--dry-run"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("would stop {}", container.name)),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("output: \"\""), "{}", run.stdout);
+    assert!(container.is_running() && container.started_at() == started);
+
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &container.name, "restart", "--dry-run"])
+            .stdout,
+    );
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["output"], "\"\"");
+    assert_eq!(report["recorded"][0]["verb"], "restart");
+    let verbs: Vec<&str> = report["host_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["verb"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["restart", "inspect"]);
+    assert!(container.is_running() && container.started_at() == started);
+    assert!(sandbox.audit().iter().all(|l| l["dry_run"] == true));
+}
+
+#[test]
+fn dry_run_shows_denials_too() {
+    let container = Container::running("dry-deny");
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::STOP_OTHER, "reach.wasm");
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &container.name, "reach", "--dry-run"])
+            .stdout,
+    );
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(report["host_calls"][0]["decision"], "deny");
+    assert_eq!(report["recorded"], serde_json::json!([]));
+}
+
+#[test]
+fn run_without_dry_run_performs_the_operation() {
+    let container = Container::running("real-run");
+    let run = Sandbox::new().smectl(&["run", &container.name, "stop"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!container.is_running());
+}
