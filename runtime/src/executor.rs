@@ -61,6 +61,7 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
         Err(error) => return Outcome::failed(error.to_string()),
     };
     logging::init(&config);
+    tracing::debug!("configuration loaded");
     let audit = match Audit::open(config.audit_log.as_deref()) {
         Ok(audit) => Arc::new(audit),
         Err(error) => return Outcome::failed(error.to_string()),
@@ -130,7 +131,9 @@ impl Invocation<'_> {
             service: self.service.to_owned(),
             operation: self.operation.to_owned(),
         };
-        run_modules(&runtime, &policy, &addons, &request).await
+        let outcome = run_modules(&runtime, &policy, &addons, &request).await;
+        tracing::debug!(success = outcome.success, "answered");
+        outcome
     }
 
     /// Fails before any module ran, leaving an audit line for the attempt.

@@ -109,10 +109,12 @@ impl Runtime {
         audit: Arc<Audit>,
     ) -> wasmtime::Result<Runtime> {
         let loader = Loader::new(config.cache_dir.as_deref())?;
+        tracing::debug!("engine ready");
         let mut linker = Linker::new(loader.engine());
         host::add_to_linker(&mut linker)?;
         let history = config.state_dir.as_deref().and_then(History::open);
         let ticker = Ticker::start(loader.engine().clone());
+        tracing::debug!("linker ready");
         Ok(Runtime {
             loader,
             linker,
@@ -172,7 +174,9 @@ impl Runtime {
     async fn run_unaudited(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
         let settings = self.config.module(&policy.name);
         let limits = settings.limits;
-        let component = self.loader.load(policy)?.component;
+        let loaded = self.loader.load(policy)?;
+        tracing::debug!(module = %policy.name, source = ?loaded.source, "component loaded");
+        let component = loaded.component;
         let deadline = Instant::now() + limits.deadline;
         let gate = Arc::new(Gate::new(
             &policy.name,
@@ -249,6 +253,7 @@ impl Runtime {
                 let instance = Operation::instantiate_async(&mut *store, component, &self.linker)
                     .await
                     .map_err(instantiate_failed)?;
+                tracing::debug!("instantiated");
                 let answer = instance
                     .call_run(&mut *store, request)
                     .await
@@ -259,6 +264,7 @@ impl Runtime {
                 let instance = Metrics::instantiate_async(&mut *store, component, &self.linker)
                     .await
                     .map_err(instantiate_failed)?;
+                tracing::debug!("instantiated");
                 let answer = instance
                     .call_collect(&mut *store, request)
                     .await

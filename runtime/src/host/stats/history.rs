@@ -136,6 +136,17 @@ impl Readings {
             .map(|r| **r)
     }
 
+    /// Whether a reading taken at `now_ns` could be measured against a kept
+    /// one (by age alone; [`Readings::baseline_for`] decides with the real
+    /// reading). When not, the caller measures the slow way straight away
+    /// instead of taking a sample it cannot use.
+    pub fn could_serve(&self, now_ns: u64) -> bool {
+        self.0.iter().any(|r| {
+            let age = Duration::from_nanos(now_ns.saturating_sub(r.read_ns));
+            age >= MIN_WINDOW && age <= MAX_AGE
+        })
+    }
+
     /// Keeps `reading` unless it is within [`SPACING`] of the newest kept
     /// one; forgets readings that are too old, from before a counter reset,
     /// or beyond [`MAX_READINGS`].
@@ -203,6 +214,15 @@ mod tests {
         assert_eq!(stale.baseline_for(&at(121_000, 5)), None);
         let restarted = kept(&[at(0, 900)]);
         assert_eq!(restarted.baseline_for(&at(2000, 5)), None);
+    }
+
+    #[test]
+    fn knows_when_no_kept_reading_can_serve() {
+        let readings = kept(&[at(0, 1)]);
+        assert!(readings.could_serve(at(500, 0).read_ns));
+        assert!(!readings.could_serve(at(100, 0).read_ns), "too recent");
+        assert!(!readings.could_serve(at(200_000, 0).read_ns), "too old");
+        assert!(!Readings::default().could_serve(at(500, 0).read_ns));
     }
 
     #[test]

@@ -36,20 +36,28 @@ impl stats::Host for StatsHost {
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| async move {
-                let now = docker.one_shot(name).await?;
-                if now.sample.cpu.read_ns == 0 {
-                    // Not running: there is no CPU rate to measure.
+                // Inspecting is quick (no stats collection): it gives the ID
+                // the readings are kept under, and whether there is anything
+                // to measure at all.
+                let container = docker.inspect(name).await?;
+                if !container.running {
+                    let current = docker.one_shot(name).await?.sample;
                     return Ok(Measurement {
                         previous: None,
-                        current: now.sample,
+                        current,
                     });
                 }
-                let mut kept = history.map(|h| h.load(&now.id)).unwrap_or_default();
-                let measurement = match kept.baseline_for(&now.sample.cpu) {
-                    Some(previous) => Measurement {
+                let mut kept = history.map(|h| h.load(&container.id)).unwrap_or_default();
+                let mut measurement = None;
+                if kept.could_serve(unix_ns_now()) {
+                    let now = docker.one_shot(name).await?.sample;
+                    measurement = kept.baseline_for(&now.cpu).map(|previous| Measurement {
                         previous: Some(previous),
-                        current: now.sample,
-                    },
+                        current: now,
+                    });
+                }
+                let measurement = match measurement {
+                    Some(measurement) => measurement,
                     None => {
                         // Nothing recent enough: measure the way docker does.
                         let (previous, measured) = docker.measure(name).await?;
@@ -64,10 +72,17 @@ impl stats::Host for StatsHost {
                 };
                 kept.remember(&measurement.current.cpu);
                 if let Some(history) = history {
-                    history.save(&now.id, &kept);
+                    history.save(&container.id, &kept);
                 }
                 Ok(measurement)
             })
             .await
     }
+}
+
+fn unix_ns_now() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""SME against what users have today, on the real daemon.
+
+For each operation, and for a container already in the operation's target
+state and one that is not, it times in alternating order:
+
+  sme built-in      the binary's precompiled default policy
+  sme warm cache    the same policy as a file, its compiled artifact cached
+  sme cold cache    the same file with an empty cache (Cranelift compiles it)
+  docker CLI        what the reference executor runs: `docker <op> X` then
+                    `docker inspect X`; `docker stats X --no-stream --format ...`
+  curl floor        the Engine API requests sme makes, from one curl process
+
+It then runs 50 invocations at once on 50 containers, records the peak RSS of
+every sme process, prints medians, p95s and ratios, and writes everything to
+a JSON file. Standard library only; run it through `bench/run`.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SOCKET = "/var/run/docker.sock"
+API = "http://localhost/v1.41"
+STATS_FORMAT = (
+    '{{ .CPUPerc }};{{ .MemUsage }};{"cpu_perc":"{{ .CPUPerc }}","mem_usage":"{{ .MemUsage }}",'
+    '"mem_perc":"{{ .MemPerc }}","net_io":"{{ .NetIO }}","block_io":"{{ .BlockIO }}",'
+    '"pids":"{{ .PIDs }}"}'
+)
+# The daemon's stats collector sleeps a second after each round it serves;
+# a stats request arriving during that sleep waits for the next round. The
+# agent asks for metrics seconds apart, so each metrics run starts with an
+# idle collector, for every variant alike.
+COLLECTOR_SETTLE = 1.2
+
+
+def spawn(argv, env=None):
+    """Starts a command; returns (start time, process)."""
+    started = time.perf_counter()
+    return started, subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish(started, process):
+    """Waits for a command; returns (seconds, exit code, output, peak RSS in KiB)."""
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, process.returncode, out, usage.ru_maxrss
+
+
+def run(argv, env=None):
+    """Runs a command; returns (seconds, exit code, output, peak RSS in KiB)."""
+    return finish(*spawn(argv, env))
+
+
+def docker(*args):
+    subprocess.run(["docker", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_ready(name):
+    while b"ready" not in subprocess.run(["docker", "logs", name], capture_output=True).stdout:
+        time.sleep(0.02)
+
+
+class Bench:
+    def __init__(self, root, image, sme, runs):
+        self.root, self.image, self.sme, self.runs = root, image, sme, runs
+        self.work = tempfile.mkdtemp(prefix="sme-bench-")
+        self.policies = os.path.join(self.work, "policies")
+        os.makedirs(self.policies)
+        guests = os.path.join(root, "target/guests/wasm32-wasip2/release")
+        for op in ("start", "stop", "restart", "metrics"):
+            shutil.copy(os.path.join(guests, f"{op}.wasm"), self.policies)
+        self.base_env = dict(
+            os.environ,
+            SME_CONFIG=os.path.join(self.work, "none.toml"),
+            SME_STATE_DIR=os.path.join(self.work, "state"),
+        )
+        open(self.base_env["SME_CONFIG"], "w").close()
+        self.rss = {}
+
+    def env(self, variant):
+        env = dict(self.base_env, SME_POLICY_DIR=os.path.join(self.work, "empty"))
+        if variant == "sme warm cache":
+            env.update(SME_POLICY_DIR=self.policies, SME_CACHE_DIR=os.path.join(self.work, "cache"))
+        elif variant == "sme cold cache":
+            env.update(SME_POLICY_DIR=self.policies, SME_CACHE_DIR=tempfile.mkdtemp(dir=self.work))
+        else:
+            env.update(SME_CACHE_DIR=os.path.join(self.work, "cache-builtin"))
+        return env
+
+    def command(self, variant, op, name):
+        if variant.startswith("sme"):
+            return [self.sme, name, op]
+        if variant == "docker CLI":
+            if op == "metrics":
+                return ["docker", "stats", name, "--no-stream", "--format", STATS_FORMAT]
+            return ["sh", "-c", f'docker {op} "$1" >/dev/null && docker inspect "$1"', "sh", name]
+        # curl floor: the requests sme makes (the operation, then an inspection;
+        # for metrics an inspection, then a one-shot sample), from one process.
+        if op == "metrics":
+            first = ["-s", "-o", "/dev/null", "--unix-socket", SOCKET, f"{API}/containers/{name}/json"]
+            second = ["-s", "--unix-socket", SOCKET, f"{API}/containers/{name}/stats?stream=false&one-shot=true"]
+        else:
+            first = ["-s", "-o", "/dev/null", "-X", "POST", "--unix-socket", SOCKET, f"{API}/containers/{name}/{op}"]
+            second = ["-s", "--unix-socket", SOCKET, f"{API}/containers/{name}/json"]
+        return ["curl", *first, "--next", *second]
+
+    def measure(self, variant, op, name):
+        elapsed, code, out, rss = run(self.command(variant, op, name), self.env(variant))
+        if code != 0:
+            raise SystemExit(f"{variant} {op} {name} failed ({code}): {out[:200]!r}")
+        if variant.startswith("sme"):
+            self.rss.setdefault(variant, []).append(rss)
+        return elapsed
+
+    def scenario(self, op, state, prepare, name, variants):
+        samples = {v: [] for v in variants}
+        for i in range(self.runs):
+            order = variants[i % len(variants):] + variants[: i % len(variants)]
+            for variant in order:
+                prepare()
+                samples[variant].append(self.measure(variant, op, name))
+        return samples
+
+
+def summary(values):
+    ordered = sorted(values)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[max(0, int(round(0.95 * len(ordered))) - 1)] * 1000,
+        "runs": len(ordered),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per variant and scenario")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--output", default=None, help="results file (default target/bench/results-<time>.json)")
+    args = parser.parse_args()
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
+    bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
+    target = "sme-bench-target"
+    crowd = [f"sme-bench-{i}" for i in range(args.concurrency)]
+    for name in [target, *crowd]:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        docker("run", "-d", "--name", name, image)
+    for name in [target, *crowd]:
+        wait_ready(name)
+
+    def running():
+        docker("start", target)
+        wait_ready(target)
+
+    def stopped():
+        docker("stop", target)
+
+    def settle():
+        running()
+        time.sleep(COLLECTOR_SETTLE)
+
+    variants = ["sme built-in", "sme warm cache", "sme cold cache", "docker CLI", "curl floor"]
+    # Warm the cache and keep a CPU reading, as earlier runs would have.
+    for op in ("metrics", "start", "restart", "stop"):
+        bench.measure("sme warm cache", op, target)
+    scenarios = [
+        ("stop", "already stopped", stopped),
+        ("stop", "running", running),
+        ("start", "already running", running),
+        ("start", "stopped", stopped),
+        ("restart", "running", running),
+        ("restart", "stopped", stopped),
+        ("metrics", "running", settle),
+    ]
+    results = {"scenarios": [], "concurrent": []}
+    for op, state, prepare in scenarios:
+        print(f"timing {op} ({state}) ...", file=sys.stderr)
+        samples = bench.scenario(op, state, prepare, target, variants)
+        results["scenarios"].append({"operation": op, "state": state, "variants": {v: summary(s) for v, s in samples.items()}})
+
+    for op, prepare_all, tool in [("stop", "stop", "sme"), ("metrics", "start", "sme"), ("stop", "stop", "docker CLI"), ("metrics", "start", "docker CLI")]:
+        print(f"timing {args.concurrency} concurrent {op} ({tool}) ...", file=sys.stderr)
+        for name in crowd:
+            docker(prepare_all, name)
+        if op == "metrics":
+            if tool == "sme":
+                for name in crowd:
+                    bench.measure("sme built-in", "metrics", name)  # keep a reading, as earlier requests would have
+            time.sleep(COLLECTOR_SETTLE)
+        variant = "sme built-in" if tool == "sme" else "docker CLI"
+        started = time.perf_counter()
+        spawned = [spawn(bench.command(variant, op, name), bench.env(variant)) for name in crowd]
+        finished = [finish(*one) for one in spawned]
+        times = [elapsed for elapsed, _, _, _ in finished]
+        failures = sum(code != 0 for _, code, _, _ in finished)
+        if tool == "sme":
+            bench.rss.setdefault(f"{len(crowd)} concurrent {op}", []).extend(rss for _, _, _, rss in finished)
+        single = next(s for s in results["scenarios"] if s["operation"] == op and s["state"] in ("already stopped", "running"))
+        single_median = single["variants"][variant]["median_ms"]
+        entry = {"operation": op, "tool": tool, "n": len(crowd), "failures": failures, **summary(times),
+                 "wall_ms": (time.perf_counter() - started) * 1000, "single_median_ms": single_median}
+        entry["p95_over_single_median"] = entry["p95_ms"] / single_median
+        results["concurrent"].append(entry)
+
+    results["peak_rss_kib"] = {variant: max(values) for variant, values in bench.rss.items()}
+    results["machine"] = {"cpus": os.cpu_count(), "docker": subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True).stdout.strip()}
+    for name in [target, *crowd]:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    shutil.rmtree(bench.work, ignore_errors=True)
+
+    print(report(results))
+    output = args.output or os.path.join(root, "target/bench", time.strftime("results-%Y%m%d-%H%M%S.json"))
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nresults written to {output}")
+
+
+def report(results):
+    lines = ["| operation | container | variant | median ms | p95 ms | vs docker CLI | vs curl floor |", "|---|---|---|---:|---:|---:|---:|"]
+    for s in results["scenarios"]:
+        cli = s["variants"]["docker CLI"]["median_ms"]
+        floor = s["variants"]["curl floor"]["median_ms"]
+        for variant, v in s["variants"].items():
+            lines.append(f"| {s['operation']} | {s['state']} | {variant} | {v['median_ms']:.1f} | {v['p95_ms']:.1f} | {v['median_ms'] / cli:.2f}x | {v['median_ms'] / floor:.2f}x |")
+    lines += ["", "| concurrent | tool | n | failures | p50 ms | p95 ms | single median ms | p95 / single median |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for c in results["concurrent"]:
+        lines.append(f"| {c['operation']} | {c['tool']} | {c['n']} | {c['failures']} | {c['median_ms']:.1f} | {c['p95_ms']:.1f} | {c['single_median_ms']:.1f} | {c['p95_over_single_median']:.1f}x |")
+    lines += ["", "| sme runs | peak RSS MiB |", "|---|---:|"]
+    for variant, kib in results["peak_rss_kib"].items():
+        lines.append(f"| {variant} | {kib / 1024:.1f} |")
+    lines += ["", f"machine: {results['machine']['cpus']} CPUs, Docker Engine {results['machine']['docker']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
