@@ -48,38 +48,37 @@ pub mod __private {
         path: "../wit",
     });
 
+    /// Generates the bindings of one policy world, reusing the host
+    /// interfaces generated above, with an export macro for that world.
+    macro_rules! policy_world {
+        ($world:literal, $export_macro:literal, $module:literal) => {
+            wit_bindgen::generate!({
+                world: $world,
+                path: "../wit",
+                with: {
+                    "sme:policy/types@0.1.0": crate::__private::sme::policy::types,
+                    "sme:policy/containers@0.1.0": crate::__private::sme::policy::containers,
+                    "sme:policy/stats@0.1.0": crate::__private::sme::policy::stats,
+                    "sme:policy/log@0.1.0": crate::__private::sme::policy::log,
+                    "sme:policy/clock@0.1.0": crate::__private::sme::policy::clock,
+                },
+                pub_export_macro: true,
+                export_macro_name: $export_macro,
+                default_bindings_module: $module,
+            });
+        };
+    }
+
     pub mod operation {
-        wit_bindgen::generate!({
-            world: "operation",
-            path: "../wit",
-            with: {
-                "sme:policy/types@0.1.0": crate::__private::sme::policy::types,
-                "sme:policy/containers@0.1.0": crate::__private::sme::policy::containers,
-                "sme:policy/stats@0.1.0": crate::__private::sme::policy::stats,
-                "sme:policy/log@0.1.0": crate::__private::sme::policy::log,
-                "sme:policy/clock@0.1.0": crate::__private::sme::policy::clock,
-            },
-            pub_export_macro: true,
-            export_macro_name: "export_operation",
-            default_bindings_module: "sme_guest::__private::operation",
-        });
+        policy_world!(
+            "operation",
+            "export_operation",
+            "sme_guest::__private::operation"
+        );
     }
 
     pub mod metrics {
-        wit_bindgen::generate!({
-            world: "metrics",
-            path: "../wit",
-            with: {
-                "sme:policy/types@0.1.0": crate::__private::sme::policy::types,
-                "sme:policy/containers@0.1.0": crate::__private::sme::policy::containers,
-                "sme:policy/stats@0.1.0": crate::__private::sme::policy::stats,
-                "sme:policy/log@0.1.0": crate::__private::sme::policy::log,
-                "sme:policy/clock@0.1.0": crate::__private::sme::policy::clock,
-            },
-            pub_export_macro: true,
-            export_macro_name: "export_metrics",
-            default_bindings_module: "sme_guest::__private::metrics",
-        });
+        policy_world!("metrics", "export_metrics", "sme_guest::__private::metrics");
     }
 }
 

@@ -14,24 +14,25 @@ mod generated {
         additional_derives: [PartialEq],
     });
 
+    /// Generates one policy world, reusing the host interfaces above.
+    macro_rules! policy_world {
+        ($world:literal) => {
+            wasmtime::component::bindgen!({
+                path: "../wit",
+                world: $world,
+                imports: { default: async | trappable },
+                exports: { default: async },
+                with: { "sme:policy": super::sme::policy },
+            });
+        };
+    }
+
     pub mod operation {
-        wasmtime::component::bindgen!({
-            path: "../wit",
-            world: "operation",
-            imports: { default: async | trappable },
-            exports: { default: async },
-            with: { "sme:policy": super::sme::policy },
-        });
+        policy_world!("operation");
     }
 
     pub mod metrics {
-        wasmtime::component::bindgen!({
-            path: "../wit",
-            world: "metrics",
-            imports: { default: async | trappable },
-            exports: { default: async },
-            with: { "sme:policy": super::sme::policy },
-        });
+        policy_world!("metrics");
     }
 }
 

@@ -15,7 +15,6 @@ use crate::config::Config;
 use crate::docker::Docker;
 use crate::engine_config::MAX_WASM_STACK;
 use crate::gate::Gate;
-use crate::host::stats::history::History;
 use crate::host::stdio::Captured;
 use crate::host::{self, PolicyState, Setup};
 use crate::limits::{LimitExceeded, Limits};
@@ -87,7 +86,6 @@ pub struct Runtime {
     linker: Linker<PolicyState>,
     docker: Arc<dyn Docker>,
     audit: Arc<Audit>,
-    history: Option<History>,
     config: Config,
     ticker: Ticker,
 }
@@ -112,7 +110,6 @@ impl Runtime {
         tracing::debug!("engine ready");
         let mut linker = Linker::new(loader.engine());
         host::add_to_linker(&mut linker)?;
-        let history = config.state_dir.as_deref().and_then(History::open);
         let ticker = Ticker::start(loader.engine().clone());
         tracing::debug!("linker ready");
         Ok(Runtime {
@@ -120,7 +117,6 @@ impl Runtime {
             linker,
             docker,
             audit,
-            history,
             config,
             ticker,
         })
@@ -194,7 +190,7 @@ impl Runtime {
             PolicyState::new(Setup {
                 gate,
                 docker: self.docker.clone(),
-                history: self.history.clone(),
+                state_dir: self.config.state_dir.clone(),
                 module: policy.name.clone(),
                 memory: limits.memory,
                 stdout: stdout.clone(),

@@ -3,7 +3,8 @@
 //! Whatever is not a component of the expected world is refused here, before
 //! anything runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -73,18 +74,32 @@ pub enum LoadError {
 }
 
 /// Compiles and caches components for one engine.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Loader {
     engine: Engine,
-    cache: Option<Cache>,
+    cache_dir: Option<PathBuf>,
+    /// Opened on the first policy file: built-ins never need it.
+    cache: OnceLock<Option<Cache>>,
 }
 
 impl Loader {
     /// A loader with the runtime's engine, caching in `cache_dir` if usable.
     pub fn new(cache_dir: Option<&Path>) -> wasmtime::Result<Loader> {
-        let engine = Engine::new(&engine_config())?;
-        let cache = cache_dir.and_then(|dir| Cache::open(dir, &engine));
-        Ok(Loader { engine, cache })
+        Ok(Loader {
+            engine: Engine::new(&engine_config())?,
+            cache_dir: cache_dir.map(Path::to_path_buf),
+            cache: OnceLock::new(),
+        })
+    }
+
+    fn cache(&self) -> Option<&Cache> {
+        self.cache
+            .get_or_init(|| {
+                self.cache_dir
+                    .as_deref()
+                    .and_then(|dir| Cache::open(dir, &self.engine))
+            })
+            .as_ref()
     }
 
     /// The engine components are compiled for.
@@ -126,8 +141,7 @@ impl Loader {
         }
         check_header(policy)?;
         if let Some(component) = self
-            .cache
-            .as_ref()
+            .cache()
             .and_then(|c| c.get(&self.engine, &policy.sha256))
         {
             return Ok(Loaded {
@@ -140,7 +154,7 @@ impl Loader {
                 policy: policy.to_string(),
                 reason: one_line(&error),
             })?;
-        if let (Some(cache), Origin::File(_)) = (&self.cache, &policy.origin)
+        if let (Some(cache), Origin::File(_)) = (self.cache(), &policy.origin)
             && let Ok(artifact) = component.serialize()
         {
             cache.put(&policy.sha256, &artifact);

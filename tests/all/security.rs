@@ -131,6 +131,7 @@ fn wasi_gives_policies_no_files_environment_or_network() {
     let container = Container::running("escape");
     let sandbox = Sandbox::new();
     sandbox.install(guests::WASI_ESCAPE, "escape.wasm");
+    let started = container.started_at();
     let run = sandbox.sme(&[&container.name, "escape"]);
     run.fails_mentioning(&[
         "no escape: ",
@@ -139,6 +140,10 @@ fn wasi_gives_policies_no_files_environment_or_network() {
         "connect 127.0.0.1:2375",
     ]);
     assert!(!run.stdout.contains("escaped"));
+    let line = sandbox.audit().pop().unwrap();
+    assert_eq!(line["event"], "invocation");
+    assert_eq!(line["outcome"], "failed");
+    assert!(container.is_running() && container.started_at() == started);
 }
 
 #[test]

@@ -25,7 +25,6 @@ use clock::ClockHost;
 use containers::ContainersHost;
 use log::LogHost;
 use stats::StatsHost;
-use stats::history::History;
 use stdio::Captured;
 
 /// The data of one module's `Store`.
@@ -55,8 +54,8 @@ pub struct Setup {
     pub gate: Arc<Gate>,
     /// The Docker client.
     pub docker: Arc<dyn Docker>,
-    /// Kept CPU readings, if available.
-    pub history: Option<History>,
+    /// Where CPU readings are kept between runs, if anywhere.
+    pub state_dir: Option<std::path::PathBuf>,
     /// The module's name, for its log lines.
     pub module: String,
     /// Linear memory cap in bytes.
@@ -82,7 +81,7 @@ impl PolicyState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(setup.memory),
             containers: ContainersHost::new(setup.gate.clone(), setup.docker.clone()),
-            stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.history),
+            stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.state_dir),
             log: LogHost::new(setup.gate.clone(), &setup.module),
             clock: ClockHost::new(setup.gate),
         }

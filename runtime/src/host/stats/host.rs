@@ -32,7 +32,8 @@ impl stats::Host for StatsHost {
 
     async fn recent(&mut self, name: String) -> wasmtime::Result<Result<Measurement, CallError>> {
         let docker = &*self.docker;
-        let history = self.history.as_ref();
+        let history = self.history();
+        let history = history.as_ref();
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| async move {

@@ -5,6 +5,7 @@
 pub mod history;
 mod host;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -19,18 +20,23 @@ use history::History;
 pub struct StatsHost {
     gate: Arc<Gate>,
     docker: Arc<dyn Docker>,
-    history: Option<History>,
+    state_dir: Option<PathBuf>,
 }
 
 impl StatsHost {
-    /// The capability for one module's run; `history` is where CPU readings
-    /// are kept between runs (none kept when `None`).
-    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>, history: Option<History>) -> StatsHost {
+    /// The capability for one module's run; CPU readings are kept under
+    /// `state_dir` between runs (none kept when `None`).
+    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>, state_dir: Option<PathBuf>) -> StatsHost {
         StatsHost {
             gate,
             docker,
-            history,
+            state_dir,
         }
+    }
+
+    /// Where readings are kept, opened only by the call that needs it.
+    fn history(&self) -> Option<History> {
+        self.state_dir.as_deref().and_then(History::open)
     }
 }
 
