@@ -208,7 +208,10 @@ fn fast_metrics_agree_with_docker_on_a_busy_container() {
     // the machine is busy with the other tests. The arithmetic is unit-tested
     // exactly; here the fast path must agree with docker's own figure taken
     // right after it, over the next second.
-    assert!(docker_cpu > 10.0, "docker sees {docker_cpu}%: the container is not busy");
+    assert!(
+        docker_cpu > 10.0,
+        "docker sees {docker_cpu}%: the container is not busy"
+    );
     assert!(
         (fast_cpu - docker_cpu).abs() < 35.0,
         "sme {fast_cpu}% vs docker {docker_cpu}%"
