@@ -164,12 +164,12 @@ async fn run_modules(
     request: &Request,
 ) -> Outcome {
     let mut fields: Vec<(String, Vec<Metric>)> = Vec::new();
-    for module in std::iter::once(policy).chain(addons) {
+    for (index, module) in std::iter::once(policy).chain(addons).enumerate() {
         match runtime.run(module, request).await {
             Ok(Answer::Done(text)) => return Outcome::ok(text),
-            Ok(Answer::Refused(text)) if std::ptr::eq(module, policy) => {
-                return Outcome::failed(text);
-            }
+            // The operation's own refusal is the agent's answer as it stands;
+            // an add-on's is prefixed with the add-on it came from.
+            Ok(Answer::Refused(text)) if index == 0 => return Outcome::failed(text),
             Ok(Answer::Refused(text)) => return Outcome::failed(format!("{module}: {text}")),
             Ok(Answer::Fields(returned)) => fields.push((module.to_string(), returned)),
             Err(error) => return Outcome::failed(error.to_string()),

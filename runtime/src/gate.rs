@@ -77,26 +77,6 @@ impl Gate {
         }
     }
 
-    /// The service the executor was invoked for.
-    pub fn service(&self) -> &str {
-        &self.service
-    }
-
-    /// The module's grant.
-    pub fn grant(&self) -> &Grant {
-        &self.grant
-    }
-
-    /// When the module must be done.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
-    /// Host calls made so far.
-    pub fn calls(&self) -> u32 {
-        self.calls.load(Ordering::Relaxed)
-    }
-
     /// Checks, performs and audits one host call. `perform` receives the
     /// time the call may take and does the work; for container and listing
     /// calls that time is also enforced here.

@@ -122,21 +122,6 @@ impl Runtime {
         })
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The loader (engine and cache).
-    pub fn loader(&self) -> &Loader {
-        &self.loader
-    }
-
-    /// The audit trail of this invocation.
-    pub fn audit(&self) -> &Audit {
-        &self.audit
-    }
-
     /// Runs `policy` for `request` and writes its invocation audit line.
     pub async fn run(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
         let started = Instant::now();
