@@ -94,9 +94,12 @@ impl Gate {
         let target = scope.target();
         let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         if calls > self.limits.host_calls {
-            let limit = LimitExceeded::HostCalls(self.limits.host_calls);
-            self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
-            return Err(limit.into());
+            return self.stop(
+                verb,
+                target,
+                LimitExceeded::HostCalls(self.limits.host_calls),
+                started,
+            );
         }
         if let Err(refusal) = self.admit(verb, scope).await {
             self.record(verb, target, "deny", Err(&refusal), started)?;
@@ -104,10 +107,9 @@ impl Gate {
         }
 
         let left = self.deadline.saturating_duration_since(Instant::now());
+        let deadline = LimitExceeded::Deadline(self.limits.deadline);
         if left.is_zero() {
-            let limit = LimitExceeded::Deadline(self.limits.deadline);
-            self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
-            return Err(limit.into());
+            return self.stop(verb, target, deadline, started);
         }
         let answer = match scope {
             Scope::Local(_) => perform(left).await,
@@ -116,9 +118,7 @@ impl Gate {
                 match tokio::time::timeout(budget, perform(budget)).await {
                     Ok(answer) => answer,
                     Err(_) if budget < self.limits.docker_timeout => {
-                        let limit = LimitExceeded::Deadline(self.limits.deadline);
-                        self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
-                        return Err(limit.into());
+                        return self.stop(verb, target, deadline, started);
                     }
                     Err(_) => Err(CallError::Timeout(format!(
                         "{verb} of {target} took longer than the Docker timeout of {} ms",
@@ -133,6 +133,19 @@ impl Gate {
             .map_err(|e| e as &dyn AuditDetail);
         self.record(verb, target, "allow", outcome, started)?;
         Ok(answer)
+    }
+
+    /// Audits a call that ran into `limit`, and returns the error that stops
+    /// the guest.
+    fn stop<T>(
+        &self,
+        verb: Verb,
+        target: &str,
+        limit: LimitExceeded,
+        started: Instant,
+    ) -> wasmtime::Result<T> {
+        self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
+        Err(limit.into())
     }
 
     /// Validates and decides a call: `Err` is the refusal to answer.
