@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use sha2::{Digest, Sha256};
+
 include!("build/guests.rs");
 include!("src/engine_config.rs");
 
@@ -38,10 +40,12 @@ fn main() {
         let cwasm_out = out_dir.join(format!("{operation}.cwasm"));
         std::fs::write(&wasm_out, &wasm).unwrap();
         std::fs::write(&cwasm_out, &precompiled).unwrap();
+        let sha256: [u8; 32] = Sha256::digest(&wasm).into();
         writeln!(
             table,
             "    Builtin {{ operation: {operation:?}, world: World::{world}, \
-             wasm: include_bytes!({wasm:?}), precompiled: include_bytes!({cwasm:?}) }},",
+             wasm: include_bytes!({wasm:?}), precompiled: include_bytes!({cwasm:?}), \
+             sha256: {sha256:?} }},",
             wasm = wasm_out.display().to_string(),
             cwasm = cwasm_out.display().to_string(),
         )

@@ -15,6 +15,8 @@ pub struct Builtin {
     pub wasm: &'static [u8],
     /// The component compiled for this runtime's engine settings.
     pub precompiled: &'static [u8],
+    /// sha256 of `wasm`, computed at build time.
+    pub sha256: [u8; 32],
 }
 
 static BUILTINS: &[Builtin] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -29,4 +31,18 @@ pub fn find(operation: &str) -> Option<&'static Builtin> {
 /// Every built-in policy.
 pub fn all() -> &'static [Builtin] {
     BUILTINS
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn build_time_hashes_match_the_embedded_components() {
+        assert_eq!(super::all().len(), 4);
+        for builtin in super::all() {
+            let digest: [u8; 32] = Sha256::digest(builtin.wasm).into();
+            assert_eq!(digest, builtin.sha256, "{}", builtin.operation);
+        }
+    }
 }

@@ -88,7 +88,7 @@ impl Policy {
             world: builtin.world,
             origin: Origin::Builtin(builtin),
             wasm: Cow::Borrowed(builtin.wasm),
-            sha256: Sha256::digest(builtin.wasm).into(),
+            sha256: builtin.sha256,
         }
     }
 

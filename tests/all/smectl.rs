@@ -90,12 +90,16 @@ fn inspect_of_a_non_component_is_a_one_line_error() {
     let sandbox = Sandbox::new();
     let path = sandbox.install_bytes(b"\0asm\x01\0\0\0", "stop.wasm");
     let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
-    assert_eq!(run.code, Some(1));
-    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+    assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
     assert!(
-        run.stdout
+        run.stderr
             .contains("a core WebAssembly module, not a component")
     );
+    let run = sandbox.smectl(&["--json", "inspect", path.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1));
+    let error = json(&run.stdout)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("not a component"), "{error}");
 }
 
 #[test]

@@ -79,8 +79,19 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(error) => {
-            println!("smectl: {error:#}");
+            report_error(&format!("{error:#}"), cli.json);
             ExitCode::from(1)
         }
+    }
+}
+
+/// `smectl` is a human's tool (unlike `sme`, whose streams the agent reads):
+/// errors go to stderr, or stay on stdout as JSON for `--json` callers.
+#[allow(clippy::print_stderr)]
+fn report_error(message: &str, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "error": message }));
+    } else {
+        eprintln!("smectl: {message}");
     }
 }
