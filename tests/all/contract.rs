@@ -246,6 +246,34 @@ fn unreachable_daemon_fails_fast_with_one_line() {
 }
 
 #[test]
+fn an_endpoint_that_is_not_docker_is_not_read_as_a_missing_container() {
+    // An HTTP server that answers 404 with no body to everything, as a
+    // proxy or a wrong port can: no answer from it may read as "not found".
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DOCKER_HOST", &endpoint);
+    for operation in ["stop", "metrics"] {
+        let run = sandbox.sme(&["edgex-ui", operation]);
+        run.fails_mentioning(&[&format!(
+            "{endpoint} answered HTTP 404 with no message: is it a Docker Engine?"
+        )]);
+        assert!(!run.stdout.contains("not found"), "{run:?}");
+    }
+}
+
+#[test]
 fn many_concurrent_runs_all_succeed() {
     let containers: Vec<Container> = (0..16).map(|_| Container::running("concurrent")).collect();
     let sandbox = Sandbox::new();

@@ -65,6 +65,16 @@ impl Engine {
 
     fn failure(&self, name: &str, error: BollardError) -> DockerError {
         match error {
+            // The Engine explains every error it answers; an HTTP error with
+            // no message comes from something else at that address (a proxy,
+            // another server), and a 404 from it says nothing of containers.
+            BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            } if message.trim().is_empty() => DockerError::Protocol(format!(
+                "{} answered HTTP {status_code} with no message: is it a Docker Engine?",
+                self.endpoint
+            )),
             BollardError::DockerResponseServerError {
                 status_code: 404, ..
             } => DockerError::NotFound(name.to_owned()),
@@ -383,6 +393,31 @@ fn previous_cpu(stats: &ContainerStatsResponse) -> Option<CpuReading> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_engines_own_404_means_not_found() {
+        let engine = Engine::connect("tcp://127.0.0.1:1").unwrap();
+        let answer = |status_code, message: &str| {
+            engine.failure(
+                "web",
+                BollardError::DockerResponseServerError {
+                    status_code,
+                    message: message.to_owned(),
+                },
+            )
+        };
+        assert_eq!(
+            answer(404, "No such container: web"),
+            DockerError::NotFound("web".into())
+        );
+        assert_eq!(
+            answer(409, "container web is paused"),
+            DockerError::Engine("container web is paused".into())
+        );
+        assert!(
+            matches!(answer(404, ""), DockerError::Protocol(m) if m.contains("is it a Docker Engine?"))
+        );
+    }
 
     #[test]
     fn docker_zero_time_means_never() {
