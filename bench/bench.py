@@ -11,8 +11,8 @@ state and one that is not, it times in alternating order:
                     `docker inspect X`; `docker stats X --no-stream --format ...`
   curl floor        the Engine API requests sme makes, from one curl process
 
-It then runs 50 invocations at once on 50 containers, records the peak RSS of
-every sme process, prints medians, p95s and ratios, and writes everything to
+It then runs 50 invocations at once on 50 containers (sme, the docker CLI and
+the curl floor alike), records the peak RSS of every sme process, prints medians, p95s and ratios, and writes everything to
 a JSON file. Standard library only; run it through `bench/run`.
 """
 
@@ -188,7 +188,11 @@ def main():
         samples = bench.scenario(op, state, prepare, target, variants)
         results["scenarios"].append({"operation": op, "state": state, "variants": {v: summary(s) for v, s in samples.items()}})
 
-    for op, prepare_all, tool in [("stop", "stop", "sme"), ("metrics", "start", "sme"), ("stop", "stop", "docker CLI"), ("metrics", "start", "docker CLI")]:
+    # The curl floor runs under the same load too: what any process-per-call
+    # executor making these requests gets on this machine, whatever its code.
+    concurrent = [(op, prepare_all, tool) for op, prepare_all in (("stop", "stop"), ("metrics", "start"))
+                  for tool in ("sme", "docker CLI", "curl floor")]
+    for op, prepare_all, tool in concurrent:
         print(f"timing {args.concurrency} concurrent {op} ({tool}) ...", file=sys.stderr)
         for name in crowd:
             docker(prepare_all, name)
@@ -197,7 +201,7 @@ def main():
                 for name in crowd:
                     bench.measure("sme built-in", "metrics", name)  # keep a reading, as earlier requests would have
             time.sleep(COLLECTOR_SETTLE)
-        variant = "sme built-in" if tool == "sme" else "docker CLI"
+        variant = "sme built-in" if tool == "sme" else tool
         started = time.perf_counter()
         spawned = [spawn(bench.command(variant, op, name), bench.env(variant)) for name in crowd]
         finished = [finish(*one) for one in spawned]
