@@ -12,8 +12,8 @@ state and one that is not, it times in alternating order:
   curl floor        the Engine API requests sme makes, from one curl process
 
 It then runs 50 invocations at once on 50 containers (sme, the docker CLI and
-the curl floor alike), records the peak RSS of every sme process, prints medians, p95s and ratios, and writes everything to
-a JSON file. Standard library only; run it through `bench/run`.
+the curl floor alike), records the peak RSS of every sme process, prints
+medians, p95s and ratios, and writes everything to a JSON file. Standard library only; run it through `bench/run`.
 """
 
 import argparse
