@@ -72,7 +72,9 @@ def wait_ready(name):
 class Bench:
     def __init__(self, root, image, sme, runs):
         self.root, self.image, self.sme, self.runs = root, image, sme, runs
-        self.work = tempfile.mkdtemp(prefix="sme-bench-")
+        # Under the checkout, not /tmp: SME refuses configuration and policy
+        # directories on paths other users can change (docs/security.md).
+        self.work = tempfile.mkdtemp(prefix="sme-bench-", dir=os.path.join(root, "target"))
         self.policies = os.path.join(self.work, "policies")
         os.makedirs(self.policies)
         guests = os.path.join(root, "target/guests/wasm32-wasip2/release")

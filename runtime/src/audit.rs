@@ -1,28 +1,68 @@
-//! The audit log: JSON Lines, one line per invocation of a module and one
-//! per host call, appended to a file (never stdout).
+//! The audit log: JSON Lines, one line per invocation of a module, one per
+//! host call, and one *before* each call that changes a container, appended
+//! to a file (never stdout).
 //!
 //! Many executor processes run at once, so each line is written whole with a
 //! single `write` to a file opened for appending, under an exclusive `flock`:
-//! lines never interleave or tear. If the log was configured but cannot be
-//! written, SME fails closed: nothing runs without its audit trail.
+//! lines never interleave or tear. The writing happens on a thread of its
+//! own ([`Sink`]) and the runtime waits for it at most [`MAX_WAIT`], so a
+//! process holding the lock or a stalled disk cannot hold a run past its
+//! deadline. If the log was configured but cannot be written, SME fails
+//! closed: a change is never sent to Docker without its line, and the module
+//! is stopped.
+//!
+//! Strings a module controls (container names, list filters, error texts
+//! that echo them, its refusal text) are recorded as a prefix of at most
+//! [`MAX_FIELD`] bytes as written (JSON-escaped), followed by their length,
+//! so no module can make a line longer than 4 KiB.
 
-use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use crate::sink::{Sink, SinkError};
+use crate::trusted::{self, Strictness, TrustError};
+
+/// Longest wait for one line to be written before the log counts as stalled.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+/// Longest prefix kept of a string a module controls, counted as written
+/// (JSON-escaped): long enough for any message SME itself prints, short
+/// enough that a line with three such fields stays under 4 KiB.
+pub const MAX_FIELD: usize = 1024;
 
 /// The audit log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write audit log {}: {source}", path.display())]
-pub struct AuditError {
-    path: PathBuf,
-    #[source]
-    source: std::io::Error,
+pub enum AuditError {
+    /// The file could not be opened, or is not trusted.
+    #[error("cannot use audit log {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: TrustError,
+    },
+    /// The writing thread could not be started.
+    #[error("cannot write audit log {}: {source}", path.display())]
+    Thread {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line could not be written.
+    #[error("cannot write audit log {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: SinkError,
+    },
 }
 
 /// One invocation's audit trail.
@@ -30,26 +70,29 @@ pub struct AuditError {
 pub struct Audit {
     invocation: String,
     dry_run: bool,
-    file: Option<(PathBuf, File)>,
+    file: Option<(PathBuf, Sink)>,
     captured: Option<Mutex<Vec<String>>>,
 }
 
 impl Audit {
     /// Opens (creating it, mode 0640) the log at `path`, or audits nothing
-    /// when `path` is `None`.
-    pub fn open(path: Option<&Path>) -> Result<Audit, AuditError> {
+    /// when `path` is `None`. The file must be a regular file (not a link)
+    /// on a trusted path.
+    pub fn open(path: Option<&Path>, strictness: Strictness) -> Result<Audit, AuditError> {
         let file = path
             .map(|path| {
-                OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .mode(0o640)
-                    .open(path)
-                    .map(|file| (path.to_path_buf(), file))
-                    .map_err(|source| AuditError {
+                let file = trusted::open_append(path, 0o640, strictness).map_err(|source| {
+                    AuditError::Open {
                         path: path.to_path_buf(),
                         source,
-                    })
+                    }
+                })?;
+                let sink =
+                    Sink::spawn(file, true, "sme-audit").map_err(|source| AuditError::Thread {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                Ok((path.to_path_buf(), sink))
             })
             .transpose()?;
         Ok(Audit {
@@ -58,6 +101,16 @@ impl Audit {
             file,
             captured: None,
         })
+    }
+
+    /// Audits nothing (for tests and tools that only capture).
+    pub fn none() -> Audit {
+        Audit {
+            invocation: new_invocation_id(),
+            dry_run: false,
+            file: None,
+            captured: None,
+        }
     }
 
     /// Also keeps every line in memory, for [`Audit::captured`] (`smectl`).
@@ -81,6 +134,30 @@ impl Audit {
     pub fn captured(&self) -> Vec<String> {
         self.captured.as_ref().map_or_else(Vec::new, |lines| {
             lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        })
+    }
+
+    /// Writes the line announcing a call that changes a container, before
+    /// it is sent to Docker.
+    pub fn intent(&self, intent: &Intent<'_>) -> Result<(), AuditError> {
+        self.write(&Line {
+            event: "intent",
+            invocation: &self.invocation,
+            time: now(),
+            dry_run: self.dry_run,
+            body: intent,
+        })
+    }
+
+    /// Writes a line about the run itself (for example, that logs are being
+    /// dropped).
+    pub fn notice(&self, detail: &str) -> Result<(), AuditError> {
+        self.write(&Line {
+            event: "notice",
+            invocation: &self.invocation,
+            time: now(),
+            dry_run: self.dry_run,
+            body: &Notice { detail },
         })
     }
 
@@ -119,18 +196,15 @@ impl Audit {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(text);
         }
-        let Some((path, file)) = &self.file else {
+        let Some((path, sink)) = &self.file else {
             return Ok(());
         };
         bytes.push(b'\n');
-        let failed = |source| AuditError {
-            path: path.clone(),
-            source,
-        };
-        file.lock().map_err(failed)?;
-        let written = (&*file).write_all(&bytes).map_err(failed);
-        let unlocked = file.unlock().map_err(failed);
-        written.and(unlocked)
+        sink.write(bytes, MAX_WAIT)
+            .map_err(|source| AuditError::Write {
+                path: path.clone(),
+                source,
+            })
     }
 }
 
@@ -145,23 +219,49 @@ struct Line<'a, T> {
     body: &'a T,
 }
 
+/// The record of a call that changes a container, written before it is made.
+#[derive(Debug, Serialize)]
+pub struct Intent<'a> {
+    /// The module that called.
+    pub module: &'a str,
+    /// The service the executor was invoked for.
+    #[serde(serialize_with = "clipped")]
+    pub service: &'a str,
+    /// The host function's verb.
+    pub verb: &'a str,
+    /// The container the call names.
+    #[serde(serialize_with = "clipped")]
+    pub target: &'a str,
+}
+
+#[derive(Serialize)]
+struct Notice<'a> {
+    #[serde(serialize_with = "clipped")]
+    detail: &'a str,
+}
+
 /// The audit record of one host call.
 #[derive(Debug, Serialize)]
 pub struct HostCall<'a> {
     /// The module that called.
     pub module: &'a str,
     /// The service the executor was invoked for.
+    #[serde(serialize_with = "clipped")]
     pub service: &'a str,
     /// The host function's verb.
     pub verb: &'a str,
     /// The container (or list filter) the call named.
+    #[serde(serialize_with = "clipped")]
     pub target: &'a str,
     /// `allow`, `deny`, or `limit` (the call exceeded a limit).
     pub decision: &'a str,
     /// `ok` or the kind of error answered (`not-found`, `timeout`...).
     pub result: &'a str,
     /// The error message, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "clipped_option"
+    )]
     pub detail: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
@@ -171,6 +271,7 @@ pub struct HostCall<'a> {
 #[derive(Debug, Serialize)]
 pub struct Invocation<'a> {
     /// The service argument.
+    #[serde(serialize_with = "clipped")]
     pub service: &'a str,
     /// The operation argument.
     pub operation: &'a str,
@@ -187,10 +288,42 @@ pub struct Invocation<'a> {
     /// could not run the module or stopped it).
     pub outcome: &'a str,
     /// The message printed on failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "clipped_option"
+    )]
     pub detail: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
+}
+
+/// `text` cut so that its JSON-escaped form stays within [`MAX_FIELD`]
+/// bytes, on a character boundary; a cut text ends with
+/// `... [<length> bytes]`.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut escaped = 0;
+    for (at, c) in text.char_indices() {
+        escaped += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        };
+        if escaped > MAX_FIELD {
+            return format!("{}... [{} bytes]", &text[..at], text.len()).into();
+        }
+    }
+    text.into()
+}
+
+fn clipped<S: Serializer>(text: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&clip(text))
+}
+
+fn clipped_option<S: Serializer>(text: &Option<&str>, serializer: S) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(text) => clipped(text, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Microseconds in `duration`, saturating.
@@ -235,7 +368,7 @@ mod tests {
 
     #[test]
     fn lines_are_json_with_the_invocation_id() {
-        let audit = Audit::open(None).unwrap().capturing();
+        let audit = Audit::none().capturing();
         audit.host_call(&call(Some("line\nbreak"))).unwrap();
         let lines = audit.captured();
         assert_eq!(lines.len(), 1);
@@ -249,12 +382,29 @@ mod tests {
 
     #[test]
     fn an_unwritable_log_is_an_error() {
-        let error = Audit::open(Some(Path::new("/nonexistent-dir/audit.jsonl"))).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("cannot write audit log /nonexistent-dir/audit.jsonl")
+        let path = Path::new("/nonexistent-dir/audit.jsonl");
+        let error = Audit::open(Some(path), Strictness::Strict).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot use audit log /nonexistent-dir/audit.jsonl: /nonexistent-dir does not exist"
         );
+    }
+
+    #[test]
+    fn module_strings_are_clipped_with_their_length() {
+        let audit = Audit::none().capturing();
+        let long = "\u{1}".repeat(100_000);
+        let call = HostCall {
+            target: &long,
+            ..call(Some(&long))
+        };
+        audit.host_call(&call).unwrap();
+        let line = &audit.captured()[0];
+        assert!(line.len() < 4096, "{} bytes", line.len());
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let target = value["target"].as_str().unwrap();
+        assert!(target.ends_with("... [100000 bytes]"), "{target}");
+        assert!(line.contains("\\u0001"));
     }
 
     #[test]

@@ -18,9 +18,10 @@ use wasmtime::component::Component;
 
 use crate::policy::hex;
 use crate::private_dir::PrivateDir;
+use crate::trusted::TrustedDir;
 
 /// A cache directory bound to one engine configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Cache {
     dir: PrivateDir,
     engine_key: String,
@@ -46,19 +47,19 @@ impl Cache {
 
     /// The cached compilation of the module with this hash, if any.
     pub fn get(&self, engine: &Engine, sha256: &[u8; 32]) -> Option<Component> {
-        let path = self.dir.join(&self.file_name(sha256));
-        if !path.exists() {
-            return None;
-        }
-        // SAFETY: the file is in a directory only this user can write, it was
-        // written whole (atomically) by `put` from wasmtime's own
-        // serialization, and wasmtime checks its header against this engine's
-        // version and settings before using it.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        let name = self.file_name(sha256);
+        let file = self.dir.open_file(&name)?;
+        // SAFETY: the file is a regular file in a directory only this user
+        // can change (its whole path checked), opened without following
+        // links; it is mapped through this process's own handle to it, so it
+        // is the object that was checked. It was written whole (atomically)
+        // by `put` from wasmtime's own serialization, and wasmtime checks its
+        // header against this engine's version and settings before using it.
+        match unsafe { Component::deserialize_file(engine, TrustedDir::proc_path(&file)) } {
             Ok(component) => Some(component),
             Err(error) => {
-                tracing::debug!(path = %path.display(), %error, "dropping unusable cache entry");
-                let _ = std::fs::remove_file(&path);
+                tracing::debug!(name, %error, "dropping unusable cache entry");
+                let _ = self.dir.remove(&name);
                 None
             }
         }
@@ -71,16 +72,48 @@ impl Cache {
             tracing::debug!(%error, "could not cache the compiled policy");
             return;
         }
-        let suffix = format!("-{}.cwasm", self.engine_key);
-        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
-            return;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.ends_with(".cwasm") && !name.ends_with(&suffix) {
-                let _ = std::fs::remove_file(entry.path());
+        // Only artifacts SME named are ever removed: `<sha256>-<key>.cwasm`
+        // with another engine key.
+        for name in self.dir.names() {
+            if let Some(key) = artifact_key(&name)
+                && key != self.engine_key
+            {
+                let _ = self.dir.remove(&name);
             }
+        }
+    }
+}
+
+/// The engine key of an artifact file name `<64 hex>-<16 hex>.cwasm`, or
+/// `None` for any other name.
+fn artifact_key(name: &str) -> Option<&str> {
+    let stem = name.strip_suffix(".cwasm")?;
+    let (sha256, key) = stem.split_once('-')?;
+    let hex = |text: &str, len: usize| {
+        text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    (hex(sha256, 64) && hex(key, 16)).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::artifact_key;
+
+    #[test]
+    fn only_artifact_names_have_a_key() {
+        let sha = "ab".repeat(32);
+        assert_eq!(
+            artifact_key(&format!("{sha}-0123456789abcdef.cwasm")),
+            Some("0123456789abcdef")
+        );
+        for other in [
+            "notes.cwasm".to_owned(),
+            format!("{sha}-0123456789abcdef.cwasm.bak"),
+            format!("{sha}-0123456789ABCDEF.cwasm"),
+            format!("{sha}-short.cwasm"),
+            format!(".{sha}-0123456789abcdef.cwasm.1.2.tmp"),
+        ] {
+            assert_eq!(artifact_key(&other), None, "{other}");
         }
     }
 }

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::grants::{Grant, Target, Verb};
 use crate::limits::Limits;
+use crate::trusted::{self, Strictness, TrustError};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
 pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
@@ -27,11 +28,13 @@ pub const DEFAULT_POLICY_DIR: &str = "/etc/sme/policies";
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// Where compiled policies are cached by default.
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/sme";
+/// Largest configuration file read: far above any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Where state kept between runs (stats samples) lives by default.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/sme";
 
 /// The environment variables SME reads, captured once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Env {
     /// `SME_CONFIG`: the configuration file.
     pub config: Option<PathBuf>,
@@ -47,6 +50,24 @@ pub struct Env {
     pub state_dir: Option<PathBuf>,
     /// `SME_LOG`: a log filter (`info`, `sme=debug`...); turns logging on.
     pub log: Option<String>,
+    /// `SME_STRICT_PATHS`: `off` stops checking who owns and may write the
+    /// trusted paths (see [`crate::trusted`]).
+    pub strictness: Strictness,
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env {
+            config: None,
+            policy_dir: None,
+            docker_host: None,
+            audit_log: None,
+            cache_dir: None,
+            state_dir: None,
+            log: None,
+            strictness: Strictness::Strict,
+        }
+    }
 }
 
 impl Env {
@@ -61,6 +82,11 @@ impl Env {
             cache_dir: std::env::var_os("SME_CACHE_DIR").map(PathBuf::from),
             state_dir: std::env::var_os("SME_STATE_DIR").map(PathBuf::from),
             log: var("SME_LOG").and_then(|v| v.into_string().ok()),
+            strictness: Strictness::from_setting(
+                var("SME_STRICT_PATHS")
+                    .and_then(|v| v.into_string().ok())
+                    .as_deref(),
+            ),
         }
     }
 }
@@ -68,14 +94,24 @@ impl Env {
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read configuration {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
+    /// The file could not be read, or is not trusted.
+    #[error("configuration refused: {source}")]
+    Untrusted {
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: TrustError,
+    },
+    /// The file is larger than any configuration needs to be.
+    #[error("configuration {}: larger than {} KiB", path.display(), MAX_CONFIG_BYTES >> 10)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8 text.
+    #[error("configuration {}: not UTF-8 text", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
     },
     /// The file is not valid, at a known line.
     #[error("configuration {}, line {line}: {message}", path.display())]
@@ -112,6 +148,8 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Limits of modules that set none of their own.
     pub limits: Limits,
+    /// Whether trusted paths are checked for owner and mode.
+    pub strictness: Strictness,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -157,12 +195,23 @@ impl Config {
             Some(path) => (path.clone(), true),
             None => (PathBuf::from(DEFAULT_CONFIG), false),
         };
-        let mut config = match std::fs::read_to_string(&path) {
-            Ok(text) => Config::parse(&text, &path)?,
-            Err(error) if !required && error.kind() == std::io::ErrorKind::NotFound => {
-                Config::parse("", Path::new(""))?
+        let read = trusted::read_file(&path, MAX_CONFIG_BYTES, env.strictness)
+            .map_err(|source| ConfigError::Untrusted { source })?;
+        let mut config = match read {
+            Some(bytes) if bytes.len() as u64 > MAX_CONFIG_BYTES => {
+                return Err(ConfigError::TooLarge { path });
             }
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Some(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ConfigError::NotText { path: path.clone() })?;
+                Config::parse(&text, &path)?
+            }
+            None if !required => Config::parse("", Path::new(""))?,
+            None => {
+                return Err(ConfigError::Untrusted {
+                    source: TrustError::Missing { path },
+                });
+            }
         };
         config.apply_env(env);
         Ok(config)
@@ -214,6 +263,7 @@ impl Config {
             log_file: raw.log_file,
             log_level: raw.log_level,
             limits,
+            strictness: Strictness::Strict,
             modules,
         })
     }
@@ -238,6 +288,7 @@ impl Config {
         if let Some(filter) = &env.log {
             self.log_level = Some(filter.clone());
         }
+        self.strictness = env.strictness;
     }
 
     /// The grant, limits and pin that apply to module `name` (an operation,

@@ -13,7 +13,7 @@ use crate::bindings::{Metric, Request};
 use crate::config::{Config, Env};
 use crate::docker::{Docker, Engine};
 use crate::invoke::{Answer, Runtime};
-use crate::policy::{self, Policy, World};
+use crate::policy::{self, Policy, PolicyDir, World};
 use crate::{logging, metrics, names};
 
 /// The reference executor's text for fewer than two arguments.
@@ -60,17 +60,28 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
         Ok(config) => config,
         Err(error) => return Outcome::failed(error.to_string()),
     };
-    logging::init(&config);
-    tracing::debug!("configuration loaded");
-    let audit = match Audit::open(config.audit_log.as_deref()) {
+    let audit = match Audit::open(config.audit_log.as_deref(), config.strictness) {
         Ok(audit) => Arc::new(audit),
         Err(error) => return Outcome::failed(error.to_string()),
     };
-    let docker = match Engine::connect(&config.docker_host) {
-        Ok(engine) => Arc::new(engine) as Arc<dyn Docker>,
-        Err(error) => return Outcome::failed(error.to_string()),
+    let log = match logging::init(&config) {
+        Ok(log) => log,
+        Err(dropped) => {
+            if let Err(error) = audit.notice(&dropped) {
+                return Outcome::failed(error.to_string());
+            }
+            None
+        }
     };
-    serve(config, docker, audit, service, operation).await
+    tracing::debug!("configuration loaded");
+    let outcome = match Engine::connect(&config.docker_host) {
+        Ok(engine) => serve(config, Arc::new(engine), audit, service, operation).await,
+        Err(error) => Outcome::failed(error.to_string()),
+    };
+    if let Some(log) = log {
+        log.flush();
+    }
+    outcome
 }
 
 /// Serves one request with the given Docker and audit trail: what `sme`
@@ -103,7 +114,11 @@ struct Invocation<'a> {
 
 impl Invocation<'_> {
     async fn run(&self, config: Config, docker: Arc<dyn Docker>) -> Outcome {
-        let policy = match policy::find(&config, self.operation) {
+        let dir = match PolicyDir::open(&config) {
+            Ok(dir) => dir,
+            Err(error) => return self.refuse(None, &error.to_string()),
+        };
+        let policy = match policy::find(&config, dir.as_ref(), self.operation) {
             Ok(Some(policy)) => policy,
             Ok(None) => return self.refuse(None, UNSUPPORTED),
             Err(error) => return self.refuse(Some(self.operation), &error.to_string()),
@@ -112,9 +127,10 @@ impl Invocation<'_> {
             return self.refuse(Some(&policy.name), &invalid.to_string());
         }
         let addons = match policy.world {
-            World::Metrics => match policy::metrics_addons(&config) {
-                Ok(addons) => addons,
-                Err(error) => return self.refuse(Some(&policy.name), &error.to_string()),
+            World::Metrics => match dir.as_ref().map(|dir| dir.addons(&config)) {
+                Some(Ok(addons)) => addons,
+                None => Vec::new(),
+                Some(Err(error)) => return self.refuse(Some(&policy.name), &error.to_string()),
             },
             World::Operation => Vec::new(),
         };

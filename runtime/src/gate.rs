@@ -2,17 +2,18 @@
 //!
 //! Every host function of every capability goes through [`Gate::call`],
 //! which, in order: counts the call against the module's budget, validates
-//! the container name, decides allow or deny from the module's grant,
-//! performs the call within its time budget, and writes the audit line. A
-//! denial is an ordinary [`CallError::Denied`] answer; exceeding a limit
-//! stops the guest.
+//! the container name, decides allow or deny from the module's grant, for a
+//! call that changes a container writes its `intent` audit line (and stops
+//! the guest, sending nothing, if that fails), performs the call within its
+//! time budget, and writes the audit line of its result. A denial is an
+//! ordinary [`CallError::Denied`] answer; exceeding a limit stops the guest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::audit::{self, Audit, HostCall};
+use crate::audit::{self, Audit, HostCall, Intent};
 use crate::bindings::CallError;
 use crate::docker::Docker;
 use crate::grants::{Decision, Grant, Verb};
@@ -106,6 +107,15 @@ impl Gate {
             return Ok(Err(refusal));
         }
 
+        if verb.is_mutating() {
+            // Fails closed: without its line, the change is never sent.
+            self.audit.intent(&Intent {
+                module: &self.module,
+                service: &self.service,
+                verb: verb.name(),
+                target,
+            })?;
+        }
         let left = self.deadline.saturating_duration_since(Instant::now());
         let deadline = LimitExceeded::Deadline(self.limits.deadline);
         if left.is_zero() {
@@ -341,7 +351,7 @@ mod tests {
     }
 
     fn gate(grant: Grant, limits: Limits) -> (Gate, Arc<Audit>) {
-        let audit = Arc::new(Audit::open(None).unwrap().capturing());
+        let audit = Arc::new(Audit::none().capturing());
         let deadline = Instant::now() + limits.deadline;
         let gate = Gate::new(
             "test",
@@ -429,7 +439,13 @@ mod tests {
             error.downcast_ref::<LimitExceeded>(),
             Some(&LimitExceeded::HostCalls(2))
         );
-        assert!(audit.captured()[2].contains(r#""decision":"limit""#));
+        assert!(
+            audit
+                .captured()
+                .last()
+                .unwrap()
+                .contains(r#""decision":"limit""#)
+        );
     }
 
     #[test]
@@ -445,6 +461,31 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(answer, Err(CallError::Timeout(_))), "{answer:?}");
+    }
+
+    #[test]
+    fn a_change_is_audited_before_it_is_sent() {
+        let (stopper, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let seen = block_on(stopper.call(Verb::Stop, Scope::Container("svc"), |_| {
+            let lines = audit.captured();
+            async move { Ok(lines) }
+        }))
+        .unwrap()
+        .unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let intent: serde_json::Value = serde_json::from_str(&seen[0]).unwrap();
+        assert_eq!(
+            (intent["event"].as_str(), intent["verb"].as_str()),
+            (Some("intent"), Some("stop"))
+        );
+        let after: serde_json::Value = serde_json::from_str(&audit.captured()[1]).unwrap();
+        assert_eq!(after["event"], "host-call");
+        // Reads are not announced.
+        let (reader, audit) = gate(granted(Verb::Inspect, "self"), Limits::default());
+        let inspected =
+            block_on(reader.call(Verb::Inspect, Scope::Container("svc"), |_| async { Ok(()) }));
+        assert!(inspected.unwrap().is_ok());
+        assert_eq!(audit.captured().len(), 1);
     }
 
     #[test]

@@ -143,9 +143,11 @@ impl Runtime {
             detail: detail.as_deref(),
             duration_us: audit::micros(started.elapsed()),
         });
-        match written {
-            Ok(()) => result,
-            Err(source) => Err(RunError::Audit {
+        match (written, result) {
+            (Ok(()), result) => result,
+            // The first audit failure is the one worth reporting.
+            (Err(_), Err(error @ RunError::Audit { .. })) => Err(error),
+            (Err(source), _) => Err(RunError::Audit {
                 policy: policy.to_string(),
                 source,
             }),

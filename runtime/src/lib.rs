@@ -30,3 +30,5 @@ pub mod metrics;
 pub mod names;
 pub mod policy;
 pub mod private_dir;
+pub mod sink;
+pub mod trusted;

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -11,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::builtin::{self, Builtin};
 use crate::config::Config;
 use crate::names;
+use crate::trusted::{self, Strictness, TrustError, TrustedDir};
 
 /// Largest module file accepted. Real policies are 50 to 500 KiB; a huge
 /// file would only cost memory and compile time inside the agent's timeout.
@@ -92,47 +92,69 @@ impl Policy {
         }
     }
 
-    /// Reads the module file at `path` as module `name`, checking it against
-    /// the configured pin and the `require_pinning` setting.
-    pub fn from_file(
+    /// A module named `name` from the bytes of the file at `path`, checked
+    /// against the configured pin and the `require_pinning` setting.
+    fn pinned(
         config: &Config,
         name: &str,
-        world: World,
-        path: &Path,
+        path: PathBuf,
+        wasm: Vec<u8>,
     ) -> Result<Policy, PolicyError> {
-        let policy = Policy::read_unchecked(name, world, path)?;
+        let policy = Policy::unpinned(name, World::of_module(name), path, wasm)?;
         let sha256 = policy.sha256;
+        let path = || match &policy.origin {
+            Origin::File(path) => path.clone(),
+            Origin::Builtin(_) => PathBuf::from("builtin"),
+        };
         match config.module(name).pin {
-            Some(pin) if pin != sha256 => {
-                return Err(PolicyError::PinMismatch {
-                    path: path.to_path_buf(),
-                    expected: hex(&pin),
-                    actual: hex(&sha256),
-                });
-            }
-            None if config.require_pinning => {
-                return Err(PolicyError::Unpinned {
-                    path: path.to_path_buf(),
-                    name: name.to_owned(),
-                    actual: hex(&sha256),
-                });
-            }
-            _ => {}
+            Some(pin) if pin != sha256 => Err(PolicyError::PinMismatch {
+                path: path(),
+                expected: hex(&pin),
+                actual: hex(&sha256),
+            }),
+            None if config.require_pinning => Err(PolicyError::Unpinned {
+                path: path(),
+                name: name.to_owned(),
+                actual: hex(&sha256),
+            }),
+            _ => Ok(policy),
         }
-        Ok(policy)
     }
 
-    /// Reads the module file at `path` without checking its pin: for
-    /// `smectl inspect`, which reports the pin instead of enforcing it.
-    pub fn read_unchecked(name: &str, world: World, path: &Path) -> Result<Policy, PolicyError> {
-        let wasm = read_module(path)?;
+    fn unpinned(
+        name: &str,
+        world: World,
+        path: PathBuf,
+        wasm: Vec<u8>,
+    ) -> Result<Policy, PolicyError> {
+        if wasm.len() as u64 > MAX_MODULE_BYTES {
+            return Err(PolicyError::TooLarge { path });
+        }
         Ok(Policy {
             name: name.to_owned(),
             world,
-            origin: Origin::File(path.to_path_buf()),
+            origin: Origin::File(path),
             sha256: Sha256::digest(&wasm).into(),
             wasm: Cow::Owned(wasm),
         })
+    }
+
+    /// Reads the module file at `path` without checking its pin or who may
+    /// write it: for `smectl inspect`, which reports on any file. It must
+    /// still be a regular file, not a link, FIFO or device.
+    pub fn read_unchecked(name: &str, world: World, path: &Path) -> Result<Policy, PolicyError> {
+        let refused = |source| PolicyError::Untrusted {
+            path: path.to_path_buf(),
+            source,
+        };
+        let wasm = trusted::read_file(path, MAX_MODULE_BYTES, Strictness::Lax)
+            .map_err(refused)?
+            .ok_or_else(|| {
+                refused(TrustError::Missing {
+                    path: path.to_path_buf(),
+                })
+            })?;
+        Policy::unpinned(name, world, path.to_path_buf(), wasm)
     }
 
     /// The file path, or `builtin`.
@@ -162,14 +184,14 @@ impl fmt::Display for Policy {
 /// A module that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The file could not be read.
-    #[error("policy {}: cannot read it: {source}", path.display())]
-    Read {
-        /// The file.
+    /// The file or directory could not be read, or is not trusted.
+    #[error("policy {}: refused: {source}", path.display())]
+    Untrusted {
+        /// The file or directory.
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: TrustError,
     },
     /// The file is larger than [`MAX_MODULE_BYTES`].
     #[error("policy {}: larger than the {} MiB a policy may be", path.display(), MAX_MODULE_BYTES >> 20)]
@@ -205,74 +227,144 @@ pub enum PolicyError {
     },
 }
 
+/// The policy directory, opened once after checking its whole path; every
+/// module file is then read through it.
+#[derive(Debug)]
+pub struct PolicyDir {
+    dir: TrustedDir,
+}
+
+impl PolicyDir {
+    /// Opens `config.policy_dir`; `None` when it does not exist (only
+    /// built-in policies then run).
+    pub fn open(config: &Config) -> Result<Option<PolicyDir>, PolicyError> {
+        match TrustedDir::open(&config.policy_dir, config.strictness) {
+            Ok(dir) => Ok(Some(PolicyDir { dir })),
+            Err(error) if error.is_missing() => Ok(None),
+            Err(source) => Err(PolicyError::Untrusted {
+                path: config.policy_dir.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The module file `<operation>.wasm`, read and pin-checked; `None`
+    /// when there is no such file.
+    pub fn operation(
+        &self,
+        config: &Config,
+        operation: &str,
+    ) -> Result<Option<Policy>, PolicyError> {
+        read_in(&self.dir, config, operation, &format!("{operation}.wasm"))
+    }
+
+    /// The operations that have a file here (`<operation>.wasm`), sorted,
+    /// and the names of other `.wasm` entries that can never run.
+    pub fn operations(&self) -> Result<(Vec<String>, Vec<String>), PolicyError> {
+        Ok(wasm_stems(&self.dir)?
+            .into_iter()
+            .partition(|stem| names::is_operation(stem)))
+    }
+
+    /// The metrics add-ons (`metrics.d/*.wasm`), read and pin-checked, in
+    /// name order.
+    pub fn addons(&self, config: &Config) -> Result<Vec<Policy>, PolicyError> {
+        self.addon_results(config)?
+            .into_iter()
+            .map(|(_, _, result)| result)
+            .collect()
+    }
+
+    /// Each metrics add-on's module name and file, and the add-on read and
+    /// pin-checked or why it cannot be: for `smectl check`, which reports
+    /// every one.
+    pub fn addon_results(&self, config: &Config) -> Result<Vec<AddonResult>, PolicyError> {
+        let untrusted = |source| PolicyError::Untrusted {
+            path: self.dir.join(METRICS_ADDONS),
+            source,
+        };
+        let Some(addons) = self.dir.subdir(METRICS_ADDONS).map_err(untrusted)? else {
+            return Ok(Vec::new());
+        };
+        Ok(wasm_stems(&addons)?
+            .into_iter()
+            .map(|stem| {
+                let file = format!("{stem}.wasm");
+                let path = addons.join(&file);
+                let name = format!("{METRICS_ADDONS}/{stem}");
+                let result = if names::is_operation(&stem) {
+                    read_in(&addons, config, &name, &file).and_then(|policy| {
+                        policy.ok_or_else(|| PolicyError::Untrusted {
+                            path: path.clone(),
+                            source: TrustError::Missing { path: path.clone() },
+                        })
+                    })
+                } else {
+                    Err(PolicyError::BadAddonName { path: path.clone() })
+                };
+                (name, path, result)
+            })
+            .collect())
+    }
+}
+
+/// A metrics add-on's module name, file, and the add-on or why it cannot run.
+pub type AddonResult = (String, PathBuf, Result<Policy, PolicyError>);
+
+/// The stems of the `*.wasm` entries of `dir`, sorted; names that are not
+/// UTF-8 are shown lossily (and are never operation names).
+fn wasm_stems(dir: &TrustedDir) -> Result<Vec<String>, PolicyError> {
+    let names = dir.names().map_err(|source| PolicyError::Untrusted {
+        path: dir.path().to_path_buf(),
+        source,
+    })?;
+    Ok(names
+        .iter()
+        .filter_map(|name| {
+            let name = name.to_string_lossy();
+            name.strip_suffix(".wasm").map(str::to_owned)
+        })
+        .collect())
+}
+
+/// Reads module `name` from file `file` of `dir`: refused, without being
+/// opened, when it is not a regular file; then checked for owner and mode,
+/// size and pin.
+fn read_in(
+    dir: &TrustedDir,
+    config: &Config,
+    name: &str,
+    file: &str,
+) -> Result<Option<Policy>, PolicyError> {
+    let path = dir.join(file);
+    match dir.read(file, MAX_MODULE_BYTES) {
+        Ok(Some(wasm)) => Policy::pinned(config, name, path, wasm).map(Some),
+        Ok(None) => Ok(None),
+        Err(source) => Err(PolicyError::Untrusted { path, source }),
+    }
+}
+
 /// Finds the module for `operation`: its file in the policy directory, else
 /// its built-in. `None` when it has neither, or is not an operation name.
-pub fn find(config: &Config, operation: &str) -> Result<Option<Policy>, PolicyError> {
+pub fn find(
+    config: &Config,
+    dir: Option<&PolicyDir>,
+    operation: &str,
+) -> Result<Option<Policy>, PolicyError> {
     if !names::is_operation(operation) {
         return Ok(None);
     }
-    let world = World::of_module(operation);
-    let path = config.policy_dir.join(format!("{operation}.wasm"));
-    if path.exists() {
-        return Policy::from_file(config, operation, world, &path).map(Some);
+    if let Some(dir) = dir
+        && let Some(policy) = dir.operation(config, operation)?
+    {
+        return Ok(Some(policy));
     }
     Ok(builtin::find(operation).map(Policy::builtin))
-}
-
-/// The paths of the metrics add-ons (`<policy_dir>/metrics.d/*.wasm`), in
-/// name order, with their module names.
-pub fn addon_paths(config: &Config) -> Result<Vec<(String, PathBuf)>, PolicyError> {
-    let dir = config.policy_dir.join(METRICS_ADDONS);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(PolicyError::Read { path: dir, source }),
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
-            if !names::is_operation(stem) {
-                return Err(PolicyError::BadAddonName { path: path.clone() });
-            }
-            Ok((format!("{METRICS_ADDONS}/{stem}"), path))
-        })
-        .collect()
-}
-
-/// The metrics add-ons, read and pin-checked, in name order.
-pub fn metrics_addons(config: &Config) -> Result<Vec<Policy>, PolicyError> {
-    addon_paths(config)?
-        .into_iter()
-        .map(|(name, path)| Policy::from_file(config, &name, World::Metrics, &path))
-        .collect()
-}
-
-fn read_module(path: &Path) -> Result<Vec<u8>, PolicyError> {
-    let read_error = |source| PolicyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut wasm = Vec::new();
-    file.take(MAX_MODULE_BYTES + 1)
-        .read_to_end(&mut wasm)
-        .map_err(read_error)?;
-    if wasm.len() as u64 > MAX_MODULE_BYTES {
-        return Err(PolicyError::TooLarge {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(wasm)
 }
 
 /// Lowercase hexadecimal.

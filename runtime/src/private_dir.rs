@@ -1,84 +1,112 @@
 //! Directories SME keeps files in between runs: compiled policies (native
 //! code) and CPU readings. Their contents are trusted, so a directory is used
-//! only when this user owns it and nobody else can write to it. A directory
-//! that is missing and cannot be created, or is not private, only costs
-//! speed: callers then work without it.
+//! only when its whole path is trusted (see [`crate::trusted`]) and the
+//! directory itself belongs to this user; every file is then reached through
+//! the directory's open handle. A directory that is missing and cannot be
+//! created, or fails the check, only costs speed: callers then work without
+//! it. These checks cannot be turned off.
 
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::ffi::OsString;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::trusted::{Strictness, TrustedDir};
 
 /// A directory private to the current user.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PrivateDir {
-    path: PathBuf,
+    dir: TrustedDir,
 }
 
 impl PrivateDir {
     /// Opens `path`, creating it (mode 0700) if needed. `None` when it
-    /// cannot be created or someone else could write to it.
+    /// cannot be created or someone else could change it or its path.
     pub fn open(path: &Path) -> Option<PrivateDir> {
-        if let Err(error) = fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-        {
-            tracing::debug!(path = %path.display(), %error, "directory unavailable");
+        let dir = match TrustedDir::create(path, 0o700, Strictness::Strict) {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::debug!(%error, "directory not used");
+                return None;
+            }
+        };
+        let own = dir
+            .stat()
+            .is_ok_and(|stat| stat.st_uid == rustix::process::geteuid().as_raw());
+        if !own {
+            tracing::debug!(path = %path.display(), "directory not used: owned by another user");
             return None;
         }
-        let metadata = fs::metadata(path).ok()?;
-        let writable_by_others = metadata.permissions().mode() & 0o022 != 0;
-        if metadata.uid() != rustix::process::geteuid().as_raw() || writable_by_others {
-            tracing::warn!(path = %path.display(), "not used: not private to this user");
-            return None;
-        }
-        Some(PrivateDir {
-            path: path.to_path_buf(),
-        })
+        Some(PrivateDir { dir })
     }
 
-    /// The directory.
+    /// The directory's path, for messages.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.dir.path()
     }
 
-    /// The path of `name` inside the directory.
+    /// The path of `name` inside the directory, for messages.
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+        self.dir.join(name)
+    }
+
+    /// The regular file `name`, opened for reading (`None` if absent or
+    /// not a regular file of this directory).
+    pub fn open_file(&self, name: &str) -> Option<std::fs::File> {
+        self.dir.open_file(name).ok().flatten()
+    }
+
+    /// The contents of the regular file `name`, if it exists and holds at
+    /// most `max` bytes.
+    pub fn read(&self, name: &str, max: u64) -> Option<Vec<u8>> {
+        let bytes = self.dir.read(name, max).ok().flatten()?;
+        (bytes.len() as u64 <= max).then_some(bytes)
+    }
+
+    /// Whether an entry named `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        matches!(self.dir.kind_of(name), Ok(Some(_)))
+    }
+
+    /// When the entry `name` was last modified.
+    pub fn modified(&self, name: &str) -> Option<SystemTime> {
+        let file = self.open_file(name)?;
+        file.metadata().ok()?.modified().ok()
     }
 
     /// Writes `name` atomically: readers see the old file or the new one,
     /// never a part, even with many writers at once.
     pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        let unique = format!(
-            ".{name}.{}.{:x}.tmp",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-        );
-        let temporary = self.path.join(unique);
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .and_then(|mut file| file.write_all(bytes))
-            .and_then(|()| fs::rename(&temporary, self.path.join(name)));
-        if written.is_err() {
-            let _ = fs::remove_file(&temporary);
-        }
-        written
+        self.dir.write_atomic(name, bytes)
+    }
+
+    /// Removes the file `name`.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        self.dir.remove(name)
+    }
+
+    /// The names of the entries that are valid UTF-8, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.dir
+            .names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name: OsString| name.into_string().ok())
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sme-private-{name}-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/trusted-tests")
+            .join(format!("private-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
@@ -89,12 +117,9 @@ mod tests {
         let dir = PrivateDir::open(&path).unwrap();
         dir.write("a", b"one").unwrap();
         dir.write("a", b"two").unwrap();
-        assert_eq!(fs::read(dir.join("a")).unwrap(), b"two");
-        assert_eq!(
-            fs::read_dir(&path).unwrap().count(),
-            1,
-            "no temporary files left"
-        );
+        assert_eq!(dir.read("a", 10).unwrap(), b"two");
+        assert_eq!(dir.read("a", 2), None, "longer than asked");
+        assert_eq!(dir.names(), ["a"], "no temporary files left");
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o700
@@ -109,5 +134,15 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
         assert!(PrivateDir::open(&path).is_none());
         fs::remove_dir_all(path).unwrap();
+    }
+
+    #[test]
+    fn refuses_directories_under_tmp() {
+        let path = std::env::temp_dir().join(format!("sme-private-{}", std::process::id()));
+        assert!(
+            PrivateDir::open(&path).is_none(),
+            "sticky /tmp is not private"
+        );
+        let _ = fs::remove_dir_all(path);
     }
 }

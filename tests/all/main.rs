@@ -8,3 +8,4 @@ mod policies;
 mod security;
 mod smectl;
 mod support;
+mod trust;

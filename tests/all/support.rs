@@ -139,6 +139,26 @@ impl Drop for Container {
     }
 }
 
+/// Where sandboxes are made: a directory whose whole path SME trusts (not
+/// `/tmp`, whose other users could change what is in it). Files are created
+/// with umask 022, so that nothing a test writes is group-writable.
+pub fn sandboxes() -> &'static Path {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        let candidates = [
+            Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandboxes")),
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/sme-tests")),
+        ];
+        let strict = sme::trusted::Strictness::Strict;
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|dir| sme::trusted::TrustedDir::create(dir, 0o755, strict).is_ok())
+            .expect("no directory with a trusted path for test sandboxes")
+    })
+}
+
 /// A private set of directories and settings for running `sme`/`smectl`.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -150,7 +170,7 @@ impl Sandbox {
     /// An empty configuration, an empty policy directory, private cache and
     /// state directories, and an audit log.
     pub fn new() -> Sandbox {
-        let root = std::env::temp_dir().join(unique("sandbox"));
+        let root = sandboxes().join(unique("sandbox"));
         std::fs::create_dir_all(root.join("policies")).unwrap();
         std::fs::write(root.join("sme.toml"), "").unwrap();
         let path = |name: &str| root.join(name).display().to_string();

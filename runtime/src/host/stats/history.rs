@@ -29,9 +29,11 @@ pub const SPACING: Duration = Duration::from_millis(250);
 pub const MAX_READINGS: usize = 8;
 /// Containers with kept readings; the least recently measured go first.
 pub const MAX_CONTAINERS: usize = 256;
+/// Longest readings file read back: [`MAX_READINGS`] lines of four numbers.
+const MAX_FILE_BYTES: u64 = 4096;
 
 /// Where readings are kept.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct History {
     dir: PrivateDir,
 }
@@ -47,7 +49,8 @@ impl History {
         if !is_container_id(id) {
             return Readings::default();
         }
-        let text = std::fs::read_to_string(self.dir.join(id)).unwrap_or_default();
+        let bytes = self.dir.read(id, MAX_FILE_BYTES).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
         Readings(text.lines().filter_map(parse_line).collect())
     }
 
@@ -57,7 +60,7 @@ impl History {
         if !is_container_id(id) {
             return;
         }
-        let is_new = !self.dir.join(id).exists();
+        let is_new = !self.dir.contains(id);
         let text: String = readings
             .0
             .iter()
@@ -78,19 +81,20 @@ impl History {
 
     /// Removes the least recently written files beyond [`MAX_CONTAINERS`].
     fn evict(&self) {
-        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
-            return;
-        };
-        let mut files: Vec<_> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        // Only files SME named (container IDs) are counted or removed.
+        let mut files: Vec<_> = self
+            .dir
+            .names()
+            .into_iter()
+            .filter(|name| is_container_id(name))
+            .filter_map(|name| Some((self.dir.modified(&name)?, name)))
             .collect();
         if files.len() <= MAX_CONTAINERS {
             return;
         }
         files.sort();
-        for (_, path) in &files[..files.len() - MAX_CONTAINERS] {
-            let _ = std::fs::remove_file(path);
+        for (_, name) in &files[..files.len() - MAX_CONTAINERS] {
+            let _ = self.dir.remove(name);
         }
     }
 }
@@ -249,7 +253,9 @@ mod tests {
 
     #[test]
     fn round_trips_through_files() {
-        let dir = std::env::temp_dir().join(format!("sme-history-{}", std::process::id()));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/trusted-tests")
+            .join(format!("history-{}", std::process::id()));
         let history = History::open(&dir).unwrap();
         let id = "a".repeat(64);
         let readings = kept(&[at(0, 1), at(1000, 2)]);

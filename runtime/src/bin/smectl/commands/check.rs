@@ -2,12 +2,13 @@
 //! policy directory, the way `sme` would load them, without running any.
 //! Exit code 0 means every module would load; for CI and deploy pipelines.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sme::config::{Config, Env};
 use sme::inspect;
 use sme::loader::Loader;
-use sme::policy::{self, Policy, World};
+use sme::policy::{Policy, PolicyDir, PolicyError, World};
+use sme::trusted;
 use wasmtime::component::Linker;
 
 use super::{grant_warnings, imported_verbs, wasmtime_error};
@@ -46,47 +47,46 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
         loader: &loader,
         linker: &linker,
     };
+    let mut problems = Vec::new();
 
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
-    let files = match operation_files(&config.policy_dir) {
-        Ok(files) => files,
+    // The same code `sme` uses decides which files are modules and whether
+    // the directory and each file may be trusted.
+    let dir = match PolicyDir::open(&config) {
+        Ok(dir) => dir,
         Err(error) => {
-            warnings.push(format!(
-                "policy directory {} is not readable ({error}): only built-in policies will run",
-                config.policy_dir.display()
-            ));
-            Vec::new()
+            problems.push(error.to_string());
+            None
         }
     };
-    for path in &files {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if sme::names::is_operation(&stem) {
-            entries.push(checker.file(&stem, path));
-        } else {
-            warnings.push(format!(
-                "{} is not named like an operation (lowercase letters, digits, dashes) and will never run",
-                path.display()
-            ));
+    if let Some(dir) = &dir {
+        match dir.operations() {
+            Ok((operations, others)) => {
+                for operation in operations {
+                    let path = dir.path().join(format!("{operation}.wasm"));
+                    let read = dir.operation(&config, &operation).transpose();
+                    if let Some(read) = read {
+                        entries.push(checker.file(&operation, &path, read));
+                    }
+                }
+                for other in others {
+                    warnings.push(format!(
+                        "{} is not named like an operation (lowercase letters, digits, dashes) and will never run",
+                        dir.path().join(format!("{other}.wasm")).display()
+                    ));
+                }
+            }
+            Err(error) => problems.push(error.to_string()),
         }
-    }
-    match policy::addon_paths(&config) {
-        Ok(addons) => entries.extend(addons.iter().map(|(name, path)| checker.file(name, path))),
-        Err(error) => entries.push(Entry {
-            name: policy::METRICS_ADDONS.to_owned(),
-            location: config
-                .policy_dir
-                .join(policy::METRICS_ADDONS)
-                .display()
-                .to_string(),
-            world: Some(World::Metrics.name()),
-            sha256: None,
-            problem: Some(error.to_string()),
-            warnings: Vec::new(),
-        }),
+        match dir.addon_results(&config) {
+            Ok(addons) => entries.extend(
+                addons
+                    .into_iter()
+                    .map(|(name, path, read)| checker.file(&name, &path, read)),
+            ),
+            Err(error) => problems.push(error.to_string()),
+        }
     }
     for builtin in sme::builtin::all() {
         if !entries.iter().any(|e| e.name == builtin.operation) {
@@ -101,8 +101,35 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
             ));
         }
     }
-    if config.audit_log.is_none() {
-        warnings.push("no audit_log is configured: host calls are not audited".to_owned());
+    match &config.audit_log {
+        None => warnings.push("no audit_log is configured: host calls are not audited".to_owned()),
+        Some(path) => {
+            if let Err(error) = trusted::check_file(path, config.strictness) {
+                problems.push(format!("audit log {}: refused: {error}", path.display()));
+            }
+        }
+    }
+    if let Some(path) = &config.log_file
+        && let Err(error) = trusted::check_file(path, config.strictness)
+    {
+        warnings.push(format!(
+            "log_file {} cannot be used, logs would be dropped: {error}",
+            path.display()
+        ));
+    }
+    for (key, dir) in [
+        ("cache_dir", &config.cache_dir),
+        ("state_dir", &config.state_dir),
+    ] {
+        if let Some(dir) = dir
+            && let Err(error) = trusted::TrustedDir::open(dir, trusted::Strictness::Strict)
+            && !error.is_missing()
+        {
+            warnings.push(format!(
+                "{key} {} is not used (runs are slower): {error}",
+                dir.display()
+            ));
+        }
     }
     let over = entries
         .iter()
@@ -116,11 +143,11 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
         ));
     }
 
-    let ok = entries.iter().all(|e| e.problem.is_none());
+    let ok = problems.is_empty() && entries.iter().all(|e| e.problem.is_none());
     if json {
-        print_json(&config, &entries, &warnings, ok)?;
+        print_json(&config, &entries, &problems, &warnings, ok)?;
     } else {
-        print_text(&config, &entries, &warnings);
+        print_text(&config, &entries, &problems, &warnings);
     }
     Ok(ok)
 }
@@ -132,7 +159,7 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn file(&self, name: &str, path: &Path) -> Entry {
+    fn file(&self, name: &str, path: &Path, read: Result<Policy, PolicyError>) -> Entry {
         let mut entry = Entry {
             name: name.to_owned(),
             location: path.display().to_string(),
@@ -141,7 +168,7 @@ impl Checker<'_> {
             problem: None,
             warnings: Vec::new(),
         };
-        let policy = match Policy::from_file(self.config, name, World::of_module(name), path) {
+        let policy = match read {
             Ok(policy) => policy,
             Err(error) => {
                 entry.problem = Some(error.to_string());
@@ -190,18 +217,7 @@ impl Checker<'_> {
     }
 }
 
-/// The `*.wasm` files directly in the policy directory, sorted.
-fn operation_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "wasm"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-fn print_text(config: &Config, entries: &[Entry], warnings: &[String]) {
+fn print_text(config: &Config, entries: &[Entry], problems: &[String], warnings: &[String]) {
     let file = config.file.as_ref().map_or_else(
         || "none (built-in defaults)".to_owned(),
         |f| f.display().to_string(),
@@ -228,6 +244,9 @@ fn print_text(config: &Config, entries: &[Entry], warnings: &[String]) {
             println!("         warning: {} {warning}", entry.name);
         }
     }
+    for problem in problems {
+        println!("error: {problem}");
+    }
     for warning in warnings {
         println!("warning: {warning}");
     }
@@ -238,6 +257,7 @@ fn print_text(config: &Config, entries: &[Entry], warnings: &[String]) {
 fn print_json(
     config: &Config,
     entries: &[Entry],
+    problems: &[String],
     warnings: &[String],
     ok: bool,
 ) -> anyhow::Result<()> {
@@ -260,6 +280,7 @@ fn print_json(
         "configuration": config.file.as_ref().map(|f| f.display().to_string()),
         "policy_dir": config.policy_dir.display().to_string(),
         "modules": modules,
+        "problems": problems,
         "warnings": warnings,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -20,8 +20,14 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
-    sme::logging::init(&config);
-    let audit = Audit::open(config.audit_log.as_deref())?.capturing();
+    let audit = Audit::open(config.audit_log.as_deref(), config.strictness)?.capturing();
+    let log = match sme::logging::init(&config) {
+        Ok(log) => log,
+        Err(dropped) => {
+            audit.notice(&dropped)?;
+            None
+        }
+    };
     let audit = Arc::new(if dry_run { audit.dry_run() } else { audit });
     let engine: Arc<dyn Docker> = Arc::new(Engine::connect(&config.docker_host)?);
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
@@ -38,6 +44,9 @@ pub fn run(
         service,
         operation,
     ));
+    if let Some(log) = log {
+        log.flush();
+    }
     let calls: Vec<serde_json::Value> = audit
         .captured()
         .iter()
