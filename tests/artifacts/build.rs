@@ -36,6 +36,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ),
     ("STOP_OTHER", "sme-test-stop-other", "stop_other"),
     ("WASI_ESCAPE", "sme-test-wasi-escape", "wasi_escape"),
+    (
+        "HOSTILE_METRICS",
+        "sme-test-hostile-metrics",
+        "hostile_metrics",
+    ),
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
 ];
 
