@@ -11,7 +11,7 @@
 //! still works, only slower.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -82,5 +82,18 @@ impl Cache {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+
+    /// The path and bytes of the cached artifact of the module with this
+    /// hash, read without deserializing it (for verification).
+    pub fn artifact(&self, sha256: &[u8; 32]) -> Option<(PathBuf, Vec<u8>)> {
+        let path = self.dir.join(&self.file_name(sha256));
+        let bytes = std::fs::read(&path).ok()?;
+        Some((path, bytes))
+    }
+
+    /// Removes the cached artifact of the module with this hash.
+    pub fn remove(&self, sha256: &[u8; 32]) -> std::io::Result<()> {
+        std::fs::remove_file(self.dir.join(&self.file_name(sha256)))
     }
 }
