@@ -120,6 +120,12 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
             over.join(", ")
         ));
     }
+    if config.request_deadline.as_secs() >= 20 {
+        warnings.push(format!(
+            "request_deadline_ms of {} reaches the agent's 20 s request timeout",
+            config.request_deadline.as_millis()
+        ));
+    }
 
     let ok = entries.iter().all(|e| e.problem.is_none());
     if json {
