@@ -11,7 +11,7 @@
 //! still works, only slower.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -19,6 +19,10 @@ use wasmtime::component::Component;
 use crate::policy::hex;
 use crate::private_dir::PrivateDir;
 use crate::trusted::TrustedDir;
+
+/// Largest artifact read back for verification: far above the native code
+/// of any policy module SME accepts.
+const MAX_ARTIFACT_BYTES: u64 = 4 << 30;
 
 /// A cache directory bound to one engine configuration.
 #[derive(Debug)]
@@ -81,6 +85,19 @@ impl Cache {
                 let _ = self.dir.remove(&name);
             }
         }
+    }
+
+    /// The path and bytes of the cached artifact of the module with this
+    /// hash, read without deserializing it (for verification).
+    pub fn artifact(&self, sha256: &[u8; 32]) -> Option<(PathBuf, Vec<u8>)> {
+        let name = self.file_name(sha256);
+        let bytes = self.dir.read(&name, MAX_ARTIFACT_BYTES)?;
+        Some((self.dir.join(&name), bytes))
+    }
+
+    /// Removes the cached artifact of the module with this hash.
+    pub fn remove(&self, sha256: &[u8; 32]) -> std::io::Result<()> {
+        self.dir.remove(&self.file_name(sha256))
     }
 }
 

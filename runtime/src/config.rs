@@ -17,7 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::grants::{Grant, Target, Verb};
-use crate::limits::Limits;
+use crate::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
 use crate::trusted::{self, Strictness, TrustError};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
@@ -150,6 +150,9 @@ pub struct Config {
     pub limits: Limits,
     /// Whether trusted paths are checked for owner and mode.
     pub strictness: Strictness,
+    /// The time the whole request may take, every module included
+    /// (`[limits] request_deadline_ms`).
+    pub request_deadline: Duration,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -226,6 +229,13 @@ impl Config {
         };
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_owned()))?;
+        let request_deadline = raw
+            .limits
+            .as_ref()
+            .map_or(Ok(DEFAULT_REQUEST_DEADLINE), |l| {
+                l.get_ref().request_deadline()
+            })
+            .map_err(|(span, message)| invalid(Some(span), message))?;
         let limits = raw
             .limits
             .map_or(Ok(Limits::default()), |l| {
@@ -264,6 +274,7 @@ impl Config {
             log_level: raw.log_level,
             limits,
             strictness: Strictness::Strict,
+            request_deadline,
             modules,
         })
     }
@@ -357,9 +368,23 @@ struct RawLimits {
     host_calls: Option<Spanned<u32>>,
     output_kib: Option<Spanned<u64>>,
     docker_timeout_ms: Option<Spanned<u64>>,
+    /// Global only: one budget for the whole request.
+    request_deadline_ms: Option<Spanned<u64>>,
 }
 
 impl RawLimits {
+    /// `request_deadline_ms`, which only `[limits]` may set.
+    fn request_deadline(&self) -> AtSpan<Duration> {
+        match &self.request_deadline_ms {
+            Some(v) if *v.get_ref() == 0 => Err((
+                v.span(),
+                "`request_deadline_ms` must be greater than 0".to_owned(),
+            )),
+            Some(v) => Ok(Duration::from_millis(*v.get_ref())),
+            None => Ok(DEFAULT_REQUEST_DEADLINE),
+        }
+    }
+
     fn apply(&self, base: Limits) -> AtSpan<Limits> {
         let positive = |value: &Spanned<u64>, key: &str| -> AtSpan<u64> {
             if *value.get_ref() == 0 {
@@ -427,7 +452,17 @@ impl RawModule {
             })
             .transpose()?;
         let limits = match &self.limits {
-            Some(limits) => limits.get_ref().apply(global)?,
+            Some(limits) => {
+                if let Some(v) = &limits.get_ref().request_deadline_ms {
+                    return Err((
+                        v.span(),
+                        "`request_deadline_ms` is one budget for the whole request: set it under \
+                         [limits], not per module (use `deadline_ms` to cap one module)"
+                            .to_owned(),
+                    ));
+                }
+                limits.get_ref().apply(global)?
+            }
             None => global,
         };
         Ok(ModuleConfig {
@@ -608,6 +643,27 @@ inspect = ["self"]
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn the_request_deadline_is_global_only() {
+        assert_eq!(
+            parse("").unwrap().request_deadline,
+            DEFAULT_REQUEST_DEADLINE
+        );
+        let config = parse("[limits]\nrequest_deadline_ms = 3000\n").unwrap();
+        assert_eq!(config.request_deadline, Duration::from_secs(3));
+        assert_eq!(config.limits, Limits::default(), "not a per-module limit");
+        assert_eq!(line_of_error("[limits]\nrequest_deadline_ms = 0\n"), 2);
+        let text = "[modules.stop.limits]\nfuel = 10\nrequest_deadline_ms = 3000\n";
+        assert_eq!(line_of_error(text), 3);
+        let message = parse(text).unwrap_err().to_string();
+        assert!(
+            message.contains(
+                "[modules.stop] `request_deadline_ms` is one budget for the whole request"
+            ),
+            "{message}"
+        );
     }
 
     #[test]

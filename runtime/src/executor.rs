@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{self, Audit};
-use crate::bindings::{Metric, Request};
+use crate::bindings::Request;
 use crate::config::{Config, Env};
 use crate::docker::{Docker, Engine};
 use crate::invoke::{Answer, Runtime};
+use crate::metrics::{self, ModuleFields};
 use crate::policy::{self, Policy, PolicyDir, World};
-use crate::{logging, metrics, names};
+use crate::{logging, names};
 
 /// The reference executor's text for fewer than two arguments.
 pub const MISSING_ARGUMENTS: &str = "missing <service> and <operation> command line arguments";
@@ -134,7 +135,9 @@ impl Invocation<'_> {
             },
             World::Operation => Vec::new(),
         };
-        let runtime = match Runtime::new(config, docker, self.audit.clone()) {
+        // The request's time budget counts from when the request arrived,
+        // so loading and compiling modules are paid from it too.
+        let runtime = match Runtime::new(config, docker, self.audit.clone(), self.started) {
             Ok(runtime) => runtime,
             Err(error) => {
                 return self.refuse(
@@ -179,7 +182,7 @@ async fn run_modules(
     addons: &[Policy],
     request: &Request,
 ) -> Outcome {
-    let mut fields: Vec<(String, Vec<Metric>)> = Vec::new();
+    let mut fields: Vec<ModuleFields> = Vec::new();
     for (index, module) in std::iter::once(policy).chain(addons).enumerate() {
         match runtime.run(module, request).await {
             Ok(Answer::Done(text)) => return Outcome::ok(text),
@@ -187,7 +190,11 @@ async fn run_modules(
             // an add-on's is prefixed with the add-on it came from.
             Ok(Answer::Refused(text)) if index == 0 => return Outcome::failed(text),
             Ok(Answer::Refused(text)) => return Outcome::failed(format!("{module}: {text}")),
-            Ok(Answer::Fields(returned)) => fields.push((module.to_string(), returned)),
+            Ok(Answer::Fields(returned)) => fields.push(ModuleFields {
+                module: module.to_string(),
+                output_limit: runtime.config().module(&module.name).limits.output,
+                fields: returned,
+            }),
             Err(error) => return Outcome::failed(error.to_string()),
         }
     }

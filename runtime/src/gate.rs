@@ -17,7 +17,7 @@ use crate::audit::{self, Audit, HostCall, Intent};
 use crate::bindings::CallError;
 use crate::docker::Docker;
 use crate::grants::{Decision, Grant, Verb};
-use crate::limits::{LimitExceeded, Limits};
+use crate::limits::{Deadline, LimitExceeded, Limits};
 use crate::names;
 
 /// What a call is about, which decides how it is checked.
@@ -47,7 +47,7 @@ pub struct Gate {
     service: String,
     grant: Grant,
     limits: Limits,
-    deadline: Instant,
+    deadline: Deadline,
     calls: AtomicU32,
     docker: Arc<dyn Docker>,
     audit: Arc<Audit>,
@@ -61,7 +61,7 @@ impl Gate {
         service: &str,
         grant: Grant,
         limits: Limits,
-        deadline: Instant,
+        deadline: Deadline,
         docker: Arc<dyn Docker>,
         audit: Arc<Audit>,
     ) -> Gate {
@@ -116,8 +116,8 @@ impl Gate {
                 target,
             })?;
         }
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        let deadline = LimitExceeded::Deadline(self.limits.deadline);
+        let left = self.deadline.left();
+        let deadline = self.deadline.exceeded.clone();
         if left.is_zero() {
             return self.stop(verb, target, deadline, started);
         }
@@ -201,7 +201,7 @@ impl Gate {
         if let Some(labels) = self.cached_labels(container) {
             return Some(labels);
         }
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self.deadline.left();
         let lookup = self.docker.inspect(container);
         let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
             .await
@@ -352,7 +352,10 @@ mod tests {
 
     fn gate(grant: Grant, limits: Limits) -> (Gate, Arc<Audit>) {
         let audit = Arc::new(Audit::none().capturing());
-        let deadline = Instant::now() + limits.deadline;
+        let deadline = Deadline {
+            at: Instant::now() + limits.deadline,
+            exceeded: LimitExceeded::Deadline(limits.deadline),
+        };
         let gate = Gate::new(
             "test",
             "svc",

@@ -10,14 +10,14 @@ use wasmtime::component::Linker;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::audit::{self, Audit, AuditError};
-use crate::bindings::{Metric, MetricValue, Metrics, Operation, Request};
+use crate::bindings::{Metric, Metrics, Operation, Request};
 use crate::config::Config;
 use crate::docker::Docker;
 use crate::engine_config::MAX_WASM_STACK;
 use crate::gate::Gate;
 use crate::host::stdio::Captured;
 use crate::host::{self, PolicyState, Setup};
-use crate::limits::{LimitExceeded, Limits};
+use crate::limits::{Deadline, LimitExceeded};
 use crate::loader::{self, LoadError, Loader};
 use crate::policy::{Policy, World};
 
@@ -87,6 +87,8 @@ pub struct Runtime {
     docker: Arc<dyn Docker>,
     audit: Arc<Audit>,
     config: Config,
+    /// When the request's time budget, shared by every module, runs out.
+    request_ends: Instant,
     ticker: Ticker,
 }
 
@@ -100,11 +102,14 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Prepares the engine, the linker and the capabilities.
+    /// Prepares the engine, the linker and the capabilities for a request
+    /// that started at `request_started`: its modules share the budget
+    /// `request_deadline_ms` from then.
     pub fn new(
         config: Config,
         docker: Arc<dyn Docker>,
         audit: Arc<Audit>,
+        request_started: Instant,
     ) -> wasmtime::Result<Runtime> {
         let loader = Loader::new(config.cache_dir.as_deref())?;
         tracing::debug!("engine ready");
@@ -117,9 +122,15 @@ impl Runtime {
             linker,
             docker,
             audit,
+            request_ends: request_started + config.request_deadline,
             config,
             ticker,
         })
+    }
+
+    /// The configuration the runtime was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Runs `policy` for `request` and writes its invocation audit line.
@@ -157,16 +168,38 @@ impl Runtime {
     async fn run_unaudited(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
         let settings = self.config.module(&policy.name);
         let limits = settings.limits;
+        let stopped = |limit| RunError::Limit {
+            policy: policy.to_string(),
+            limit,
+        };
+        // An add-on that starts with the request's budget already spent is
+        // not even loaded.
+        let request_budget = Deadline::for_module(
+            Instant::now(),
+            limits.deadline,
+            self.request_ends,
+            self.config.request_deadline,
+        );
+        if request_budget.left().is_zero() {
+            return Err(stopped(request_budget.exceeded));
+        }
         let loaded = self.loader.load(policy)?;
         tracing::debug!(module = %policy.name, source = ?loaded.source, "component loaded");
         let component = loaded.component;
-        let deadline = Instant::now() + limits.deadline;
+        // The module's own deadline counts from when it can run; loading is
+        // paid from the request's budget.
+        let deadline = Deadline::for_module(
+            Instant::now(),
+            limits.deadline,
+            self.request_ends,
+            self.config.request_deadline,
+        );
         let gate = Arc::new(Gate::new(
             &policy.name,
             &request.service,
             settings.grant,
             limits,
-            deadline,
+            deadline.clone(),
             self.docker.clone(),
             self.audit.clone(),
         ));
@@ -189,9 +222,10 @@ impl Runtime {
             .set_fuel(limits.fuel)
             .expect("fuel is enabled in the engine configuration");
         store.set_epoch_deadline(1);
+        let ticking = deadline.clone();
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(LimitExceeded::Deadline(limits.deadline).into())
+            if Instant::now() >= ticking.at {
+                Err(ticking.exceeded.clone().into())
             } else {
                 Ok(UpdateDeadline::Continue(1))
             }
@@ -200,21 +234,18 @@ impl Runtime {
 
         let described = policy.to_string();
         let call = self.call(policy.world, &mut store, &component, request, &described);
-        let answer = match tokio::time::timeout(limits.deadline + DEADLINE_GRACE, call).await {
+        let backstop = tokio::time::Instant::from_std(deadline.at + DEADLINE_GRACE);
+        let answer = match tokio::time::timeout_at(backstop, call).await {
             Ok(answer) => answer,
-            Err(_) => Err(CallFailure::Run(
-                LimitExceeded::Deadline(limits.deadline).into(),
-            )),
+            Err(_) => Err(CallFailure::Run(deadline.exceeded.clone().into())),
         };
         let guest_output = stdout.text() + &stderr.text();
         if !guest_output.is_empty() {
             tracing::debug!(module = %policy.name, output = %guest_output, "guest stdout and stderr");
         }
-        let answer = answer.map_err(|failure| classify(failure, policy, &limits, &stderr))?;
-        check_size(&answer, limits.output).map_err(|limit| RunError::Limit {
-            policy: policy.to_string(),
-            limit,
-        })?;
+        let answer =
+            answer.map_err(|failure| classify(failure, policy, limits.fuel, &deadline, &stderr))?;
+        check_size(&answer, limits.output).map_err(stopped)?;
         Ok(answer)
     }
 
@@ -266,7 +297,13 @@ enum CallFailure {
 
 /// Names the cause of a failed run: a limit, an audit failure, or a trap
 /// with the guest's panic message when it printed one.
-fn classify(failure: CallFailure, policy: &Policy, limits: &Limits, stderr: &Captured) -> RunError {
+fn classify(
+    failure: CallFailure,
+    policy: &Policy,
+    fuel: u64,
+    deadline: &Deadline,
+    stderr: &Captured,
+) -> RunError {
     let policy_name = policy.to_string();
     let error = match failure {
         CallFailure::Instantiate(policy, reason) => {
@@ -282,9 +319,9 @@ fn classify(failure: CallFailure, policy: &Policy, limits: &Limits, stderr: &Cap
     }
     let trap = error.downcast_ref::<Trap>().copied();
     let limit = match trap {
-        Some(Trap::OutOfFuel) => Some(LimitExceeded::Fuel(limits.fuel)),
+        Some(Trap::OutOfFuel) => Some(LimitExceeded::Fuel(fuel)),
         Some(Trap::StackOverflow) => Some(LimitExceeded::Stack(MAX_WASM_STACK)),
-        Some(Trap::Interrupt) => Some(LimitExceeded::Deadline(limits.deadline)),
+        Some(Trap::Interrupt) => Some(deadline.exceeded.clone()),
         _ => None,
     };
     if let Some(limit) = limit {
@@ -314,20 +351,14 @@ fn classify(failure: CallFailure, policy: &Policy, limits: &Limits, stderr: &Cap
     }
 }
 
-/// Checks an answer against the output limit.
+/// Checks an operation's text, printed exactly as answered, against the
+/// output limit. Metrics fields are checked as printed, escaping included,
+/// when the object is rendered (see [`crate::metrics::render`]): the base
+/// module's and the add-ons' fields are one answer.
 fn check_size(answer: &Answer, limit: usize) -> Result<(), LimitExceeded> {
     let size = match answer {
         Answer::Done(text) | Answer::Refused(text) => text.len(),
-        Answer::Fields(fields) => fields
-            .iter()
-            .map(|field| {
-                field.name.len()
-                    + match &field.value {
-                        MetricValue::Text(text) | MetricValue::Json(text) => text.len(),
-                        _ => 24,
-                    }
-            })
-            .sum(),
+        Answer::Fields(_) => 0,
     };
     if size > limit {
         Err(LimitExceeded::Output(limit))

@@ -5,12 +5,16 @@
 //! finishes well inside the deadline, and everything else is orders of
 //! magnitude above what a real policy uses.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 
 /// Wall-clock time a module may run, host calls included.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
+/// Wall-clock time the whole request may take: the operation's module, or
+/// the base metrics module and every add-on together. The agent gives up
+/// after 20 s; this leaves 4 s for process start-up, loading, and printing.
+pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(16);
 /// Fuel (about one unit per wasm instruction) a module may burn: a few
 /// seconds of CPU at most; the default policies use well under a million.
 pub const DEFAULT_FUEL: u64 = 2_000_000_000;
@@ -62,6 +66,13 @@ pub enum LimitExceeded {
     /// The wall-clock deadline passed.
     #[error("exceeded its deadline of {} ms (limit `deadline_ms`)", .0.as_millis())]
     Deadline(Duration),
+    /// The time budget of the whole request ran out while this module ran
+    /// (or before it could start).
+    #[error(
+        "ran out of the request's time budget of {} ms, shared by every module of the request (limit `request_deadline_ms`)",
+        .0.as_millis()
+    )]
+    RequestDeadline(Duration),
     /// The module burned all its fuel.
     #[error("exceeded its CPU fuel of {0} units (limit `fuel`)")]
     Fuel(u64),
@@ -81,6 +92,46 @@ pub enum LimitExceeded {
     /// policy needs.
     #[error("tried to create more {0} than a policy may")]
     Resources(&'static str),
+}
+
+/// When a module must be done, and which limit set that time: its own
+/// `deadline_ms` from when it started, or the end of the request's budget,
+/// whichever comes first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// The instant the module is stopped at.
+    pub at: Instant,
+    /// The limit reported when it is.
+    pub exceeded: LimitExceeded,
+}
+
+impl Deadline {
+    /// The deadline of a module starting at `now` with its own limit `own`,
+    /// within a request whose budget `request` ends at `request_ends`.
+    pub fn for_module(
+        now: Instant,
+        own: Duration,
+        request_ends: Instant,
+        request: Duration,
+    ) -> Deadline {
+        let own_end = now + own;
+        if request_ends < own_end {
+            Deadline {
+                at: request_ends,
+                exceeded: LimitExceeded::RequestDeadline(request),
+            }
+        } else {
+            Deadline {
+                at: own_end,
+                exceeded: LimitExceeded::Deadline(own),
+            }
+        }
+    }
+
+    /// Time left from now.
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
 }
 
 /// Caps a store's linear memory and tables, failing with [`LimitExceeded`]
@@ -149,6 +200,38 @@ mod tests {
         let limits = Limits::default();
         assert!(limits.deadline < Duration::from_secs(20));
         assert!(limits.docker_timeout < limits.deadline);
+        assert!(DEFAULT_REQUEST_DEADLINE < Duration::from_secs(20));
+        assert!(limits.deadline <= DEFAULT_REQUEST_DEADLINE);
+    }
+
+    #[test]
+    fn a_module_gets_its_own_deadline_or_the_time_left_whichever_ends_first() {
+        let start = Instant::now();
+        let request = Duration::from_secs(16);
+        let ends = start + request;
+        let own = Duration::from_secs(15);
+
+        let first = Deadline::for_module(start, own, ends, request);
+        assert_eq!(first.at, start + own);
+        assert_eq!(first.exceeded, LimitExceeded::Deadline(own));
+
+        // An add-on starting 5 s into the request has 11 s left, not 15.
+        let later = start + Duration::from_secs(5);
+        let addon = Deadline::for_module(later, own, ends, request);
+        assert_eq!(addon.at, ends);
+        assert_eq!(addon.exceeded, LimitExceeded::RequestDeadline(request));
+
+        // A short module deadline still applies inside the budget.
+        let short = Duration::from_millis(300);
+        let quick = Deadline::for_module(later, short, ends, request);
+        assert_eq!(quick.at, later + short);
+        assert_eq!(quick.exceeded, LimitExceeded::Deadline(short));
+
+        // Once the budget is spent, nothing is left for anyone.
+        let now = Instant::now();
+        let spent = Deadline::for_module(now, own, now, request);
+        assert!(spent.left().is_zero());
+        assert!(spent.exceeded.to_string().contains("`request_deadline_ms`"));
     }
 
     #[test]

@@ -34,6 +34,24 @@ pub struct Loaded {
     pub source: Source,
 }
 
+/// What the cache holds for one policy file, compared with what compiling it
+/// now gives (see [`Loader::verify_cached`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheVerdict {
+    /// No cache, no entry for this module, or not a policy file.
+    NotCached,
+    /// The cached artifact is byte for byte what compiling the module gives.
+    Matches,
+    /// The cached artifact was not compiled from this module (swapped,
+    /// forged or damaged); it was removed unless `removal` says why not.
+    Mismatch {
+        /// The artifact file.
+        artifact: PathBuf,
+        /// Why it could not be removed, if it could not.
+        removal: Option<String>,
+    },
+}
+
 /// A module that is not a usable component.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -149,11 +167,7 @@ impl Loader {
                 source: Source::Cached,
             });
         }
-        let component =
-            Component::new(&self.engine, &policy.wasm).map_err(|error| LoadError::Invalid {
-                policy: policy.to_string(),
-                reason: one_line(&error),
-            })?;
+        let component = self.compile_now(policy)?;
         if let (Some(cache), Origin::File(_)) = (self.cache(), &policy.origin)
             && let Ok(artifact) = component.serialize()
         {
@@ -163,6 +177,45 @@ impl Loader {
             component,
             source: Source::Compiled,
         })
+    }
+
+    fn compile_now(&self, policy: &Policy) -> Result<Component, LoadError> {
+        Component::new(&self.engine, &policy.wasm).map_err(|error| LoadError::Invalid {
+            policy: policy.to_string(),
+            reason: one_line(&error),
+        })
+    }
+
+    /// Checks that the cached artifact of a policy file, if there is one, is
+    /// what compiling that file gives now, without deserializing the cached
+    /// artifact. Compilation is deterministic (same module, wasmtime and
+    /// settings give the same bytes), so any difference means the artifact
+    /// came from elsewhere; it is removed, so the next run compiles the
+    /// module again. This is the check for `smectl check`: `sme` itself
+    /// trusts the cache, which only its own user can write.
+    pub fn verify_cached(&self, policy: &Policy) -> Result<CacheVerdict, LoadError> {
+        let Origin::File(_) = &policy.origin else {
+            return Ok(CacheVerdict::NotCached);
+        };
+        let Some(cache) = self.cache() else {
+            return Ok(CacheVerdict::NotCached);
+        };
+        let Some((artifact, cached)) = cache.artifact(&policy.sha256) else {
+            return Ok(CacheVerdict::NotCached);
+        };
+        check_header(policy)?;
+        let fresh = self
+            .compile_now(policy)?
+            .serialize()
+            .map_err(|error| LoadError::Invalid {
+                policy: policy.to_string(),
+                reason: one_line(&error),
+            })?;
+        if fresh == cached {
+            return Ok(CacheVerdict::Matches);
+        }
+        let removal = cache.remove(&policy.sha256).err().map(|e| e.to_string());
+        Ok(CacheVerdict::Mismatch { artifact, removal })
     }
 }
 
@@ -211,4 +264,27 @@ pub fn one_line(error: &wasmtime::Error) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `smectl check` relies on this: compiling the same module twice gives
+    /// the same artifact, byte for byte, and the same as the build-time
+    /// precompilation with the same settings.
+    #[test]
+    fn compilation_is_deterministic() {
+        let loader = Loader::new(None).unwrap();
+        let builtin = crate::builtin::find("stop").unwrap();
+        let compile = || {
+            Component::new(loader.engine(), builtin.wasm)
+                .unwrap()
+                .serialize()
+                .unwrap()
+        };
+        let first = compile();
+        assert_eq!(first, compile());
+        assert_eq!(first, builtin.precompiled);
+    }
 }

@@ -353,3 +353,82 @@ fn an_unwritable_audit_log_fails_closed() {
     );
     assert!(container.is_running());
 }
+
+/// Installs the hostile metrics guest as add-on `metrics.d/hostile.wasm` and
+/// asks for metrics of a container whose name picks its misbehaviour.
+fn hostile_metrics(behaviour: &str) -> (crate::support::Run, std::path::PathBuf) {
+    let container = Container::running(behaviour);
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::HOSTILE_METRICS, "metrics.d/hostile.wasm");
+    let run = sandbox.sme(&[&container.name, "metrics"]);
+    (run, path)
+}
+
+#[test]
+fn metrics_json_nested_past_the_depth_limit_is_refused() {
+    let (run, path) = hostile_metrics("nest");
+    run.fails_mentioning(&[
+        &format!("policy metrics.d/hostile ({}): ", path.display()),
+        "nests JSON more than 64 levels deep",
+    ]);
+}
+
+#[test]
+fn the_output_limit_counts_metrics_as_printed_after_escaping() {
+    // 20 KiB of control characters, 120 KiB once JSON-escaped.
+    let (run, path) = hostile_metrics("ctrl");
+    run.fails_mentioning(&[
+        &format!("policy metrics.d/hostile ({}): ", path.display()),
+        "output limit of 64 KiB (limit `output_kib`)",
+    ]);
+}
+
+#[test]
+fn slow_add_ons_share_one_request_deadline() {
+    // Three modules that each sleep 1200 ms, each with the default 15 s
+    // deadline of its own: the second add-on starts with under 1200 ms of
+    // the 3000 ms request budget left, so it cannot finish.
+    let container = Container::running("sleep");
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::HOSTILE_METRICS, "metrics.wasm");
+    sandbox.install(guests::HOSTILE_METRICS, "metrics.d/slow-a.wasm");
+    let second = sandbox.install(guests::HOSTILE_METRICS, "metrics.d/slow-b.wasm");
+    // Fuel enough that the second add-on's computing runs into the clock.
+    sandbox.config("[limits]\nrequest_deadline_ms = 3000\nfuel = 1000000000000000\n");
+    let run = sandbox.sme(&[&container.name, "metrics"]);
+    run.fails_mentioning(&[
+        &format!("policy metrics.d/slow-b ({}): stopped: ", second.display()),
+        "request's time budget of 3000 ms",
+        "(limit `request_deadline_ms`)",
+    ]);
+    // Alone, the three would take 3600 ms.
+    assert!(
+        run.elapsed < std::time::Duration::from_millis(3500),
+        "took {:?}",
+        run.elapsed
+    );
+    let audit = sandbox.audit();
+    let outcomes: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|l| l["event"] == "invocation")
+        .map(|l| {
+            (
+                l["module"].as_str().unwrap(),
+                l["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("metrics", "ok"),
+            ("metrics.d/slow-a", "ok"),
+            ("metrics.d/slow-b", "error")
+        ]
+    );
+
+    sandbox.config("[modules.metrics.limits]\nrequest_deadline_ms = 3000\n");
+    sandbox
+        .sme(&[&container.name, "metrics"])
+        .fails_mentioning(&["`request_deadline_ms` is one budget for the whole request"]);
+}

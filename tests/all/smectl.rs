@@ -237,3 +237,77 @@ fn run_without_dry_run_performs_the_operation() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(!container.is_running());
 }
+
+#[test]
+fn check_finds_and_removes_a_swapped_cache_artifact() {
+    let container = Container::running("swapped");
+    let sandbox = Sandbox::new();
+    let stop = sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    let restart = sandbox.install(guests::HEALTHY_RESTART, "restart.wasm");
+    // Both runs compile their module and cache the artifact.
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    sandbox
+        .sme(&[&container.name, "restart"])
+        .succeeds_with("\"\"");
+    let cache = sandbox.root.join("cache");
+    let artifact_of = |module: &std::path::Path| {
+        let sha = crate::support::sha256_of(module);
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&sha))
+            .unwrap_or_else(|| panic!("no cached artifact for {}", module.display()))
+    };
+    let (stop_artifact, restart_artifact) = (artifact_of(&stop), artifact_of(&restart));
+    assert_eq!(
+        sandbox.smectl(&["check"]).code,
+        Some(0),
+        "the honest cache passes"
+    );
+
+    // Whoever can write the cache makes `stop` run the restart policy (here
+    // with stop's grant, so its restart is denied).
+    std::fs::copy(&restart_artifact, &stop_artifact).unwrap();
+    let swapped = sandbox.sme(&[&container.name, "stop"]);
+    assert!(
+        swapped.stdout.contains("may not restart"),
+        "the swapped artifact did not run: {swapped:?}"
+    );
+    assert!(container.is_running());
+
+    let run = sandbox.smectl(&["--json", "check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["ok"], false);
+    let modules = report["modules"].as_array().unwrap();
+    let problem = |name: &str| {
+        modules.iter().find(|m| m["module"] == name).unwrap()["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let flagged = problem("stop");
+    for expected in [
+        format!("policy stop ({})", stop.display()),
+        format!("cached artifact {}", stop_artifact.display()),
+        "was not compiled from this module".to_owned(),
+        "removed it".to_owned(),
+    ] {
+        assert!(
+            flagged.contains(&expected),
+            "{expected:?} missing from {flagged:?}"
+        );
+    }
+    assert_eq!(problem("restart"), "");
+    assert!(!stop_artifact.exists(), "the bad artifact is still there");
+
+    // The next run compiles and runs the real module again.
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert!(!container.is_running());
+    assert!(stop_artifact.exists());
+    assert_eq!(sandbox.smectl(&["check"]).code, Some(0));
+}

@@ -37,6 +37,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("STOP_OTHER", "sme-test-stop-other", "stop_other"),
     ("WASI_ESCAPE", "sme-test-wasi-escape", "wasi_escape"),
     ("LONG_STRINGS", "sme-test-long-strings", "long_strings"),
+    (
+        "HOSTILE_METRICS",
+        "sme-test-hostile-metrics",
+        "hostile_metrics",
+    ),
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
 ];
 

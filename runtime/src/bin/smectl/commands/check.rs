@@ -1,12 +1,17 @@
 //! `smectl check`: validates the configuration and every module in the
 //! policy directory, the way `sme` would load them, without running any.
 //! Exit code 0 means every module would load; for CI and deploy pipelines.
+//!
+//! It also verifies the compiled-policy cache: each policy file's cached
+//! artifact is compared, before anything deserializes it, with what
+//! compiling the file gives now. An artifact that differs was not compiled
+//! from that module; it is reported as a problem and removed.
 
 use std::path::Path;
 
 use sme::config::{Config, Env};
 use sme::inspect;
-use sme::loader::Loader;
+use sme::loader::{CacheVerdict, Loader};
 use sme::policy::{Policy, PolicyDir, PolicyError, World};
 use sme::trusted;
 use wasmtime::component::Linker;
@@ -142,6 +147,12 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
             over.join(", ")
         ));
     }
+    if config.request_deadline.as_secs() >= 20 {
+        warnings.push(format!(
+            "request_deadline_ms of {} reaches the agent's 20 s request timeout",
+            config.request_deadline.as_millis()
+        ));
+    }
 
     let ok = problems.is_empty() && entries.iter().all(|e| e.problem.is_none());
     if json {
@@ -176,6 +187,11 @@ impl Checker<'_> {
             }
         };
         entry.sha256 = Some(policy.sha256_hex());
+        // Before `verify` loads the module, which would use the artifact.
+        if let Err(problem) = self.verify_cache(&policy) {
+            entry.problem = Some(problem);
+            return entry;
+        }
         self.verify(&policy, &mut entry);
         entry
     }
@@ -192,6 +208,28 @@ impl Checker<'_> {
         };
         self.verify(&policy, &mut entry);
         entry
+    }
+
+    /// Compares the cached artifact of a policy file with a fresh
+    /// compilation; `Err` describes a mismatch (or a module that does not
+    /// compile, which `verify` would report the same way).
+    fn verify_cache(&self, policy: &Policy) -> Result<(), String> {
+        match self.loader.verify_cached(policy) {
+            Ok(CacheVerdict::NotCached | CacheVerdict::Matches) => Ok(()),
+            Ok(CacheVerdict::Mismatch { artifact, removal }) => {
+                let fate = match removal {
+                    None => "removed it; the next run compiles the module again".to_owned(),
+                    Some(error) => format!("could not remove it ({error}); remove it by hand"),
+                };
+                Err(format!(
+                    "{policy}: cached artifact {} was not compiled from this module \
+                     (sha256 {}): {fate}; whoever can write the cache directory can run code as sme",
+                    artifact.display(),
+                    policy.sha256_hex()
+                ))
+            }
+            Err(error) => Err(error.to_string()),
+        }
     }
 
     /// Loads, checks the world, checks every import can be satisfied, and
