@@ -37,6 +37,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("STOP_OTHER", "sme-test-stop-other", "stop_other"),
     ("WASI_ESCAPE", "sme-test-wasi-escape", "wasi_escape"),
     ("LIST_NAMES", "sme-test-list-names", "list_names"),
+    (
+        "LIFECYCLE_PROBE",
+        "sme-test-lifecycle-probe",
+        "lifecycle_probe",
+    ),
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
 ];
 
