@@ -206,9 +206,11 @@ impl Pattern {
         }
     }
 
-    /// Whether `name` matches the whole pattern.
+    /// Whether `name` matches the whole pattern. A name with a `/` never
+    /// does, whatever the wildcards: it is a legacy link alias (`a/b`), not a
+    /// container's own name, and granting it would reach another container.
     pub fn matches(&self, name: &str) -> bool {
-        glob_match(self.0.as_bytes(), name.as_bytes())
+        !name.contains('/') && glob_match(self.0.as_bytes(), name.as_bytes())
     }
 }
 
@@ -308,6 +310,10 @@ impl Grant {
         if !verb.is_gated() {
             return Decision::Allow;
         }
+        // No container's own name has a `/` (see `Pattern::matches`).
+        if container.contains('/') {
+            return Decision::Deny;
+        }
         let targets = self.targets(verb);
         if targets.iter().any(|t| t.matches_name(container, service)) {
             return Decision::Allow;
@@ -391,6 +397,65 @@ mod tests {
         assert!(allows("db1"));
         assert!(!allows("xedgex-core"));
         assert!(!allows("db12"));
+    }
+
+    /// Every string over `alphabet` of length 1 to `max`.
+    fn strings(alphabet: &[u8], max: usize) -> Vec<String> {
+        let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut out = Vec::new();
+        for _ in 0..max {
+            all = all
+                .iter()
+                .flat_map(|prefix| {
+                    alphabet.iter().map(move |&c| {
+                        let mut next = prefix.clone();
+                        next.push(c);
+                        next
+                    })
+                })
+                .collect();
+            out.extend(all.iter().map(|s| String::from_utf8(s.clone()).unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn no_name_pattern_ever_matches_a_slash() {
+        let slashed: Vec<String> = strings(b"a/-", 4)
+            .into_iter()
+            .filter(|name| name.contains('/'))
+            .collect();
+        let mut patterns = strings(b"a*?", 4);
+        patterns.extend(["*", "**", "?", "*?*", "a*a"].map(str::to_owned));
+        for pattern in patterns.iter().filter_map(|p| Pattern::parse(p).ok()) {
+            for name in &slashed {
+                assert!(!pattern.matches(name), "{pattern:?} matched {name:?}");
+            }
+        }
+        // The same patterns still match names without one.
+        assert!(Pattern::parse("*").unwrap().matches("a-a"));
+        assert!(Pattern::parse("a*?").unwrap().matches("a-a"));
+    }
+
+    #[test]
+    fn no_grant_covers_a_link_alias() {
+        let grant = grant(&[
+            (Verb::List, "name:*"),
+            (Verb::List, "label:tier"),
+            (Verb::List, "self"),
+        ]);
+        let labels = [("tier".to_owned(), "core".to_owned())];
+        for alias in ["svc/db", "a/b", "/svc"] {
+            assert_eq!(
+                grant.permits(Verb::List, alias, "svc", Some(&labels)),
+                Decision::Deny,
+                "{alias}"
+            );
+        }
+        assert_eq!(
+            grant.permits(Verb::List, "db", "svc", None),
+            Decision::Allow
+        );
     }
 
     #[test]

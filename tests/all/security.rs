@@ -432,3 +432,28 @@ fn slow_add_ons_share_one_request_deadline() {
         .sme(&[&container.name, "metrics"])
         .fails_mentioning(&["`request_deadline_ms` is one budget for the whole request"]);
 }
+
+#[test]
+fn listing_rows_carry_each_containers_own_name_never_a_link_alias() {
+    let prefix = crate::support::unique("link");
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    let linked = Container::named(&b, &[]);
+    // On the default bridge Docker lists `b` as both `/b` and `/a/alias`.
+    let linking = Container::named(&a, &["--link", &format!("{b}:alias")]);
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::LIST_NAMES, "names.wasm");
+    sandbox.config(&format!(
+        "[modules.names.grants]\nlist = [\"name:{prefix}*\"]\n"
+    ));
+    sandbox
+        .sme(&[&linking.name, "names"])
+        .succeeds_with(&format!("{a} {b}"));
+
+    // Even a grant of every name shows no alias.
+    sandbox.config("[modules.names.grants]\nlist = [\"name:*\"]\n");
+    let run = sandbox.sme(&[&linking.name, "names"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let names: Vec<&str> = run.stdout.split(' ').collect();
+    assert!(names.contains(&a.as_str()) && names.contains(&linked.name.as_str()));
+    assert!(!run.stdout.contains('/'), "{}", run.stdout);
+}

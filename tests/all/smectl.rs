@@ -2,7 +2,7 @@
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Sandbox};
+use crate::support::{Container, Sandbox, docker};
 
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
@@ -310,4 +310,99 @@ fn check_finds_and_removes_a_swapped_cache_artifact() {
     assert!(!container.is_running());
     assert!(stop_artifact.exists());
     assert_eq!(sandbox.smectl(&["check"]).code, Some(0));
+}
+
+/// A container for one side of a dry-run comparison, in state `state`.
+fn twin(state: &str) -> Container {
+    match state {
+        "running" => Container::running("twin"),
+        "exited" => Container::stopped("twin"),
+        "paused" => {
+            let container = Container::running("twin");
+            docker(&["pause", &container.name]);
+            container
+        }
+        other => panic!("no twin state {other}"),
+    }
+}
+
+/// How a timestamp moved from `before` to `after`: the values differ from
+/// run to run, the movement must not.
+fn moved(probe: &serde_json::Value, key: &str) -> &'static str {
+    let (before, after) = (&probe["before"][key], &probe["after"][key]);
+    if before == after {
+        return "unchanged";
+    }
+    let newer = after
+        .as_u64()
+        .is_some_and(|a| before.as_u64().is_none_or(|b| a > b));
+    assert!(newer, "{key} went from {before} to {after}");
+    "newer"
+}
+
+#[test]
+fn dry_run_shows_what_the_daemon_shows_after_the_same_call() {
+    let sandbox = Sandbox::new();
+    let verbs = ["start", "stop", "restart", "pause", "unpause"];
+    let mut config = String::new();
+    for verb in verbs {
+        sandbox.install(guests::LIFECYCLE_PROBE, &format!("probe-{verb}.wasm"));
+        config +=
+            &format!("[modules.probe-{verb}.grants]\n{verb} = [\"self\"]\nread = [\"self\"]\n");
+    }
+    sandbox.config(&config);
+    let cases = [
+        ("start", "exited"),
+        ("stop", "running"),
+        ("restart", "running"),
+        ("restart", "exited"),
+        ("pause", "running"),
+        ("unpause", "paused"),
+        // Refused by the daemon, so by the dry run too.
+        ("pause", "exited"),
+        ("unpause", "running"),
+        ("start", "paused"),
+    ];
+    for (verb, state) in cases {
+        let case = format!("{verb} from {state}");
+        let operation = format!("probe-{verb}");
+        let (dry, real) = (twin(state), twin(state));
+        let id_of = |c: &Container| docker(&["inspect", "-f", "{{.Id}}", &c.name]);
+
+        let report = json(
+            &sandbox
+                .smectl(&["--json", "run", &dry.name, &operation, "--dry-run"])
+                .stdout,
+        );
+        assert_eq!(report["exit_code"], 0, "{case}: {report}");
+        assert_eq!(
+            dry.status(),
+            state,
+            "{case}: the dry run changed the container"
+        );
+        let dry_probe = json(
+            &report["output"]
+                .as_str()
+                .unwrap()
+                .replace(&id_of(&dry), "<id>"),
+        );
+        let run = sandbox.sme(&[&real.name, &operation]);
+        assert_eq!(run.code, Some(0), "{case}: {run:?}");
+        let real_probe = json(&run.stdout.replace(&id_of(&real), "<id>"));
+
+        assert_eq!(dry_probe["answer"], real_probe["answer"], "{case}");
+        for key in ["status", "running", "exit_code", "restart_count", "listed"] {
+            assert_eq!(
+                dry_probe["after"][key], real_probe["after"][key],
+                "{case}: {key}\ndry:  {dry_probe}\nreal: {real_probe}"
+            );
+        }
+        for key in ["started_ms", "finished_ms"] {
+            assert_eq!(
+                moved(&dry_probe, key),
+                moved(&real_probe, key),
+                "{case}: {key}\ndry:  {dry_probe}\nreal: {real_probe}"
+            );
+        }
+    }
 }

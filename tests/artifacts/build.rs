@@ -42,6 +42,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "sme-test-hostile-metrics",
         "hostile_metrics",
     ),
+    ("LIST_NAMES", "sme-test-list-names", "list_names"),
+    (
+        "LIFECYCLE_PROBE",
+        "sme-test-lifecycle-probe",
+        "lifecycle_probe",
+    ),
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
 ];
 

@@ -3,14 +3,22 @@
 //! `smectl run --dry-run` runs a policy against the real daemon through this
 //! wrapper: inspections, listings and stats go to the daemon; start, stop,
 //! restart, pause and unpause are recorded and reported as done. Later
-//! inspections of a container see the state the recorded call would have left
-//! it in, so a policy that checks its own work behaves as it would for real.
+//! inspections and listings see the state the recorded calls would have left
+//! (status, `State.Running`, exit code, `StartedAt`, `FinishedAt`), and a call
+//! the daemon would refuse in that state is refused with the daemon's own
+//! message, so a policy that checks its own work behaves as it would for real.
+//!
+//! This is a preview, not a sandbox: the module runs unchanged and can still
+//! behave differently for real (it may read the clock, or a process may take
+//! longer to stop or exit with another code than the simulation assumes).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{Docker, Result, Stats};
+use super::{Docker, DockerError, Result, Stats};
 use crate::bindings::{Container, CpuReading, Status, Summary};
 use crate::grants::Verb;
 
@@ -29,7 +37,14 @@ pub struct Recorded {
 #[derive(Debug)]
 pub struct DryRun {
     inner: Arc<dyn Docker>,
-    recorded: Mutex<Vec<Recorded>>,
+    state: Mutex<Simulation>,
+}
+
+#[derive(Debug, Default)]
+struct Simulation {
+    recorded: Vec<Recorded>,
+    /// What the recorded calls would have left, by container name.
+    lifecycle: HashMap<String, Lifecycle>,
 }
 
 impl DryRun {
@@ -37,45 +52,155 @@ impl DryRun {
     pub fn new(inner: Arc<dyn Docker>) -> DryRun {
         DryRun {
             inner,
-            recorded: Mutex::new(Vec::new()),
+            state: Mutex::new(Simulation::default()),
         }
     }
 
     /// The calls recorded so far, in order.
     pub fn recorded(&self) -> Vec<Recorded> {
-        self.recorded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.state().recorded.clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, Simulation> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn record(&self, verb: Verb, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        // The call would fail on a missing container; so does its dry run.
-        self.inner.inspect(name).await?;
-        self.recorded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Recorded {
-                verb,
-                container: name.to_owned(),
-                timeout_seconds,
-            });
+        // The call would fail on a missing container, or in a state the
+        // daemon refuses it in; so does its dry run, and nothing is recorded.
+        let container = self.inspect(name).await?;
+        let after = simulate(verb, Lifecycle::of(&container), &container.id, now_ms())?;
+        let mut state = self.state();
+        state.lifecycle.insert(name.to_owned(), after);
+        state.recorded.push(Recorded {
+            verb,
+            container: name.to_owned(),
+            timeout_seconds,
+        });
         Ok(())
     }
+}
 
-    /// The state the last recorded call on `name` would have left.
-    fn simulated(&self, name: &str) -> Option<Status> {
-        let recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
-        recorded
-            .iter()
-            .rev()
-            .find(|call| call.container == name)
-            .map(|call| match call.verb {
-                Verb::Stop => Status::Exited,
-                Verb::Pause => Status::Paused,
-                _ => Status::Running,
-            })
+/// The parts of a container's state that lifecycle calls change. The restart
+/// count is not one of them: Docker counts only the restarts its restart
+/// policy makes, never `docker restart`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lifecycle {
+    status: Status,
+    running: bool,
+    exit_code: i64,
+    started_ms: Option<u64>,
+    finished_ms: Option<u64>,
+}
+
+impl Lifecycle {
+    fn of(container: &Container) -> Lifecycle {
+        Lifecycle {
+            status: container.status,
+            running: container.running,
+            exit_code: container.exit_code,
+            started_ms: container.started_ms,
+            finished_ms: container.finished_ms,
+        }
     }
+
+    fn show(self, container: &mut Container) {
+        container.status = self.status;
+        container.running = self.running;
+        container.exit_code = self.exit_code;
+        container.started_ms = self.started_ms;
+        container.finished_ms = self.finished_ms;
+    }
+
+    fn is_up(self) -> bool {
+        is_up(self.status)
+    }
+
+    fn started(self, now_ms: u64) -> Lifecycle {
+        Lifecycle {
+            status: Status::Running,
+            running: true,
+            exit_code: 0,
+            started_ms: Some(now_ms),
+            ..self
+        }
+    }
+
+    /// Assumes the process exits cleanly on the stop signal; one killed after
+    /// the timeout would leave 137 (see the module's note on limits).
+    fn stopped(self, now_ms: u64) -> Lifecycle {
+        Lifecycle {
+            status: Status::Exited,
+            running: false,
+            exit_code: 0,
+            finished_ms: Some(now_ms),
+            ..self
+        }
+    }
+}
+
+/// What `verb` does to a container in state `before` at `now_ms`, as the
+/// Docker Engine does it (measured against Docker 20.10): the same changes,
+/// the same no-ops, and the same refusals with the daemon's own messages.
+fn simulate(verb: Verb, before: Lifecycle, id: &str, now_ms: u64) -> Result<Lifecycle> {
+    let refused = |message: String| Err(DockerError::Engine(message));
+    let marked_for_removal = matches!(before.status, Status::Removing | Status::Dead);
+    match verb {
+        Verb::Start if marked_for_removal => {
+            refused("container is marked for removal and cannot be started".to_owned())
+        }
+        Verb::Start if before.status == Status::Paused => {
+            refused("cannot start a paused container, try unpause instead".to_owned())
+        }
+        // Starting a running container is answered "not modified".
+        Verb::Start if before.is_up() => Ok(before),
+        Verb::Start => Ok(before.started(now_ms)),
+        // Stopping a stopped container is answered "not modified".
+        Verb::Stop if !before.is_up() => Ok(before),
+        Verb::Stop => Ok(before.stopped(now_ms)),
+        Verb::Restart if marked_for_removal => {
+            refused("container is marked for removal and cannot be started".to_owned())
+        }
+        // A restart stops (only a container that is up) then starts.
+        Verb::Restart if before.is_up() => Ok(before.stopped(now_ms).started(now_ms)),
+        Verb::Restart => Ok(before.started(now_ms)),
+        Verb::Pause => match before.status {
+            Status::Running => Ok(Lifecycle {
+                status: Status::Paused,
+                ..before
+            }),
+            Status::Paused => refused(format!("Container {id} is already paused")),
+            Status::Restarting => refused(format!(
+                "Container {id} is restarting, wait until the container is running"
+            )),
+            _ => refused(format!("Container {id} is not running")),
+        },
+        Verb::Unpause => match before.status {
+            Status::Paused => Ok(Lifecycle {
+                status: Status::Running,
+                ..before
+            }),
+            _ => refused(format!("Container {id} is not paused")),
+        },
+        Verb::Inspect | Verb::List | Verb::Stats | Verb::Log | Verb::Clock => Ok(before),
+    }
+}
+
+/// Whether a container in `status` has processes: Docker's `State.Running`,
+/// true while paused or restarting too, and what a listing without `all` shows.
+fn is_up(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 #[async_trait]
@@ -86,15 +211,30 @@ impl Docker for DryRun {
 
     async fn inspect(&self, name: &str) -> Result<Container> {
         let mut container = self.inner.inspect(name).await?;
-        if let Some(status) = self.simulated(name) {
-            container.status = status;
-            container.running = status != Status::Exited;
+        if let Some(lifecycle) = self.state().lifecycle.get(name) {
+            lifecycle.show(&mut container);
         }
         Ok(container)
     }
 
     async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
-        self.inner.list(label, all).await
+        let simulated = self.state().lifecycle.clone();
+        if simulated.is_empty() {
+            return self.inner.list(label, all).await;
+        }
+        // A simulated start can bring a stopped container into a listing of
+        // running ones, so ask for every container and filter here as the
+        // daemon would: without `all`, only containers that are up.
+        let mut rows = self.inner.list(label, true).await?;
+        for row in &mut rows {
+            if let Some(lifecycle) = simulated.get(&row.name) {
+                row.status = lifecycle.status;
+            }
+        }
+        if !all {
+            rows.retain(|row| is_up(row.status));
+        }
+        Ok(rows)
     }
 
     async fn start(&self, name: &str) -> Result<()> {
@@ -123,5 +263,243 @@ impl Docker for DryRun {
 
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
         self.inner.measure(name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::Health;
+
+    const ID: &str = "0123abcd";
+
+    fn state(status: Status, started_ms: Option<u64>, finished_ms: Option<u64>) -> Lifecycle {
+        Lifecycle {
+            status,
+            running: is_up(status),
+            exit_code: 0,
+            started_ms,
+            finished_ms,
+        }
+    }
+
+    #[test]
+    fn each_call_changes_what_the_daemon_changes() {
+        use Status::*;
+        let (then, now) = (Some(100), Some(900));
+        let cases = [
+            // verb, before (status, started, finished), after
+            (Verb::Start, (Created, None, None), (Running, now, None)),
+            (Verb::Start, (Exited, then, then), (Running, now, then)),
+            (Verb::Start, (Running, then, None), (Running, then, None)),
+            (Verb::Stop, (Running, then, None), (Exited, then, now)),
+            (Verb::Stop, (Paused, then, None), (Exited, then, now)),
+            (Verb::Stop, (Exited, then, then), (Exited, then, then)),
+            (Verb::Stop, (Created, None, None), (Created, None, None)),
+            (Verb::Restart, (Running, then, None), (Running, now, now)),
+            (Verb::Restart, (Paused, then, then), (Running, now, now)),
+            (Verb::Restart, (Exited, then, then), (Running, now, then)),
+            (Verb::Restart, (Created, None, None), (Running, now, None)),
+            (Verb::Pause, (Running, then, None), (Paused, then, None)),
+            (Verb::Unpause, (Paused, then, None), (Running, then, None)),
+        ];
+        for (verb, (status, started, finished), (s, st, fi)) in cases {
+            let after = simulate(verb, state(status, started, finished), ID, 900);
+            assert_eq!(after, Ok(state(s, st, fi)), "{verb} from {status:?}");
+        }
+    }
+
+    #[test]
+    fn a_start_clears_the_exit_code_and_a_stop_assumes_a_clean_exit() {
+        let exited = Lifecycle {
+            exit_code: 3,
+            ..state(Status::Exited, Some(1), Some(2))
+        };
+        for verb in [Verb::Start, Verb::Restart] {
+            assert_eq!(simulate(verb, exited, ID, 9).unwrap().exit_code, 0);
+        }
+        assert_eq!(simulate(Verb::Stop, exited, ID, 9).unwrap().exit_code, 3);
+        let running = state(Status::Running, Some(1), None);
+        assert_eq!(simulate(Verb::Stop, running, ID, 9).unwrap().exit_code, 0);
+    }
+
+    #[test]
+    fn calls_the_daemon_refuses_are_refused_with_its_message() {
+        use Status::*;
+        let cases = [
+            (
+                Verb::Pause,
+                Exited,
+                format!("Container {ID} is not running"),
+            ),
+            (
+                Verb::Pause,
+                Created,
+                format!("Container {ID} is not running"),
+            ),
+            (
+                Verb::Pause,
+                Paused,
+                format!("Container {ID} is already paused"),
+            ),
+            (
+                Verb::Unpause,
+                Running,
+                format!("Container {ID} is not paused"),
+            ),
+            (
+                Verb::Unpause,
+                Exited,
+                format!("Container {ID} is not paused"),
+            ),
+            (
+                Verb::Start,
+                Paused,
+                "cannot start a paused container, try unpause instead".to_owned(),
+            ),
+            (
+                Verb::Start,
+                Dead,
+                "container is marked for removal and cannot be started".to_owned(),
+            ),
+        ];
+        for (verb, status, message) in cases {
+            assert_eq!(
+                simulate(verb, state(status, Some(1), None), ID, 9),
+                Err(DockerError::Engine(message)),
+                "{verb} from {status:?}"
+            );
+        }
+    }
+
+    /// One real-looking container, as the daemon reports it.
+    #[derive(Debug)]
+    struct Fake(Container);
+
+    #[async_trait]
+    impl Docker for Fake {
+        fn endpoint(&self) -> &str {
+            "fake"
+        }
+        async fn inspect(&self, name: &str) -> Result<Container> {
+            if name == self.0.name {
+                Ok(self.0.clone())
+            } else {
+                Err(DockerError::NotFound(name.to_owned()))
+            }
+        }
+        async fn list(&self, _: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+            let row = Summary {
+                id: self.0.id.clone(),
+                name: self.0.name.clone(),
+                image: self.0.image.clone(),
+                status: self.0.status,
+                labels: Vec::new(),
+            };
+            Ok(if all || self.0.running {
+                vec![row]
+            } else {
+                Vec::new()
+            })
+        }
+        async fn start(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never starts")
+        }
+        async fn stop(&self, _: &str, _: Option<u32>) -> Result<()> {
+            unreachable!("a dry run never stops")
+        }
+        async fn restart(&self, _: &str, _: Option<u32>) -> Result<()> {
+            unreachable!("a dry run never restarts")
+        }
+        async fn pause(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never pauses")
+        }
+        async fn unpause(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never unpauses")
+        }
+        async fn one_shot(&self, _: &str) -> Result<Stats> {
+            Err(DockerError::Engine("no stats".into()))
+        }
+        async fn measure(&self, _: &str) -> Result<(Option<CpuReading>, Stats)> {
+            Err(DockerError::Engine("no stats".into()))
+        }
+    }
+
+    fn running_container() -> Container {
+        Container {
+            id: ID.to_owned(),
+            name: "web".to_owned(),
+            image: "busybox".to_owned(),
+            status: Status::Running,
+            running: true,
+            health: Health::None,
+            exit_code: 0,
+            restart_count: 2,
+            created_ms: 10,
+            started_ms: Some(100),
+            finished_ms: None,
+            labels: Vec::new(),
+        }
+    }
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn later_reads_see_the_recorded_calls() {
+        let dry = DryRun::new(Arc::new(Fake(running_container())));
+        block_on(async {
+            let before = now_ms();
+            dry.stop("web", Some(3)).await.unwrap();
+            let stopped = dry.inspect("web").await.unwrap();
+            assert_eq!((stopped.status, stopped.running), (Status::Exited, false));
+            assert_eq!(stopped.started_ms, Some(100));
+            assert!(stopped.finished_ms.unwrap() >= before);
+            assert!(dry.list(None, false).await.unwrap().is_empty());
+            assert_eq!(
+                dry.list(None, true).await.unwrap()[0].status,
+                Status::Exited
+            );
+
+            dry.restart("web", None).await.unwrap();
+            let restarted = dry.inspect("web").await.unwrap();
+            assert_eq!(restarted.status, Status::Running);
+            assert!(restarted.started_ms.unwrap() >= before);
+            assert_eq!(restarted.finished_ms, stopped.finished_ms);
+            assert_eq!(restarted.restart_count, 2, "docker restart counts nothing");
+            assert_eq!(dry.list(None, false).await.unwrap().len(), 1);
+        });
+        let verbs: Vec<Verb> = dry.recorded().iter().map(|r| r.verb).collect();
+        assert_eq!(verbs, [Verb::Stop, Verb::Restart]);
+        assert_eq!(dry.recorded()[0].timeout_seconds, Some(3));
+    }
+
+    #[test]
+    fn a_refused_call_is_answered_like_the_daemon_and_not_recorded() {
+        let dry = DryRun::new(Arc::new(Fake(running_container())));
+        block_on(async {
+            dry.pause("web").await.unwrap();
+            assert_eq!(
+                dry.pause("web").await,
+                Err(DockerError::Engine(format!(
+                    "Container {ID} is already paused"
+                )))
+            );
+            assert_eq!(
+                dry.list(None, false).await.unwrap()[0].status,
+                Status::Paused
+            );
+            assert!(dry.inspect("web").await.unwrap().running);
+            assert_eq!(
+                dry.start("gone").await,
+                Err(DockerError::NotFound("gone".into()))
+            );
+        });
+        assert_eq!(dry.recorded().len(), 1);
     }
 }

@@ -280,7 +280,7 @@ fn container(name: &str, response: ContainerInspectResponse) -> Result<Container
 }
 
 fn summary(row: bollard::models::ContainerSummary) -> Option<Summary> {
-    let name = row.names?.first()?.trim_start_matches('/').to_owned();
+    let name = own_name(row.names.as_deref()?)?;
     let status = match row.state? {
         ContainerSummaryStateEnum::CREATED => Status::Created,
         ContainerSummaryStateEnum::RUNNING => Status::Running,
@@ -298,6 +298,18 @@ fn summary(row: bollard::models::ContainerSummary) -> Option<Summary> {
         status,
         labels: sorted_labels(row.labels),
     })
+}
+
+/// The container's own name among a listing row's `Names`. Docker also lists
+/// each legacy link alias there (`/a/b-alias` for `--link b:b-alias` on `a`),
+/// in no set order; an alias names another container's view of this one, so
+/// only the entry with a single leading `/` and no other is the name.
+fn own_name(names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|name| name.strip_prefix('/'))
+        .find(|name| !name.is_empty() && !name.contains('/'))
+        .map(str::to_owned)
 }
 
 fn sorted_labels(labels: Option<HashMap<String, String>>) -> Vec<(String, String)> {
@@ -417,6 +429,25 @@ mod tests {
         assert!(
             matches!(answer(404, ""), DockerError::Protocol(m) if m.contains("is it a Docker Engine?"))
         );
+    }
+
+    #[test]
+    fn a_listing_row_carries_the_containers_own_name_never_a_link_alias() {
+        let row = |names: &[&str]| {
+            summary(
+                serde_json::from_value(serde_json::json!({
+                    "Id": "0123", "Names": names, "Image": "busybox", "State": "running"
+                }))
+                .unwrap(),
+            )
+            .map(|row| row.name)
+        };
+        assert_eq!(row(&["/a/b-alias", "/b"]).as_deref(), Some("b"));
+        assert_eq!(row(&["/b", "/a/b-alias"]).as_deref(), Some("b"));
+        assert_eq!(row(&["/b"]).as_deref(), Some("b"));
+        assert_eq!(row(&["/a/b-alias"]), None, "no own name: no row");
+        assert_eq!(row(&["//b", "/", "b"]), None);
+        assert_eq!(row(&[]), None);
     }
 
     #[test]

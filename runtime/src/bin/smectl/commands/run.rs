@@ -1,8 +1,9 @@
 //! `smectl run <service> <operation> [--dry-run]`: runs the policy as `sme`
 //! would, against the real daemon, and shows its output, exit code and every
 //! host call. With `--dry-run`, start/stop/restart/pause/unpause are
-//! recorded and printed instead of performed (later inspections see the
-//! state they would have left).
+//! recorded and printed instead of performed (later inspections and listings
+//! see the state they would have left, calls the daemon would refuse are
+//! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
 
 use std::sync::Arc;
 
