@@ -18,7 +18,8 @@ pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(16);
 /// Fuel (about one unit per wasm instruction) a module may burn: a few
 /// seconds of CPU at most; the default policies use well under a million.
 pub const DEFAULT_FUEL: u64 = 2_000_000_000;
-/// Linear memory a module may grow to; the default policies need about 1 MiB.
+/// Memory a module may have, all its linear memories and tables counted
+/// together; the default policies need about 1 MiB.
 pub const DEFAULT_MEMORY: usize = 64 << 20;
 /// Host calls a module may make; a polling restart needs a few dozen.
 pub const DEFAULT_HOST_CALLS: u32 = 100;
@@ -36,7 +37,7 @@ pub struct Limits {
     pub deadline: Duration,
     /// CPU fuel.
     pub fuel: u64,
-    /// Linear memory, in bytes.
+    /// Linear memories and tables, all counted together, in bytes.
     pub memory: usize,
     /// Number of host calls.
     pub host_calls: u32,
@@ -134,46 +135,80 @@ impl Deadline {
     }
 }
 
-/// Caps a store's linear memory and tables, failing with [`LimitExceeded`]
-/// (a trap) instead of letting `memory.grow` quietly return -1.
+/// Caps the memory of a whole store: the sum of every linear memory and
+/// every table of every instance a module creates, failing with
+/// [`LimitExceeded`] (a trap) instead of letting `memory.grow` quietly return
+/// -1. A component that declares many memories, or instantiates a core
+/// module many times, shares one budget and cannot multiply it.
 #[derive(Debug)]
 pub struct MemoryLimiter {
+    /// The cap, in bytes.
     memory: usize,
+    /// Bytes of linear memory and tables the store has been allowed so far.
+    used: usize,
 }
 
 impl MemoryLimiter {
     /// Table elements a policy may have: far above what compiled Rust needs.
     const MAX_TABLE_ELEMENTS: usize = 100_000;
 
-    /// A limiter allowing `memory` bytes of linear memory in total.
+    /// Bytes one table element is counted as. Wasmtime keeps a table as an
+    /// array of slots; a `funcref` slot is one pointer (8 bytes), an
+    /// `externref` slot is smaller, and continuation tables (16-byte slots)
+    /// need the stack-switching proposal, which the engine does not enable.
+    /// So a table never takes more host memory than it is counted for.
+    const TABLE_ELEMENT_BYTES: usize = 8;
+
+    /// A limiter allowing `memory` bytes of linear memory and tables in total.
     pub fn new(memory: usize) -> MemoryLimiter {
-        MemoryLimiter { memory }
+        MemoryLimiter { memory, used: 0 }
+    }
+
+    /// Counts a memory or table going from `current` to `desired` bytes
+    /// (wasmtime also asks with `current` = 0 when it creates one), or
+    /// refuses if the store's total would pass the cap.
+    ///
+    /// A growth allowed here that then fails in wasmtime (past the declared
+    /// maximum, or the system is out of memory) stays counted: the failure
+    /// callback does not say which growth failed, and is also called for
+    /// growth wasmtime refused without asking, so un-counting could
+    /// under-count. Over-counting only costs the module that asked for more
+    /// than it may have.
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current);
+        match self.used.checked_add(more) {
+            Some(total) if total <= self.memory => {
+                self.used = total;
+                Ok(true)
+            }
+            _ => Err(LimitExceeded::Memory(self.memory).into()),
+        }
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
-            return Err(LimitExceeded::Memory(self.memory).into());
-        }
-        Ok(true)
+        self.grow(current, desired)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > Self::MAX_TABLE_ELEMENTS {
             return Err(LimitExceeded::Resources("table elements").into());
         }
-        Ok(true)
+        self.grow(
+            current.saturating_mul(Self::TABLE_ELEMENT_BYTES),
+            desired.saturating_mul(Self::TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn instances(&self) -> usize {
@@ -232,6 +267,46 @@ mod tests {
         let spent = Deadline::for_module(now, own, now, request);
         assert!(spent.left().is_zero());
         assert!(spent.exceeded.to_string().contains("`request_deadline_ms`"));
+    }
+
+    fn is_memory_limit(error: &wasmtime::Error, cap: usize) -> bool {
+        error.downcast_ref::<LimitExceeded>() == Some(&LimitExceeded::Memory(cap))
+    }
+
+    #[test]
+    fn the_cap_bounds_all_memories_together() {
+        let mut limiter = MemoryLimiter::new(3 << 20);
+        // Creating a memory is growing it from zero.
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
+        // A second memory, itself under the cap, would take the total past it.
+        let error = limiter.memory_growing(0, 2 << 20, None).unwrap_err();
+        assert!(is_memory_limit(&error, 3 << 20), "{error:?}");
+        // What is left is still there for it.
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        let error = limiter
+            .memory_growing(1 << 20, (1 << 20) + 1, None)
+            .unwrap_err();
+        assert!(is_memory_limit(&error, 3 << 20), "{error:?}");
+    }
+
+    #[test]
+    fn tables_count_against_the_same_cap() {
+        let elements = MemoryLimiter::MAX_TABLE_ELEMENTS;
+        let table_bytes = elements * MemoryLimiter::TABLE_ELEMENT_BYTES;
+        let mut limiter = MemoryLimiter::new(table_bytes + (1 << 20));
+        assert!(limiter.table_growing(0, elements, None).unwrap());
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        let error = limiter.table_growing(0, 1, None).unwrap_err();
+        assert!(
+            is_memory_limit(&error, table_bytes + (1 << 20)),
+            "{error:?}"
+        );
+        let error = limiter.memory_growing(1 << 20, 2 << 20, None).unwrap_err();
+        assert!(
+            is_memory_limit(&error, table_bytes + (1 << 20)),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -73,6 +73,18 @@ fn a_memory_bomb_is_stopped_by_the_memory_limit() {
 }
 
 #[test]
+fn many_memories_share_one_memory_limit() {
+    // Eight memories of 15 MiB each: every one is under the cap, together
+    // they are almost twice over it.
+    stopped_by(
+        guests::MANY_MEMORIES,
+        "hoard",
+        "",
+        "stopped: exceeded its memory limit of 64 MiB (limit `memory_mib`)",
+    );
+}
+
+#[test]
 fn unbounded_recursion_is_stopped_by_the_stack_limit() {
     stopped_by(
         guests::DEEP_RECURSION,

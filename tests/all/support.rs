@@ -219,7 +219,8 @@ impl Sandbox {
         self
     }
 
-    fn command(&self, binary: &str, args: &[&str]) -> Command {
+    /// A command running `binary` with `args` in this sandbox.
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut command = Command::new(binary);
         command
             .args(args)
@@ -266,7 +267,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn of(mut command: Command) -> Run {
+    /// Runs `command` to the end.
+    pub fn of(mut command: Command) -> Run {
         let started = Instant::now();
         let Output {
             status,

@@ -1,5 +1,6 @@
-//! Builds the example policies and the hostile test guests, and exposes the
-//! path of each `.wasm` as a constant.
+//! Builds the example policies and the hostile test guests (assembling those
+//! written as WebAssembly text), and exposes the path of each `.wasm` as a
+//! constant.
 
 use std::fmt::Write as _;
 
@@ -51,6 +52,10 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
 ];
 
+/// (constant, WebAssembly text under `tests/guests-text/`): guests Rust
+/// cannot express, assembled here into binary components.
+const TEXT_GUESTS: &[(&str, &str)] = &[("MANY_MEMORIES", "many_memories.wat")];
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let packages: Vec<&str> = GUESTS.iter().map(|(_, package, _)| *package).collect();
@@ -68,5 +73,26 @@ fn main() {
         .unwrap();
     }
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    let text_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests-text");
+    for (constant, file) in TEXT_GUESTS {
+        let source = text_dir.join(file);
+        println!("cargo:rerun-if-changed={}", source.display());
+        let binary = wat::parse_file(&source)
+            .unwrap_or_else(|error| panic!("{}: {error}", source.display()));
+        let path = out.join(
+            std::path::Path::new(file)
+                .with_extension("wasm")
+                .file_name()
+                .unwrap(),
+        );
+        std::fs::write(&path, binary).unwrap();
+        writeln!(constants, "/// `tests/guests-text/{file}`, assembled.").unwrap();
+        writeln!(
+            constants,
+            "pub const {constant}: &str = {:?};",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
     std::fs::write(out.join("artifacts.rs"), constants).unwrap();
 }

@@ -1,13 +1,14 @@
-//! Tests that measure: they compare figures taken over one-second windows,
-//! so they run in their own test binary, after the main suite (cargo runs test
-//! binaries one at a time) and never beside dozens of other tests competing
-//! for two cores.
+//! Tests that measure: they compare figures taken over one-second windows, or
+//! the memory of whole processes, so they run in their own test binary, after
+//! the main suite (cargo runs test binaries one at a time) and never beside
+//! dozens of other tests competing for two cores.
 
 #[path = "../all/support.rs"]
 #[allow(dead_code)]
 mod support;
 
-use support::{Container, Sandbox, docker};
+use sme_test_artifacts as guests;
+use support::{Container, Run, Sandbox, docker};
 
 /// A container whose shell spins on one core.
 fn busy() -> Container {
@@ -68,4 +69,74 @@ fn fast_metrics_agree_with_docker_on_a_busy_container() {
         .unwrap()
         .count();
     assert_eq!(readings, 1, "one reading file per container");
+}
+
+/// What one `sme` process may take beyond its module's `memory_mib`: the
+/// executable, wasmtime, compiling the module, the Docker client and the
+/// async runtime. Both a run of the built-in `stop` and a run of the
+/// many-memories guest stopped before it fills anything peak at about
+/// 14 MiB; twice that leaves room for allocators and kernels that differ, and stays
+/// far below the 120 MiB the guest fills when each memory is capped alone.
+const RUNTIME_OVERHEAD_MIB: u64 = 32;
+
+/// Runs `sme` with `args` in `sandbox` and measures its peak resident set
+/// size, in KiB: `python3` runs it as its only child and, once it has
+/// exited, reads the kernel's `ru_maxrss` for its children.
+fn sme_peak_rss(sandbox: &Sandbox, args: &[&str]) -> (Run, u64) {
+    const MEASURE: &str = "import resource, subprocess, sys\n\
+        code = subprocess.call(sys.argv[2:])\n\
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n\
+        open(sys.argv[1], 'w').write(str(peak))\n\
+        sys.exit(code)\n";
+    let report = sandbox.root.join("peak-rss");
+    let mut command = sandbox.command("python3", &["-c", MEASURE]);
+    command
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_sme"))
+        .args(args);
+    let run = Run::of(command);
+    let peak = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no peak RSS from python3 ({e}): {run:?}"));
+    (run, peak.trim().parse().unwrap())
+}
+
+/// Runs the many-memories guest for `container` with `memory_mib`, with a
+/// cold cache as a first run would (compiling is part of the overhead), and
+/// returns the run and the peak RSS of the `sme` process in MiB.
+fn hoard(container: &Container, memory_mib: u64) -> (Run, u64) {
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::MANY_MEMORIES, "hoard.wasm");
+    sandbox.config(&format!("[limits]\nmemory_mib = {memory_mib}\n"));
+    let (run, kib) = sme_peak_rss(&sandbox, &[&container.name, "hoard"]);
+    (run, kib >> 10)
+}
+
+#[test]
+fn peak_rss_stays_within_memory_mib_plus_the_runtime_overhead() {
+    let container = Container::running("rss");
+    // The fixed overhead: 1 MiB refuses the guest's first memory growth.
+    let (run, overhead) = hoard(&container, 1);
+    run.fails_mentioning(&["exceeded its memory limit of 1 MiB"]);
+    assert!(
+        overhead < RUNTIME_OVERHEAD_MIB,
+        "a run that fills nothing peaks at {overhead} MiB"
+    );
+    // The measurement sees the guest's memory: allowed everything, it fills
+    // eight memories of 15 MiB and the process grows by as much.
+    let (run, full) = hoard(&container, 128);
+    run.succeeds_with("filled 8 memories of 15 MiB");
+    assert!(
+        full > overhead + 100,
+        "filling 120 MiB peaks at {full} MiB, {overhead} MiB without"
+    );
+    // Capped at 16 MiB, one memory fits; before the cap counted all the
+    // memories together, each could take 15 MiB and the process peaked at
+    // the full run's figure.
+    let memory_mib = 16;
+    let (run, capped) = hoard(&container, memory_mib);
+    assert!(
+        capped < memory_mib + RUNTIME_OVERHEAD_MIB,
+        "peak RSS {capped} MiB with memory_mib = {memory_mib} (overhead alone {overhead} MiB): {run:?}"
+    );
+    run.fails_mentioning(&["exceeded its memory limit of 16 MiB (limit `memory_mib`)"]);
 }

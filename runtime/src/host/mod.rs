@@ -58,7 +58,7 @@ pub struct Setup {
     pub state_dir: Option<std::path::PathBuf>,
     /// The module's name, for its log lines.
     pub module: String,
-    /// Linear memory cap in bytes.
+    /// Cap on all linear memories and tables together, in bytes.
     pub memory: usize,
     /// Where the guest's stdout goes.
     pub stdout: Captured,
