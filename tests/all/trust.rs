@@ -311,3 +311,33 @@ fn an_unusable_log_file_drops_logs_and_says_so_in_the_audit_log() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("answered"), "{logged}");
 }
+
+#[test]
+fn module_files_and_the_add_on_directory_are_checked_too() {
+    let container = Container::running("trust-files");
+    let sandbox = Sandbox::new();
+    let module = sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    chmod(&module, 0o666);
+    sandbox.sme(&[&container.name, "stop"]).fails_with(&format!(
+        "policy {m}: refused: {m} is writable by group or others (mode 0666); run `chmod go-w {m}`",
+        m = module.display()
+    ));
+    assert!(container.is_running());
+    std::fs::remove_file(&module).unwrap();
+
+    let addon = sandbox.install(guests::UPTIME, "metrics.d/uptime.wasm");
+    sandbox.config("[modules.\"metrics.d/uptime\".grants]\ninspect = [\"self\"]\n");
+    let addons = addon.parent().unwrap();
+    chmod(addons, 0o777);
+    sandbox
+        .sme(&[&container.name, "metrics"])
+        .fails_mentioning(&[&format!(
+            "{} is writable by group or others (mode 0777)",
+            addons.display()
+        )]);
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(check.code, Some(1), "{check:?}");
+    chmod(addons, 0o755);
+    let run = sandbox.sme(&[&container.name, "metrics"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
