@@ -112,6 +112,17 @@ fn links_to_modules_and_the_audit_log_are_never_followed() {
         .fails_mentioning(&["audit.jsonl is a symbolic link SME will not follow"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(container.is_running());
+
+    // So is a configuration file that is a link.
+    std::fs::remove_file(sandbox.root.join("audit.jsonl")).unwrap();
+    let config = sandbox.root.join("sme.toml");
+    std::fs::rename(&config, sandbox.root.join("real.toml")).unwrap();
+    symlink("real.toml", &config).unwrap();
+    sandbox.sme(&[&container.name, "stop"]).fails_with(&format!(
+        "configuration refused: {} is a symbolic link, not a regular file",
+        config.display()
+    ));
+    assert!(container.is_running());
 }
 
 #[test]
@@ -288,6 +299,14 @@ fn an_unusable_log_file_drops_logs_and_says_so_in_the_audit_log() {
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
     assert!(!shared.exists());
+    let check = sandbox.smectl(&["check"]);
+    assert!(
+        check.stdout.contains(&format!(
+            "warning: log_file {} cannot be used, logs would be dropped",
+            shared.display()
+        )),
+        "{check:?}"
+    );
     let notice = sandbox
         .audit()
         .into_iter()
@@ -300,6 +319,22 @@ fn an_unusable_log_file_drops_logs_and_says_so_in_the_audit_log() {
             shared.display()
         )),
         "{detail}"
+    );
+
+    // A log file that is a link is not written through either.
+    let victim = sandbox.root.join("victim.log");
+    std::fs::write(&victim, "").unwrap();
+    let link = sandbox.root.join("link.log");
+    symlink(&victim, &link).unwrap();
+    sandbox.config(&format!("log_file = \"{}\"\n", link.display()));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "");
+    assert!(
+        sandbox.audit().iter().any(|l| l["event"] == "notice"
+            && l["detail"].as_str().unwrap().contains("is a symbolic link")),
+        "no notice for the linked log file"
     );
 
     // A usable log file gets the lines, and stderr still nothing.

@@ -289,7 +289,15 @@ fn print_text(config: &Config, entries: &[Entry], problems: &[String], warnings:
         println!("warning: {warning}");
     }
     let failed = entries.iter().filter(|e| e.problem.is_some()).count();
-    println!("{} modules checked, {failed} with problems", entries.len());
+    let others = match problems.len() {
+        0 => String::new(),
+        1 => ", and 1 other problem".to_owned(),
+        n => format!(", and {n} other problems"),
+    };
+    println!(
+        "{} modules checked, {failed} with problems{others}",
+        entries.len()
+    );
 }
 
 fn print_json(
