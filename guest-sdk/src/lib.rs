@@ -95,7 +95,8 @@ impl Error {
             | Error::Timeout(m)
             | Error::LimitExceeded(m)
             | Error::InvalidArgument(m)
-            | Error::Docker(m) => m,
+            | Error::Docker(m)
+            | Error::Unavailable(m) => m,
         }
     }
 }

@@ -45,13 +45,16 @@ pub use generated::sme::policy::{clock, log};
 
 use crate::docker::DockerError;
 
+/// The daemon's own answers keep its exact words, with nothing of SME's
+/// added: policies print them as the docker CLI did (see the guest SDK's
+/// `edgex::failure`). Failures no daemon answered carry SME's explanation.
 impl From<DockerError> for CallError {
     fn from(error: DockerError) -> CallError {
-        let message = error.to_string();
         match error {
-            DockerError::NotFound(_) => CallError::NotFound(message),
-            DockerError::Unreachable { .. } | DockerError::Engine(_) | DockerError::Protocol(_) => {
-                CallError::Docker(message)
+            DockerError::NotFound(_) => CallError::NotFound(error.to_string()),
+            DockerError::Engine(message) => CallError::Docker(message),
+            DockerError::Unreachable { .. } | DockerError::Protocol(_) => {
+                CallError::Unavailable(error.to_string())
             }
         }
     }
@@ -67,6 +70,7 @@ impl CallError {
             CallError::LimitExceeded(_) => "limit-exceeded",
             CallError::InvalidArgument(_) => "invalid-argument",
             CallError::Docker(_) => "docker",
+            CallError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -78,7 +82,8 @@ impl CallError {
             | CallError::Timeout(m)
             | CallError::LimitExceeded(m)
             | CallError::InvalidArgument(m)
-            | CallError::Docker(m) => m,
+            | CallError::Docker(m)
+            | CallError::Unavailable(m) => m,
         }
     }
 }

@@ -18,8 +18,10 @@ use crate::bindings::{Container, CpuReading, Sample, Summary};
 /// Why a Docker request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DockerError {
-    /// No container has this name.
-    #[error("no container named {0}")]
+    /// No container has this name. Printed in the daemon's words for a
+    /// missing name, also when SME itself found that the name addresses no
+    /// container (an ID prefix, see [`crate::names::could_be_id_prefix`]).
+    #[error("No such container: {0}")]
     NotFound(String),
     /// The daemon could not be reached.
     #[error("cannot reach the Docker Engine at {endpoint}: {reason}")]
