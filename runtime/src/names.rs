@@ -7,9 +7,13 @@
 
 use std::fmt;
 
-/// Longest container name accepted. Docker sets no limit of its own; names
-/// end up in request URLs and log lines, so keep them bounded.
-pub const MAX_NAME_LEN: usize = 255;
+/// Longest container name accepted: the longest single argument Linux lets a
+/// program receive (`MAX_ARG_STRLEN`, 128 KiB including the terminating NUL),
+/// so every name the agent can pass and Docker can hold is accepted. Docker
+/// sets no limit of its own (the reference executor served 300- and
+/// 1004-character names); this bound only keeps names from policies, which
+/// have no such limit, as long as the longest name an argument can carry.
+pub const MAX_NAME_LEN: usize = 128 * 1024 - 1;
 
 /// Longest operation name accepted; operations name files in the policy
 /// directory.
@@ -98,6 +102,9 @@ mod tests {
         for good in ["edgex-core-data", "ab", "A1", "svc_1.2-x", "0abc"] {
             assert!(check_container(good).is_ok(), "{good}");
         }
+        for long in [300, 1004, MAX_NAME_LEN] {
+            assert!(check_container(&"a".repeat(long)).is_ok(), "{long}");
+        }
         let long = "a".repeat(MAX_NAME_LEN + 1);
         for bad in [
             "",
@@ -126,8 +133,8 @@ mod tests {
             .to_string();
         assert!(!message.contains('\n'));
         assert!(message.starts_with(r#""evil\nname; $(reboot)" is not a valid container name"#));
-        let long = check_container(&"x".repeat(1000)).unwrap_err().to_string();
-        assert!(long.len() < 200);
+        let long = check_container(&"x;".repeat(1000)).unwrap_err().to_string();
+        assert!(long.len() < 200, "{long}");
     }
 
     #[test]
