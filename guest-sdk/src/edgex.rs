@@ -62,21 +62,62 @@ pub fn lifecycle(action: Lifecycle, service: &str) -> Result<String, String> {
     verify(action, service)
 }
 
-/// The reference executor's text for a failed operation: `container <name>
-/// not found` when there is no such container, else `<prefix>: <cause>`.
+/// The reference executor's text for a failed operation.
+///
+/// When the Docker Engine refused the request ([`Error::NotFound`] or
+/// [`Error::Docker`], whose text is the daemon's own message), this is what
+/// the reference printed: Go's `exit status 1: ` and the docker CLI's output,
+/// see [`cli_failure`]. Anything the reference could not have answered (a
+/// denial, a timeout, an unreachable daemon) is `<prefix>: <SME's message>`.
+///
+/// ```
+/// use sme_guest::Error;
+/// use sme_guest::edgex::{Lifecycle, failure};
+/// let missing = Error::NotFound("No such container: edgex-x".into());
+/// assert_eq!(
+///     failure(Lifecycle::Stop, "edgex-x", &missing),
+///     "exit status 1: Error response from daemon: No such container: edgex-x\n"
+/// );
+/// ```
 pub fn failure(action: Lifecycle, service: &str, error: &Error) -> String {
     match error {
-        Error::NotFound(_) => not_found(service),
+        Error::NotFound(message) | Error::Docker(message) => cli_failure(action, service, message),
         other => format!("{}: {}", action.prefix(), other.message()),
     }
 }
 
+/// What the reference printed when the docker CLI's `start`, `stop` or
+/// `restart` failed on the daemon's `message`: Go's `exit status 1: `, the
+/// CLI's `Error response from daemon: <message>` line and, for `start`, the
+/// CLI's summary line `Error: failed to start containers: <name>`. Every line
+/// ends with a newline, as the CLI printed it.
+pub fn cli_failure(action: Lifecycle, service: &str, message: &str) -> String {
+    let mut text = format!("{EXIT_STATUS_1}{}", daemon_error(message));
+    if action == Lifecycle::Start {
+        text.push_str(&format!("Error: failed to start containers: {service}\n"));
+    }
+    text
+}
+
+/// The docker CLI's line for an error the daemon answered with `message`.
+pub fn daemon_error(message: &str) -> String {
+    format!("Error response from daemon: {message}\n")
+}
+
+/// Go's text for a command that exited with status 1, which the reference
+/// put before the command's output. The docker CLI exits 1 on every error.
+pub const EXIT_STATUS_1: &str = "exit status 1: ";
+
 /// Inspects the container after `action` and checks it is (or is not)
-/// running, with the reference executor's texts.
+/// running, with the reference executor's texts. A container gone by then is
+/// what the reference's `docker inspect` answered:
+/// `<prefix>: exit status 1: []\nError: No such object: <name>\n`.
 pub fn verify(action: Lifecycle, service: &str) -> Result<String, String> {
     let prefix = action.prefix();
     let container = containers::inspect(service).map_err(|error| match error {
-        Error::NotFound(_) => format!("{prefix}: {}", not_found(service)),
+        Error::NotFound(_) => {
+            format!("{prefix}: {EXIT_STATUS_1}[]\nError: No such object: {service}\n")
+        }
         other => format!("{prefix}: {}", other.message()),
     })?;
     expect_state(action, container.running)
@@ -92,17 +133,23 @@ pub fn expect_state(action: Lifecycle, running: bool) -> Result<String, String> 
     }
 }
 
-/// The reference executor's text for a missing container.
+/// The reference executor's inspection text when no container matched its
+/// name (printed after its prefix). Docker answers a missing name with an
+/// error instead, see [`verify`]; this stays for policies of their own.
 pub fn not_found(service: &str) -> String {
     format!("container {service} not found")
 }
 
 /// The reference executor's metrics: `cpuUsedPercent`, `memoryUsed` and
 /// `raw`, measured with the host's fast path ([`stats::recent`]). This is the
-/// whole default metrics policy.
+/// whole default metrics policy. A daemon's refusal (a missing container) is
+/// printed as the reference printed `docker stats`' failure:
+/// `exit status 1: Error response from daemon: <message>\n`.
 pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
     let measurement = stats::recent(service).map_err(|error| match error {
-        Error::NotFound(_) => not_found(service),
+        Error::NotFound(message) | Error::Docker(message) => {
+            format!("{EXIT_STATUS_1}{}", daemon_error(&message))
+        }
         other => other.message().to_owned(),
     })?;
     Ok(metric_fields(&Figures::of(&measurement)))
@@ -207,15 +254,37 @@ mod tests {
 
     #[test]
     fn failure_texts_are_the_reference_texts() {
-        let missing = Error::NotFound("no such container".to_owned());
+        let missing = Error::NotFound("No such container: svc".to_owned());
         assert_eq!(
             failure(Lifecycle::Stop, "svc", &missing),
-            "container svc not found"
+            "exit status 1: Error response from daemon: No such container: svc\n"
         );
-        let docker = Error::Docker("boom".to_owned());
         assert_eq!(
-            failure(Lifecycle::Start, "svc", &docker),
-            "Error starting service: boom"
+            failure(Lifecycle::Restart, "svc", &missing),
+            "exit status 1: Error response from daemon: No such container: svc\n"
+        );
+        assert_eq!(
+            failure(Lifecycle::Start, "svc", &missing),
+            "exit status 1: Error response from daemon: No such container: svc\n\
+             Error: failed to start containers: svc\n"
+        );
+        let paused =
+            Error::Docker("cannot start a paused container, try unpause instead".to_owned());
+        assert_eq!(
+            failure(Lifecycle::Start, "svc", &paused),
+            "exit status 1: Error response from daemon: \
+             cannot start a paused container, try unpause instead\n\
+             Error: failed to start containers: svc\n"
+        );
+        let unreachable = Error::Unavailable("cannot reach the Docker Engine".to_owned());
+        assert_eq!(
+            failure(Lifecycle::Stop, "svc", &unreachable),
+            "Error stopping service: cannot reach the Docker Engine"
+        );
+        let denied = Error::Denied("module stop may not stop svc".to_owned());
+        assert_eq!(
+            failure(Lifecycle::Restart, "svc", &denied),
+            "Error restarting service: module stop may not stop svc"
         );
         assert_eq!(Lifecycle::Restart.prefix(), "Error restarting service");
     }

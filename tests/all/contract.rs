@@ -66,25 +66,52 @@ fn operations_already_in_their_target_state_succeed() {
 }
 
 #[test]
-fn start_reports_a_container_that_cannot_start() {
+fn start_reports_a_container_that_cannot_start_in_the_clis_words() {
     let container = Container::created_with("cannot-start", &["--entrypoint", "/no/such/program"]);
     let run = Sandbox::new().sme(&[&container.name, "start"]);
-    run.fails_mentioning(&[
-        "Error starting service: Docker Engine: ",
-        "/no/such/program",
-    ]);
+    // The runtime's wording varies with its version; the lines around it are
+    // the docker CLI's.
+    assert_eq!((run.code, run.stderr.as_str()), (Some(1), ""), "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("exit status 1: Error response from daemon: ")
+            && run.stdout.contains("/no/such/program")
+            && run.stdout.ends_with(&format!(
+                "\nError: failed to start containers: {}\n",
+                container.name
+            )),
+        "{run:?}"
+    );
+    assert_eq!(run.stdout.matches('\n').count(), 2, "{run:?}");
     assert!(!container.is_running());
 }
 
 #[test]
-fn missing_container_is_reported_for_every_operation() {
+fn start_of_a_paused_container_prints_the_daemons_refusal_like_the_cli() {
+    let container = Container::running("start-paused");
+    crate::support::docker(&["pause", &container.name]);
+    Sandbox::new()
+        .sme(&[&container.name, "start"])
+        .fails_with(&format!(
+            "exit status 1: Error response from daemon: \
+             cannot start a paused container, try unpause instead\n\
+             Error: failed to start containers: {}\n",
+            container.name
+        ));
+    assert_eq!(container.status(), "paused");
+}
+
+#[test]
+fn missing_container_is_reported_in_the_references_exact_words() {
     let sandbox = Sandbox::new();
     let name = crate::support::unique("missing");
-    for operation in ["start", "stop", "restart", "metrics"] {
-        sandbox
-            .sme(&[&name, operation])
-            .fails_with(&format!("container {name} not found"));
+    let daemon = format!("exit status 1: Error response from daemon: No such container: {name}\n");
+    for operation in ["stop", "restart", "metrics"] {
+        sandbox.sme(&[&name, operation]).fails_with(&daemon);
     }
+    sandbox.sme(&[&name, "start"]).fails_with(&format!(
+        "{daemon}Error: failed to start containers: {name}\n"
+    ));
 }
 
 #[test]
@@ -130,7 +157,6 @@ fn extra_arguments_are_ignored_like_the_reference() {
 fn strange_service_names_are_refused_and_change_nothing() {
     let container = Container::running("strange");
     let sandbox = Sandbox::new();
-    let long = "a".repeat(300);
     let names = [
         format!("{};docker rm -f {}", container.name, container.name),
         format!("$({})", container.name),
@@ -144,7 +170,6 @@ fn strange_service_names_are_refused_and_change_nothing() {
         "-rf".to_owned(),
         "x".to_owned(),
         String::new(),
-        long,
     ];
     for name in &names {
         for operation in ["stop", "restart", "metrics"] {
@@ -156,6 +181,42 @@ fn strange_service_names_are_refused_and_change_nothing() {
         container.is_running(),
         "a refused request changed the container"
     );
+}
+
+#[test]
+fn names_as_long_as_docker_accepts_are_served() {
+    for length in [300, 1004] {
+        let mut name = crate::support::unique("long");
+        name.push('-');
+        name.push_str(&"n".repeat(length - name.len()));
+        let container = Container::named(&name, &[]);
+        let sandbox = Sandbox::new();
+        let metrics = sandbox.sme(&[&name, "metrics"]);
+        assert_eq!(
+            (metrics.code, metrics.stderr.as_str()),
+            (Some(0), ""),
+            "{metrics:?}"
+        );
+        assert_eq!(
+            keys_in_order(&metrics.stdout),
+            ["cpuUsedPercent", "memoryUsed", "raw"]
+        );
+        let before = container.started_at();
+        sandbox.sme(&[&name, "restart"]).succeeds_with("\"\"");
+        assert_ne!(container.started_at(), before, "{length}: not restarted");
+        // A stop before the new shell sets its trap would wait out the grace period.
+        while crate::support::docker(&["logs", &name])
+            .matches("ready")
+            .count()
+            < 2
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sandbox.sme(&[&name, "stop"]).succeeds_with("\"\"");
+        assert_eq!(container.status(), "exited", "{length}");
+        sandbox.sme(&[&name, "start"]).succeeds_with("\"\"");
+        assert!(container.is_running(), "{length}");
+    }
 }
 
 #[test]
@@ -234,6 +295,8 @@ fn unreachable_daemon_fails_fast_with_one_line() {
         run.fails_mentioning(&[
             "cannot reach the Docker Engine at unix:///nonexistent/docker.sock",
         ]);
+        // No daemon answered, so nothing reads as the docker CLI's output.
+        assert!(!run.stdout.starts_with("exit status"), "{run:?}");
         assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
     }
     sandbox.env("DOCKER_HOST", "tcp://127.0.0.1:1");
