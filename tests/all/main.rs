@@ -3,6 +3,7 @@
 //! Engine. One binary, a module per topic.
 
 mod contract;
+mod differences;
 mod performance;
 mod policies;
 mod security;
