@@ -276,7 +276,7 @@ mod tests {
              cannot start a paused container, try unpause instead\n\
              Error: failed to start containers: svc\n"
         );
-        let unreachable = Error::Unavailable("cannot reach the Docker Engine".to_owned());
+        let unreachable = Error::Timeout("cannot reach the Docker Engine".to_owned());
         assert_eq!(
             failure(Lifecycle::Stop, "svc", &unreachable),
             "Error stopping service: cannot reach the Docker Engine"

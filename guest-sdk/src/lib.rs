@@ -95,8 +95,7 @@ impl Error {
             | Error::Timeout(m)
             | Error::LimitExceeded(m)
             | Error::InvalidArgument(m)
-            | Error::Docker(m)
-            | Error::Unavailable(m) => m,
+            | Error::Docker(m) => m,
         }
     }
 }

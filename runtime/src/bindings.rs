@@ -53,8 +53,10 @@ impl From<DockerError> for CallError {
         match error {
             DockerError::NotFound(_) => CallError::NotFound(error.to_string()),
             DockerError::Engine(message) => CallError::Docker(message),
+            // No variant of its own: the WIT's `error` is a public contract,
+            // and a new case would break every component built against it.
             DockerError::Unreachable { .. } | DockerError::Protocol(_) => {
-                CallError::Unavailable(error.to_string())
+                CallError::Timeout(error.to_string())
             }
         }
     }
@@ -70,7 +72,6 @@ impl CallError {
             CallError::LimitExceeded(_) => "limit-exceeded",
             CallError::InvalidArgument(_) => "invalid-argument",
             CallError::Docker(_) => "docker",
-            CallError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -82,8 +83,7 @@ impl CallError {
             | CallError::Timeout(m)
             | CallError::LimitExceeded(m)
             | CallError::InvalidArgument(m)
-            | CallError::Docker(m)
-            | CallError::Unavailable(m) => m,
+            | CallError::Docker(m) => m,
         }
     }
 }
