@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Linker;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{CallHook, Store, Trap, UpdateDeadline};
 
 use crate::audit::{self, Audit, AuditError};
 use crate::bindings::{Metric, Metrics, Operation, Request};
@@ -17,7 +17,7 @@ use crate::engine_config::MAX_WASM_STACK;
 use crate::gate::Gate;
 use crate::host::stdio::Captured;
 use crate::host::{self, PolicyState, Setup};
-use crate::limits::{Deadline, LimitExceeded};
+use crate::limits::{self, Copying, Deadline, LimitExceeded};
 use crate::loader::{self, LoadError, Loader};
 use crate::policy::{Policy, World};
 
@@ -218,6 +218,7 @@ impl Runtime {
             }),
         );
         store.limiter(|state| state.limiter());
+        bound_copies(&mut store, limits.output);
         store
             .set_fuel(limits.fuel)
             .expect("fuel is enabled in the engine configuration");
@@ -243,8 +244,9 @@ impl Runtime {
         if !guest_output.is_empty() {
             tracing::debug!(module = %policy.name, output = %guest_output, "guest stdout and stderr");
         }
-        let answer =
-            answer.map_err(|failure| classify(failure, policy, limits.fuel, &deadline, &stderr))?;
+        let copying = store.data().copying();
+        let answer = answer
+            .map_err(|failure| classify(failure, policy, &limits, copying, &deadline, &stderr))?;
         check_size(&answer, limits.output).map_err(stopped)?;
         Ok(answer)
     }
@@ -289,6 +291,43 @@ impl Runtime {
     }
 }
 
+/// Bounds what wasmtime copies out of the module's memory, before it copies
+/// it: every string and list a module hands the host (host-call arguments,
+/// its answer) is copied into host memory before any of our code can look
+/// at its size, so the size is checked by wasmtime's per-copy "hostcall
+/// fuel". A call hook sets the fuel for what comes next: leaving wasm for
+/// the host means arguments are copied ([`limits::host_call_data`]),
+/// returning from wasm to the host means the answer is
+/// ([`limits::answer_data`]). The store remembers which, so that running out
+/// can be named.
+fn bound_copies(store: &mut Store<PolicyState>, output: usize) {
+    let arguments = limits::host_call_data(output);
+    let answer = limits::answer_data(output);
+    store.set_hostcall_fuel(arguments);
+    // Wasm fuel left when the last host call returned: a host call that
+    // failed (its arguments over the bound) unwinds the guest without
+    // running one more instruction, which is how leaving wasm that way is
+    // told from returning an answer.
+    let mut after_host_call = None;
+    store.call_hook(move |mut store, hook| {
+        let (copying, fuel) = match hook {
+            CallHook::CallingHost => (Copying::Arguments, arguments),
+            CallHook::ReturningFromHost => {
+                after_host_call = store.get_fuel().ok();
+                return Ok(());
+            }
+            CallHook::ReturningFromWasm if store.get_fuel().ok() == after_host_call => {
+                return Ok(());
+            }
+            CallHook::ReturningFromWasm => (Copying::Answer, answer),
+            CallHook::CallingWasm => return Ok(()),
+        };
+        store.set_hostcall_fuel(fuel);
+        store.data_mut().set_copying(copying);
+        Ok(())
+    });
+}
+
 /// How a call failed before it is classified.
 enum CallFailure {
     Instantiate(String, String),
@@ -300,10 +339,12 @@ enum CallFailure {
 fn classify(
     failure: CallFailure,
     policy: &Policy,
-    fuel: u64,
+    limits: &limits::Limits,
+    copying: Copying,
     deadline: &Deadline,
     stderr: &Captured,
 ) -> RunError {
+    let fuel = limits.fuel;
     let policy_name = policy.to_string();
     let error = match failure {
         CallFailure::Instantiate(policy, reason) => {
@@ -335,6 +376,19 @@ fn classify(
         return RunError::Audit {
             policy: policy_name,
             source,
+        };
+    }
+    if trap.is_none() && copying == Copying::Answer {
+        // The module's export returned, and what it returned could not be
+        // taken. Wasmtime's error for a copy over its bound
+        // ([`limits::answer_data`]) has no public type, so it is recognised
+        // by where it happened: a well-formed answer, which every
+        // `wit-bindgen` guest gives, can fail nowhere else. (A hand-written
+        // component answering with a bad pointer or bad UTF-8 is refused the
+        // same way.)
+        return RunError::Limit {
+            policy: policy_name,
+            limit: LimitExceeded::Output(limits.output),
         };
     }
     let cause = match trap {

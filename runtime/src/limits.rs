@@ -30,6 +30,49 @@ pub const DEFAULT_OUTPUT: usize = 64 << 10;
 /// period (10 s by default) before Docker kills it.
 pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
 
+/// Bytes of guest data wasmtime may copy out of a module's memory for the
+/// arguments of one host call (SME's capabilities and WASI alike), unless
+/// the output limit is larger. Every argument is copied before any host code
+/// sees it, so this is checked by wasmtime, before copying, as its "hostcall
+/// fuel". Far above what a policy passes (container names of at most 255
+/// bytes, log messages kept to 4 KiB, stdout writes), and small beside the
+/// runtime's own overhead: without it the host copied as much as the guest
+/// had, up to `memory_mib` more.
+pub const MAX_HOST_CALL_DATA: usize = 4 << 20;
+
+/// Fewest bytes one metrics field takes once printed: a one-character name
+/// in quotes, the colon, a one-character value and the comma (`"a":1,`).
+const MIN_PRINTED_FIELD: usize = 5;
+
+/// Which copy out of guest memory comes next: what the hostcall fuel is set
+/// for, and what running out of it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Copying {
+    /// The arguments of a host call (or nothing yet).
+    #[default]
+    Arguments,
+    /// The module's answer, once its export has returned.
+    Answer,
+}
+
+/// Bytes of guest data wasmtime may copy for the arguments of one host call
+/// of a module whose output limit is `output`: a write to stdout up to the
+/// output limit must still reach the capped capture, which then stops it.
+pub fn host_call_data(output: usize) -> usize {
+    MAX_HOST_CALL_DATA.max(output)
+}
+
+/// Bytes of guest data wasmtime may copy for the answer of a module whose
+/// output limit is `output`, counted as wasmtime counts it: the bytes of
+/// every string, and for a list of metrics fields each field's host size
+/// too. An answer that fits the output limit once printed fits this;
+/// a larger one is refused before it is copied. What passes is checked
+/// exactly, as printed, afterwards.
+pub fn answer_data(output: usize) -> usize {
+    let fields = output / MIN_PRINTED_FIELD;
+    output.saturating_add(fields.saturating_mul(size_of::<crate::bindings::Metric>()))
+}
+
 /// The limits that apply to one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

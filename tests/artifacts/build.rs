@@ -44,6 +44,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "hostile_metrics",
     ),
     ("LIST_NAMES", "sme-test-list-names", "list_names"),
+    ("HUGE_TRANSFER", "sme-test-huge-transfer", "huge_transfer"),
     (
         "LIFECYCLE_PROBE",
         "sme-test-lifecycle-probe",

@@ -140,3 +140,47 @@ fn peak_rss_stays_within_memory_mib_plus_the_runtime_overhead() {
     );
     run.fails_mentioning(&["exceeded its memory limit of 16 MiB (limit `memory_mib`)"]);
 }
+
+/// Runs the huge-transfer guest for a container whose name picks what it
+/// hands the host (see `tests/guests/huge-transfer`), at `memory_mib` = 64,
+/// and returns the run and the peak RSS of the `sme` process in MiB.
+fn hand_over(behaviour: &str) -> (Run, u64) {
+    let container = Container::running(behaviour);
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::HUGE_TRANSFER, "hand.wasm");
+    sandbox.config("[limits]\nmemory_mib = 64\n");
+    let (run, kib) = sme_peak_rss(&sandbox, &[&container.name, "hand"]);
+    (run, kib >> 10)
+}
+
+#[test]
+fn the_host_never_copies_a_huge_string_out_of_guest_memory() {
+    // The guest fills 48 MiB of its 64 MiB; a host that copied the string
+    // out before checking its size peaked at about 110 MiB.
+    let memory_mib = 64;
+    let mut runs = Vec::new();
+    for (behaviour, expected) in [
+        (
+            "answer",
+            "stopped: exceeded its output limit of 64 KiB (limit `output_kib`)",
+        ),
+        (
+            "name",
+            "too much data is being copied between the host and the guest",
+        ),
+        (
+            "log",
+            "too much data is being copied between the host and the guest",
+        ),
+    ] {
+        let (run, peak) = hand_over(behaviour);
+        runs.push((behaviour, expected, run, peak));
+    }
+    for (behaviour, expected, run, peak) in runs {
+        assert!(
+            peak < memory_mib + RUNTIME_OVERHEAD_MIB,
+            "{behaviour}: peak RSS {peak} MiB with memory_mib = {memory_mib}: {run:?}"
+        );
+        run.fails_mentioning(&[expected]);
+    }
+}

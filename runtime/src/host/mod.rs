@@ -20,7 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::bindings::types;
 use crate::docker::Docker;
 use crate::gate::Gate;
-use crate::limits::MemoryLimiter;
+use crate::limits::{Copying, MemoryLimiter};
 use clock::ClockHost;
 use containers::ContainersHost;
 use log::LogHost;
@@ -32,6 +32,7 @@ pub struct PolicyState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    copying: Copying,
     containers: ContainersHost,
     stats: StatsHost,
     log: LogHost,
@@ -80,6 +81,7 @@ impl PolicyState {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(setup.memory),
+            copying: Copying::default(),
             containers: ContainersHost::new(setup.gate.clone(), setup.docker.clone()),
             stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.state_dir),
             log: LogHost::new(setup.gate.clone(), &setup.module),
@@ -90,6 +92,16 @@ impl PolicyState {
     /// The store's memory limiter.
     pub fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
+    }
+
+    /// Which copy out of guest memory comes next.
+    pub fn copying(&self) -> Copying {
+        self.copying
+    }
+
+    /// Records which copy out of guest memory comes next.
+    pub fn set_copying(&mut self, copying: Copying) {
+        self.copying = copying;
     }
 }
 
