@@ -3,9 +3,11 @@
 //! Engine. One binary, a module per topic.
 
 mod contract;
+mod grace;
 mod performance;
 mod policies;
 mod security;
+mod settings;
 mod smectl;
 mod support;
 mod trust;
