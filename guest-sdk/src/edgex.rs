@@ -4,8 +4,8 @@
 //! add their own checks before or after the same calls. Texts and formats are
 //! the reference executor's, so the agent sees exactly what it used to see.
 
-use crate::figures::{Figures, json_string};
 use crate::container_config::DOCKER_DEFAULT_STOP_TIMEOUT;
+use crate::figures::{Figures, json_string};
 use crate::{Error, Metric, MetricValue, container_config, containers, cpu_window, log, stats};
 
 /// What the reference executor prints when an operation succeeds: the JSON
