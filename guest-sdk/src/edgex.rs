@@ -4,12 +4,29 @@
 //! add their own checks before or after the same calls. Texts and formats are
 //! the reference executor's, so the agent sees exactly what it used to see.
 
+use crate::container_config::DOCKER_DEFAULT_STOP_TIMEOUT;
 use crate::figures::{Figures, json_string};
-use crate::{Error, Metric, MetricValue, containers, stats};
+use crate::{Error, Metric, MetricValue, container_config, containers, cpu_window, log, stats};
 
 /// What the reference executor prints when an operation succeeds: the JSON
 /// encoding of an empty string.
 pub const SUCCESS: &str = "\"\"";
+
+/// The longest grace period, in seconds, a stop or restart asks Docker for
+/// (the default of the default policies' `grace_cap_s` setting).
+///
+/// The agent gives up after 20 s, and SME's limits are set inside that: each
+/// Docker call may take `docker_timeout_ms` (12 s), the module `deadline_ms`
+/// (15 s), the request `request_deadline_ms` (16 s). A stop is one call:
+/// Docker sends SIGTERM, waits the grace period, then sends SIGKILL and
+/// waits for the exit (well under 1 s for a process that is not stuck in
+/// the kernel; 2 s is allowed here, and for a restart the start). So
+/// grace + 2 s must stay under 12 s: 10 s fits, with the reading of the
+/// container's stop timeout and the check of its state (milliseconds each)
+/// inside the module's 15 s. 10 s is also Docker's default, so a container
+/// that sets no stop timeout is stopped exactly as the reference stops it;
+/// only a longer grace period is shortened.
+pub const DEFAULT_GRACE_CAP: u32 = 10;
 
 /// A lifecycle operation of the reference executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +54,41 @@ impl Lifecycle {
         self != Lifecycle::Stop
     }
 
-    /// Asks the host to perform the operation, with Docker's default timeout.
+    /// Asks the host to perform the operation, with the container's own
+    /// grace period shortened to [`DEFAULT_GRACE_CAP`] when it is longer.
     pub fn perform(self, service: &str) -> Result<(), Error> {
+        self.perform_within(service, DEFAULT_GRACE_CAP)
+    }
+
+    /// Asks the host to perform the operation. A stop or restart gives the
+    /// container its own grace period (Docker's `StopTimeout`, 10 s when
+    /// unset) but at most `cap_seconds`, so the answer comes in time for the
+    /// agent; a shortened grace period is logged, and the host's audit line
+    /// of the stop records the timeout asked for.
+    pub fn perform_within(self, service: &str, cap_seconds: u32) -> Result<(), Error> {
+        if self == Lifecycle::Start {
+            return containers::start(service);
+        }
+        let own = container_config::stop_timeout(service)?.unwrap_or(DOCKER_DEFAULT_STOP_TIMEOUT);
+        let timeout = own.min(cap_seconds);
+        if timeout < own {
+            log::warn(&format!(
+                "{service}: grace period shortened from {own} s to {timeout} s so the {} \
+                 answers within the agent's 20 s (setting grace_cap_s)",
+                self.verb()
+            ));
+        }
         match self {
-            Lifecycle::Start => containers::start(service),
-            Lifecycle::Stop => containers::stop(service, None),
-            Lifecycle::Restart => containers::restart(service, None),
+            Lifecycle::Stop => containers::stop(service, Some(timeout)),
+            _ => containers::restart(service, Some(timeout)),
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Lifecycle::Start => "start",
+            Lifecycle::Stop => "stop",
+            Lifecycle::Restart => "restart",
         }
     }
 }
@@ -56,8 +102,18 @@ impl Lifecycle {
 /// let printed = lifecycle(Lifecycle::Stop, "edgex-core-data");
 /// ```
 pub fn lifecycle(action: Lifecycle, service: &str) -> Result<String, String> {
+    lifecycle_within(action, service, DEFAULT_GRACE_CAP)
+}
+
+/// [`lifecycle`], with at most `cap_seconds` of grace period for a stop or
+/// restart (see [`Lifecycle::perform_within`]).
+pub fn lifecycle_within(
+    action: Lifecycle,
+    service: &str,
+    cap_seconds: u32,
+) -> Result<String, String> {
     action
-        .perform(service)
+        .perform_within(service, cap_seconds)
         .map_err(|error| failure(action, service, &error))?;
     verify(action, service)
 }
@@ -141,12 +197,24 @@ pub fn not_found(service: &str) -> String {
 }
 
 /// The reference executor's metrics: `cpuUsedPercent`, `memoryUsed` and
-/// `raw`, measured with the host's fast path ([`stats::recent`]). This is the
-/// whole default metrics policy. A daemon's refusal (a missing container) is
-/// printed as the reference printed `docker stats`' failure:
+/// `raw`, measured with the host's fast path ([`stats::recent`], a kept
+/// reading at most 5 s old). This is the whole default metrics policy. A
+/// daemon's refusal (a missing container) is printed as the reference
+/// printed `docker stats`' failure:
 /// `exit status 1: Error response from daemon: <message>\n`.
 pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
-    let measurement = stats::recent(service).map_err(|error| match error {
+    metrics_from(stats::recent(service))
+}
+
+/// [`metrics`], measuring CPU against a kept reading at most `window_ms`
+/// old ([`cpu_window::recent_within`]); when there is none, the host
+/// measures as `docker stats` does (1 to 2 s).
+pub fn metrics_within(service: &str, window_ms: u32) -> Result<Vec<Metric>, String> {
+    metrics_from(cpu_window::recent_within(service, window_ms))
+}
+
+fn metrics_from(measurement: Result<stats::Measurement, Error>) -> Result<Vec<Metric>, String> {
+    let measurement = measurement.map_err(|error| match error {
         Error::NotFound(message) | Error::Docker(message) => {
             format!("{EXIT_STATUS_1}{}", daemon_error(&message))
         }

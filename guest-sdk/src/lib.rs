@@ -33,6 +33,7 @@
 
 pub mod edgex;
 pub mod figures;
+pub mod settings;
 pub mod units;
 
 pub use figures::Figures;
@@ -61,6 +62,9 @@ pub mod __private {
                     "sme:policy/stats@0.1.0": crate::__private::sme::policy::stats,
                     "sme:policy/log@0.1.0": crate::__private::sme::policy::log,
                     "sme:policy/clock@0.1.0": crate::__private::sme::policy::clock,
+                    "sme:policy/settings@0.1.0": crate::__private::sme::policy::settings,
+                    "sme:policy/container-config@0.1.0": crate::__private::sme::policy::container_config,
+                    "sme:policy/cpu-window@0.1.0": crate::__private::sme::policy::cpu_window,
                 },
                 pub_export_macro: true,
                 export_macro_name: $export_macro,
@@ -136,6 +140,34 @@ pub mod stats {
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
     pub use crate::host::stats::{CpuReading, Measurement, Sample, measure, one_shot, recent};
+}
+
+pub mod container_config {
+    //! Parts of a container's configuration `inspect` does not report,
+    //! checked against the module's `inspect` grant.
+    //!
+    //! ```no_run
+    //! // None: the daemon's default grace period applies.
+    //! let own = sme_guest::container_config::stop_timeout("edgex-core-data")?
+    //!     .unwrap_or(sme_guest::container_config::DOCKER_DEFAULT_STOP_TIMEOUT);
+    //! # Ok::<(), sme_guest::Error>(())
+    //! ```
+    pub use crate::host::container_config::stop_timeout;
+
+    /// The grace period, in seconds, Docker gives a container that sets no
+    /// stop timeout of its own.
+    pub const DOCKER_DEFAULT_STOP_TIMEOUT: u32 = 10;
+}
+
+pub mod cpu_window {
+    //! CPU measurement over a window the policy chooses.
+    //!
+    //! ```no_run
+    //! // Measure against a kept reading at most 3 s old, else as docker does.
+    //! let measurement = sme_guest::cpu_window::recent_within("edgex-core-data", 3000)?;
+    //! # Ok::<(), sme_guest::Error>(())
+    //! ```
+    pub use crate::host::cpu_window::recent_within;
 }
 
 pub mod clock {

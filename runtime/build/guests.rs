@@ -16,7 +16,7 @@ fn build_guests(packages: &[&str]) -> std::path::PathBuf {
         .find(|dir| dir.join("policies/Cargo.toml").is_file())
         .expect("the repository root (holding policies/Cargo.toml) is above this crate")
         .to_path_buf();
-    for watched in ["wit", "guest-sdk", "policies", "tests/guests"] {
+    for watched in ["wit", "guest-sdk", "policies", "tests/guests", "tests/wit-0.1.0"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

@@ -263,6 +263,11 @@ pub struct HostCall<'a> {
         serialize_with = "clipped_option"
     )]
     pub detail: Option<&'a str>,
+    /// For `stop` and `restart`, the grace period asked of Docker in seconds
+    /// (absent: the container's own); for the `container-config` read of a
+    /// stop timeout, the container's own grace period found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u32>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -362,6 +367,7 @@ mod tests {
             decision: "allow",
             result: "ok",
             detail,
+            timeout_s: None,
             duration_us: 12,
         }
     }

@@ -41,7 +41,7 @@ pub use generated::operation::Operation;
 pub use generated::sme::policy::containers::{self, Container, Filter, Health, Status, Summary};
 pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
-pub use generated::sme::policy::{clock, log};
+pub use generated::sme::policy::{clock, container_config, cpu_window, log, settings};
 
 use crate::docker::DockerError;
 

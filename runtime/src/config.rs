@@ -1,5 +1,5 @@
 //! The configuration file: paths, Docker endpoint, limits, and per module its
-//! grants and pin.
+//! grants, pin and settings.
 //!
 //! The agent passes only two arguments, so everything else comes from here:
 //! the file named by `SME_CONFIG` (default [`DEFAULT_CONFIG`]; a missing
@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::grants::{Grant, Target, Verb};
 use crate::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
+use crate::settings::{Configured, Value};
 use crate::trusted::{self, Strictness, TrustError};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
@@ -165,6 +166,9 @@ pub struct ModuleConfig {
     pub grant: Option<Grant>,
     /// The module's limits (the global ones where it sets none).
     pub limits: Limits,
+    /// `[modules.<name>.settings]`, checked against the module when it
+    /// loads (see [`crate::settings`]).
+    pub settings: Vec<Configured>,
 }
 
 /// What applies to one module when it runs.
@@ -178,6 +182,8 @@ pub struct ModuleSettings {
     pub limits: Limits,
     /// Its pin, if any.
     pub pin: Option<[u8; 32]>,
+    /// Its configured settings, not yet checked against the module.
+    pub settings: Vec<Configured>,
 }
 
 /// Where a module's grant came from.
@@ -255,9 +261,11 @@ impl Config {
                     ),
                 ));
             }
-            let module = module.validate(limits).map_err(|(span, message)| {
-                invalid(Some(span), format!("[modules.{name}] {message}"))
-            })?;
+            let module = module
+                .validate(limits, &|offset| line_of(text, offset))
+                .map_err(|(span, message)| {
+                    invalid(Some(span), format!("[modules.{name}] {message}"))
+                })?;
             modules.insert(name, module);
         }
         Ok(Config {
@@ -319,6 +327,7 @@ impl Config {
             grant_source,
             limits: configured.map_or(self.limits, |m| m.limits),
             pin: configured.and_then(|m| m.pin),
+            settings: configured.map(|m| m.settings.clone()).unwrap_or_default(),
         }
     }
 
@@ -436,10 +445,11 @@ struct RawModule {
     sha256: Option<Spanned<String>>,
     grants: Option<RawGrants>,
     limits: Option<Spanned<RawLimits>>,
+    settings: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
 
 impl RawModule {
-    fn validate(self, global: Limits) -> AtSpan<ModuleConfig> {
+    fn validate(self, global: Limits, line_of: &dyn Fn(usize) -> usize) -> AtSpan<ModuleConfig> {
         let pin = self
             .sha256
             .map(|pin| {
@@ -465,10 +475,34 @@ impl RawModule {
             }
             None => global,
         };
+        let mut settings = Vec::new();
+        for (key, value) in self.settings.into_iter().flatten() {
+            let span = key.span();
+            let value = match value.into_inner() {
+                toml::Value::Integer(n) => Value::Int(n),
+                toml::Value::String(text) => Value::Text(text),
+                toml::Value::Boolean(b) => Value::Bool(b),
+                _ => {
+                    return Err((
+                        span,
+                        format!(
+                            "setting `{}` must be a string, an integer or a boolean",
+                            key.get_ref()
+                        ),
+                    ));
+                }
+            };
+            settings.push(Configured {
+                line: line_of(span.start),
+                key: key.into_inner(),
+                value,
+            });
+        }
         Ok(ModuleConfig {
             pin,
             grant: self.grants.map(RawGrants::validate).transpose()?,
             limits,
+            settings,
         })
     }
 }
@@ -663,6 +697,32 @@ inspect = ["self"]
                 "[modules.stop] `request_deadline_ms` is one budget for the whole request"
             ),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn module_settings_keep_their_lines() {
+        let config = parse(
+            "[modules.stop.settings]\ngrace_cap_s = 5\n\n[modules.\"metrics.d/x\".settings]\nlabel = \"a\"\non = true\n",
+        )
+        .unwrap();
+        let stop = config.module("stop").settings;
+        assert_eq!(
+            stop,
+            [Configured {
+                key: "grace_cap_s".into(),
+                value: Value::Int(5),
+                line: 2
+            }]
+        );
+        let addon = config.module("metrics.d/x").settings;
+        assert_eq!(addon[0].line, 5);
+        assert_eq!(addon[1].value, Value::Bool(true));
+        assert!(config.module("start").settings.is_empty());
+        assert_eq!(
+            line_of_error("[modules.stop.settings]\n\nratio = 0.5\n"),
+            3,
+            "floats are not settings"
         );
     }
 

@@ -91,6 +91,24 @@ impl Gate {
         F: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
     {
+        self.call_noting(verb, scope, |_| None, perform).await
+    }
+
+    /// [`Gate::call`], with a timeout for the audit line (see
+    /// [`HostCall::timeout_s`]) taken from the answer by `note`: the grace
+    /// period a stop asked for, or the one a container has.
+    pub async fn call_noting<T, N, F, Fut>(
+        &self,
+        verb: Verb,
+        scope: Scope<'_>,
+        note: N,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, CallError>>
+    where
+        N: FnOnce(&T) -> Option<u32>,
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
         let started = Instant::now();
         let target = scope.target();
         let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
@@ -137,11 +155,12 @@ impl Gate {
                 }
             }
         };
+        let timeout_s = answer.as_ref().ok().and_then(note);
         let outcome = answer
             .as_ref()
             .map(|_| ())
             .map_err(|e| e as &dyn AuditDetail);
-        self.record(verb, target, "allow", outcome, started)?;
+        self.record_noting(verb, target, "allow", outcome, timeout_s, started)?;
         Ok(answer)
     }
 
@@ -245,6 +264,18 @@ impl Gate {
         result: Result<(), &dyn AuditDetail>,
         started: Instant,
     ) -> wasmtime::Result<()> {
+        self.record_noting(verb, target, decision, result, None, started)
+    }
+
+    fn record_noting(
+        &self,
+        verb: Verb,
+        target: &str,
+        decision: &str,
+        result: Result<(), &dyn AuditDetail>,
+        timeout_s: Option<u32>,
+        started: Instant,
+    ) -> wasmtime::Result<()> {
         let (result, detail) = match &result {
             Ok(()) => ("ok", None),
             Err(error) => (error.kind(), Some(error.detail())),
@@ -257,6 +288,7 @@ impl Gate {
             decision,
             result,
             detail,
+            timeout_s,
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
@@ -323,6 +355,9 @@ mod tests {
                 finished_ms: None,
                 labels: vec![("tier".into(), "core".into())],
             })
+        }
+        async fn stop_timeout(&self, _: &str) -> docker::Result<Option<u32>> {
+            Ok(None)
         }
         async fn list(&self, _: Option<&str>, _: bool) -> docker::Result<Vec<Summary>> {
             Ok(Vec::new())

@@ -20,6 +20,7 @@ use crate::host::{self, PolicyState, Setup};
 use crate::limits::{self, Copying, Deadline, LimitExceeded};
 use crate::loader::{self, LoadError, Loader};
 use crate::policy::{Policy, World};
+use crate::settings::{self, SettingsError};
 
 /// How often the engine's epoch advances; the precision of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -45,6 +46,9 @@ pub enum RunError {
     /// It is not a usable component.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Its configured settings are not what it declares.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// It could not be instantiated (e.g. it imports what SME does not give).
     #[error("{policy}: cannot be instantiated: {reason}")]
     Instantiate {
@@ -166,8 +170,8 @@ impl Runtime {
     }
 
     async fn run_unaudited(&self, policy: &Policy, request: &Request) -> Result<Answer, RunError> {
-        let settings = self.config.module(&policy.name);
-        let limits = settings.limits;
+        let module = self.config.module(&policy.name);
+        let limits = module.limits;
         let stopped = |limit| RunError::Limit {
             policy: policy.to_string(),
             limit,
@@ -183,6 +187,14 @@ impl Runtime {
         if request_budget.left().is_zero() {
             return Err(stopped(request_budget.exceeded));
         }
+        // Checked before anything runs: a module never sees a value it did
+        // not declare, and an operator's typo refuses the module.
+        let values = settings::resolve(
+            &policy.name,
+            &policy.wasm,
+            &module.settings,
+            self.config.file.as_deref(),
+        )?;
         let loaded = self.loader.load(policy)?;
         tracing::debug!(module = %policy.name, source = ?loaded.source, "component loaded");
         let component = loaded.component;
@@ -197,7 +209,7 @@ impl Runtime {
         let gate = Arc::new(Gate::new(
             &policy.name,
             &request.service,
-            settings.grant,
+            module.grant,
             limits,
             deadline.clone(),
             self.docker.clone(),
@@ -215,6 +227,7 @@ impl Runtime {
                 memory: limits.memory,
                 stdout: stdout.clone(),
                 stderr: stderr.clone(),
+                settings: values,
             }),
         );
         store.limiter(|state| state.limiter());

@@ -30,5 +30,6 @@ pub mod metrics;
 pub mod names;
 pub mod policy;
 pub mod private_dir;
+pub mod settings;
 pub mod sink;
 pub mod trusted;

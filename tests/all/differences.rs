@@ -68,3 +68,27 @@ fn an_id_prefix_is_never_read_as_another_container() {
     assert_eq!(running.started_at(), started, "the container restarted");
     assert_eq!(stopped.status(), "exited", "the container started");
 }
+
+#[test]
+fn names_up_to_65000_characters_work_and_longer_ones_are_refused() {
+    // Docker accepts longer names still; SME's requests carry the name in
+    // their URI, which the HTTP library limits to 64 KiB.
+    let name = format!("{}x", "n".repeat(64_999));
+    let container = Container::named(&name, &[]);
+    let sandbox = Sandbox::new();
+    let metrics = sandbox.sme(&[&container.name, "metrics"]);
+    assert_eq!(
+        (metrics.code, metrics.stderr.as_str()),
+        (Some(0), ""),
+        "exit or stderr"
+    );
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert!(!container.is_running());
+
+    let longer = "n".repeat(65_001);
+    let run = sandbox.sme(&[&longer, "start"]);
+    run.fails_mentioning(&["is not a valid container name", "at most 65000 characters"]);
+    assert!(run.stdout.len() < 300, "the name is shown shortened");
+}

@@ -4,9 +4,11 @@
 
 mod contract;
 mod differences;
+mod grace;
 mod performance;
 mod policies;
 mod security;
+mod settings;
 mod smectl;
 mod support;
 mod trust;

@@ -295,7 +295,14 @@ fn the_audit_log_records_invocations_and_host_calls() {
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
     let mut audit = sandbox.audit();
-    assert_eq!(audit.len(), 4, "{audit:?}");
+    assert_eq!(audit.len(), 5, "{audit:?}");
+    // The read of the container's own stop timeout: none set, so the
+    // stop asks for Docker's default, 10 s.
+    let own = audit.remove(0);
+    assert_eq!(
+        (own["verb"].as_str(), own.get("timeout_s")),
+        (Some("inspect"), None)
+    );
     // The line announcing the stop is checked in trust.rs.
     let intent = audit.remove(0);
     assert_eq!(intent["event"], "intent");
@@ -311,6 +318,7 @@ fn the_audit_log_records_invocations_and_host_calls() {
         .map(|l| l["verb"].as_str().unwrap())
         .collect();
     assert_eq!(verbs, ["stop", "inspect"]);
+    assert_eq!(audit[0]["timeout_s"], 10, "the grace period asked for");
     for call in &audit[..2] {
         assert_eq!(call["event"], "host-call");
         assert_eq!(call["target"], container.name.as_str());

@@ -210,7 +210,8 @@ fn dry_run_records_mutations_without_performing_them() {
         .iter()
         .map(|c| c["verb"].as_str().unwrap())
         .collect();
-    assert_eq!(verbs, ["restart", "inspect"]);
+    // The first inspect reads the container's own stop timeout.
+    assert_eq!(verbs, ["inspect", "restart", "inspect"]);
     assert!(container.is_running() && container.started_at() == started);
     assert!(sandbox.audit().iter().all(|l| l["dry_run"] == true));
 }

@@ -206,13 +206,15 @@ fn a_change_is_audited_before_it_is_sent_to_docker() {
     assert_eq!(
         events,
         [
+            // Reading the container's own stop timeout changes nothing.
+            ("host-call", "inspect"),
             ("intent", "stop"),
             ("host-call", "stop"),
             ("host-call", "inspect"),
             ("invocation", "-")
         ]
     );
-    assert_eq!(audit[0]["target"], container.name.as_str());
+    assert_eq!(audit[1]["target"], container.name.as_str());
 }
 
 /// Holds an exclusive `flock` on `path` until killed, as any process that

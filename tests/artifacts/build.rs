@@ -51,6 +51,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "lifecycle_probe",
     ),
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
+    ("DEFAULT_METRICS", "sme-policy-metrics", "metrics"),
+    ("OLD_WIT", "sme-test-old-wit", "old_wit"),
 ];
 
 /// (constant, WebAssembly text under `tests/guests-text/`): guests Rust

@@ -217,6 +217,10 @@ impl Docker for DryRun {
         Ok(container)
     }
 
+    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>> {
+        self.inner.stop_timeout(name).await
+    }
+
     async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
         let simulated = self.state().lifecycle.clone();
         if simulated.is_empty() {
@@ -387,6 +391,9 @@ mod tests {
             } else {
                 Err(DockerError::NotFound(name.to_owned()))
             }
+        }
+        async fn stop_timeout(&self, _: &str) -> Result<Option<u32>> {
+            Ok(None)
         }
         async fn list(&self, _: Option<&str>, all: bool) -> Result<Vec<Summary>> {
             let row = Summary {

@@ -157,6 +157,16 @@ impl Docker for Engine {
         Ok(rows.into_iter().filter_map(summary).collect())
     }
 
+    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>> {
+        let response = self.inspect_raw(name).await?;
+        // Docker keeps any int; a negative one means "wait forever", which
+        // no call budget can honour, so it reads as the largest timeout.
+        Ok(response
+            .config
+            .and_then(|config| config.stop_timeout)
+            .map(|seconds| u32::try_from(seconds).unwrap_or(u32::MAX)))
+    }
+
     async fn start(&self, name: &str) -> Result<()> {
         let address = self.address(name).await?;
         self.client

@@ -62,6 +62,9 @@ pub trait Docker: Send + Sync + std::fmt::Debug {
     async fn inspect(&self, name: &str) -> Result<Container>;
     /// `GET /containers/json`, optionally filtered by a label selector.
     async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>>;
+    /// `Config.StopTimeout` of `GET /containers/{name}/json`: the container's
+    /// own grace period in seconds, none when it uses the daemon's default.
+    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>>;
     /// `POST /containers/{name}/start`.
     async fn start(&self, name: &str) -> Result<()>;
     /// `POST /containers/{name}/stop`.

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod containers;
 pub mod log;
+pub mod settings;
 pub mod stats;
 pub mod stdio;
 
@@ -24,6 +25,7 @@ use crate::limits::{Copying, MemoryLimiter};
 use clock::ClockHost;
 use containers::ContainersHost;
 use log::LogHost;
+use settings::SettingsHost;
 use stats::StatsHost;
 use stdio::Captured;
 
@@ -37,6 +39,7 @@ pub struct PolicyState {
     stats: StatsHost,
     log: LogHost,
     clock: ClockHost,
+    settings: SettingsHost,
 }
 
 impl std::fmt::Debug for PolicyState {
@@ -65,6 +68,8 @@ pub struct Setup {
     pub stdout: Captured,
     /// Where the guest's stderr goes.
     pub stderr: Captured,
+    /// The module's validated settings.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 impl PolicyState {
@@ -86,6 +91,7 @@ impl PolicyState {
             stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.state_dir),
             log: LogHost::new(setup.gate.clone(), &setup.module),
             clock: ClockHost::new(setup.gate),
+            settings: SettingsHost::new(setup.settings),
         }
     }
 
@@ -124,5 +130,6 @@ pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     stats::add_to_linker(linker, |state| &mut state.stats)?;
     log::add_to_linker(linker, |state| &mut state.log)?;
     clock::add_to_linker(linker, |state| &mut state.clock)?;
+    settings::add_to_linker(linker, |state| &mut state.settings)?;
     Ok(())
 }

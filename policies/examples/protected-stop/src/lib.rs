@@ -2,7 +2,14 @@
 //! exactly what the reference executor does.
 //!
 //! A service is protected when it is in [`PROTECTED`] or its container
-//! carries the label `org.sme.protected=true`. Install it as `stop.wasm`.
+//! carries the label named by the `protected_label` setting (default
+//! `org.sme.protected`) set to `true`. Install it as `stop.wasm`; rename the
+//! label without rebuilding:
+//!
+//! ```toml
+//! [modules.stop.settings]
+//! protected_label = "com.example.keep"
+//! ```
 
 use sme_guest::edgex::{self, Lifecycle};
 use sme_guest::{Request, containers, log};
@@ -10,8 +17,10 @@ use sme_guest::{Request, containers, log};
 /// Services the agent may never stop: the data store and the secret store.
 const PROTECTED: &[&str] = &["edgex-redis", "edgex-core-consul", "edgex-vault"];
 
-/// A container label that protects its container when set to `true`.
-const PROTECTED_LABEL: &str = "org.sme.protected";
+sme_guest::settings! {
+    string PROTECTED_LABEL = "protected_label", "org.sme.protected",
+        "Container label that protects its container when set to true";
+}
 
 fn stop(request: Request) -> Result<String, String> {
     let service = &request.service;
@@ -26,11 +35,12 @@ fn stop(request: Request) -> Result<String, String> {
 }
 
 fn labelled_protected(service: &str) -> Result<bool, String> {
+    let label = PROTECTED_LABEL.get();
     match containers::inspect(service) {
         Ok(container) => Ok(container
             .labels
             .iter()
-            .any(|(key, value)| key == PROTECTED_LABEL && value == "true")),
+            .any(|(key, value)| *key == label && value == "true")),
         Err(error) => Err(edgex::failure(Lifecycle::Stop, service, &error)),
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::ContainersHost;
-use crate::bindings::{CallError, Container, Filter, Summary, containers};
+use crate::bindings::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::docker::{self, Docker};
 use crate::gate::Scope;
 use crate::grants::{Pattern, Target, Verb};
@@ -24,11 +24,18 @@ impl ContainersHost {
         ) -> futures_util::future::BoxFuture<'a, docker::Result<()>>,
     {
         let docker = &*self.docker;
+        // The audit line of a stop or restart records the grace period asked
+        // for, so a shortened one is on record.
         self.gate
-            .call(verb, Scope::Container(name), |budget| async move {
-                check_timeout(verb, timeout_seconds, budget)?;
-                call(docker, name).await.map_err(CallError::from)
-            })
+            .call_noting(
+                verb,
+                Scope::Container(name),
+                |_| timeout_seconds,
+                |budget| async move {
+                    check_timeout(verb, timeout_seconds, budget)?;
+                    call(docker, name).await.map_err(CallError::from)
+                },
+            )
             .await
     }
 }
@@ -132,6 +139,25 @@ impl containers::Host for ContainersHost {
 
     async fn unpause(&mut self, name: String) -> wasmtime::Result<Result<(), CallError>> {
         self.lifecycle(Verb::Unpause, &name, None, |d, n| d.unpause(n))
+            .await
+    }
+}
+
+impl container_config::Host for ContainersHost {
+    async fn stop_timeout(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Option<u32>, CallError>> {
+        let docker = &*self.docker;
+        let name = name.as_str();
+        // Part of what `docker inspect` shows, so the `inspect` verb covers it.
+        self.gate
+            .call_noting(
+                Verb::Inspect,
+                Scope::Container(name),
+                |own: &Option<u32>| *own,
+                |_| async move { docker.stop_timeout(name).await.map_err(CallError::from) },
+            )
             .await
     }
 }

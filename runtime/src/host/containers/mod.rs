@@ -1,4 +1,5 @@
-//! The `containers` capability: inspect, list and the lifecycle verbs.
+//! The `containers` capability: inspect, list and the lifecycle verbs, and
+//! the `container-config` reads (a container's own stop timeout).
 
 mod host;
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::containers;
+use crate::bindings::{container_config, containers};
 use crate::docker::Docker;
 use crate::gate::Gate;
 
@@ -25,10 +26,12 @@ impl ContainersHost {
     }
 }
 
-/// Adds the `sme:policy/containers` functions to `linker`.
+/// Adds the `sme:policy/containers` and `sme:policy/container-config`
+/// functions to `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut ContainersHost,
 ) -> wasmtime::Result<()> {
-    containers::add_to_linker::<T, HasSelf<ContainersHost>>(linker, get)
+    containers::add_to_linker::<T, HasSelf<ContainersHost>>(linker, get)?;
+    container_config::add_to_linker::<T, HasSelf<ContainersHost>>(linker, get)
 }

@@ -20,9 +20,16 @@ pub const WINDOW: Duration = Duration::from_secs(1);
 /// The shortest usable window: host CPU time ticks at 10 ms per CPU, so
 /// shorter windows are too coarse to trust.
 pub const MIN_WINDOW: Duration = Duration::from_millis(200);
-/// Readings older than this describe another moment; the daemon is asked
-/// instead.
+/// The longest window a policy may ask for (`cpu-window.recent-within`), and
+/// how long readings are kept.
 pub const MAX_AGE: Duration = Duration::from_secs(120);
+/// The oldest reading `stats.recent` (and the default metrics policy, unless
+/// its `cpu_window_ms` setting says otherwise) measures against. A figure
+/// averaged over a longer window hides what happened since: 8 s after a
+/// burst of CPU ended, a two-minute window still showed a third of it while
+/// `docker stats` showed 0. Five seconds keeps agents that poll every few
+/// seconds on the fast path and a finished burst out of the figure.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5);
 /// Kept readings are at least this far apart, so frequent runs keep a spread.
 pub const SPACING: Duration = Duration::from_millis(250);
 /// Readings kept per container.
@@ -121,13 +128,14 @@ pub struct Readings(Vec<CpuReading>);
 impl Readings {
     /// The reading to measure `current` against: the newest one at least
     /// [`WINDOW`] older, else the oldest at least [`MIN_WINDOW`] older; never
-    /// one older than [`MAX_AGE`] or from before the container's counters
-    /// last reset (a restart).
-    pub fn baseline_for(&self, current: &CpuReading) -> Option<CpuReading> {
+    /// one older than `max_age` (at most [`MAX_AGE`]) or from before the
+    /// container's counters last reset (a restart).
+    pub fn baseline_for(&self, current: &CpuReading, max_age: Duration) -> Option<CpuReading> {
+        let max_age = max_age.min(MAX_AGE);
         let usable = |r: &&CpuReading| {
             let age = age(r, current);
             age >= MIN_WINDOW
-                && age <= MAX_AGE
+                && age <= max_age
                 && r.total_ns <= current.total_ns
                 && r.system_ns < current.system_ns
         };
@@ -144,10 +152,11 @@ impl Readings {
     /// one (by age alone; [`Readings::baseline_for`] decides with the real
     /// reading). When not, the caller measures the slow way straight away
     /// instead of taking a sample it cannot use.
-    pub fn could_serve(&self, now_ns: u64) -> bool {
+    pub fn could_serve(&self, now_ns: u64, max_age: Duration) -> bool {
+        let max_age = max_age.min(MAX_AGE);
         self.0.iter().any(|r| {
             let age = Duration::from_nanos(now_ns.saturating_sub(r.read_ns));
-            age >= MIN_WINDOW && age <= MAX_AGE
+            age >= MIN_WINDOW && age <= max_age
         })
     }
 
@@ -198,15 +207,38 @@ mod tests {
     #[test]
     fn prefers_the_newest_reading_a_window_old() {
         let readings = kept(&[at(0, 1), at(500, 2), at(1000, 3), at(1800, 4)]);
-        assert_eq!(readings.baseline_for(&at(2100, 5)), Some(at(1000, 3)));
+        assert_eq!(
+            readings.baseline_for(&at(2100, 5), MAX_AGE),
+            Some(at(1000, 3))
+        );
+    }
+
+    #[test]
+    fn a_bounded_window_skips_readings_from_before_a_burst_ended() {
+        // Kept before a burst; 8 s after it ended the two-minute window
+        // would average it in, the default window refuses that reading.
+        let readings = kept(&[at(0, 1)]);
+        let now = at(30_000, 15_000 * MS);
+        assert_eq!(readings.baseline_for(&now, MAX_AGE), Some(at(0, 1)));
+        assert_eq!(readings.baseline_for(&now, DEFAULT_MAX_AGE), None);
+        let recent = kept(&[at(0, 1), at(27_000, 15_000 * MS)]);
+        assert_eq!(
+            recent.baseline_for(&now, DEFAULT_MAX_AGE),
+            Some(at(27_000, 15_000 * MS))
+        );
+        assert_eq!(
+            readings.baseline_for(&now, Duration::from_secs(600)),
+            Some(at(0, 1)),
+            "capped at MAX_AGE, which still covers it"
+        );
     }
 
     #[test]
     fn falls_back_to_a_shorter_window() {
         let readings = kept(&[at(0, 1), at(100, 2)]);
-        assert_eq!(readings.baseline_for(&at(400, 5)), Some(at(0, 1)));
+        assert_eq!(readings.baseline_for(&at(400, 5), MAX_AGE), Some(at(0, 1)));
         assert_eq!(
-            readings.baseline_for(&at(150, 5)),
+            readings.baseline_for(&at(150, 5), MAX_AGE),
             None,
             "too short a window"
         );
@@ -215,18 +247,26 @@ mod tests {
     #[test]
     fn ignores_stale_and_reset_readings() {
         let stale = kept(&[at(0, 1)]);
-        assert_eq!(stale.baseline_for(&at(121_000, 5)), None);
+        assert_eq!(stale.baseline_for(&at(121_000, 5), MAX_AGE), None);
         let restarted = kept(&[at(0, 900)]);
-        assert_eq!(restarted.baseline_for(&at(2000, 5)), None);
+        assert_eq!(restarted.baseline_for(&at(2000, 5), MAX_AGE), None);
     }
 
     #[test]
     fn knows_when_no_kept_reading_can_serve() {
         let readings = kept(&[at(0, 1)]);
-        assert!(readings.could_serve(at(500, 0).read_ns));
-        assert!(!readings.could_serve(at(100, 0).read_ns), "too recent");
-        assert!(!readings.could_serve(at(200_000, 0).read_ns), "too old");
-        assert!(!Readings::default().could_serve(at(500, 0).read_ns));
+        assert!(readings.could_serve(at(500, 0).read_ns, MAX_AGE));
+        assert!(
+            !readings.could_serve(at(100, 0).read_ns, MAX_AGE),
+            "too recent"
+        );
+        assert!(
+            !readings.could_serve(at(200_000, 0).read_ns, MAX_AGE),
+            "too old"
+        );
+        assert!(!Readings::default().could_serve(at(500, 0).read_ns, MAX_AGE));
+        assert!(readings.could_serve(at(4_000, 0).read_ns, DEFAULT_MAX_AGE));
+        assert!(!readings.could_serve(at(6_000, 0).read_ns, DEFAULT_MAX_AGE));
     }
 
     #[test]

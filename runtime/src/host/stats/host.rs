@@ -1,7 +1,10 @@
 //! `impl Host` for the `stats` capability.
 
+use std::time::Duration;
+
 use super::StatsHost;
-use crate::bindings::{CallError, Measurement, Sample, stats};
+use super::history::{DEFAULT_MAX_AGE, MAX_AGE};
+use crate::bindings::{CallError, Measurement, Sample, Status, cpu_window, stats};
 use crate::gate::Scope;
 use crate::grants::Verb;
 
@@ -31,6 +34,29 @@ impl stats::Host for StatsHost {
     }
 
     async fn recent(&mut self, name: String) -> wasmtime::Result<Result<Measurement, CallError>> {
+        self.measure_recent(name, DEFAULT_MAX_AGE).await
+    }
+}
+
+impl cpu_window::Host for StatsHost {
+    async fn recent_within(
+        &mut self,
+        name: String,
+        max_age_ms: u32,
+    ) -> wasmtime::Result<Result<Measurement, CallError>> {
+        let max_age = Duration::from_millis(max_age_ms.into()).min(MAX_AGE);
+        self.measure_recent(name, max_age).await
+    }
+}
+
+impl StatsHost {
+    /// A one-shot sample measured against a kept reading at most `max_age`
+    /// old, else the daemon's own measurement.
+    async fn measure_recent(
+        &self,
+        name: String,
+        max_age: Duration,
+    ) -> wasmtime::Result<Result<Measurement, CallError>> {
         let docker = &*self.docker;
         let history = self.history();
         let history = history.as_ref();
@@ -41,7 +67,9 @@ impl stats::Host for StatsHost {
                 // the readings are kept under, and whether there is anything
                 // to measure at all.
                 let container = docker.inspect(name).await?;
-                if !container.running {
+                // A paused container's counters stand still: docker shows
+                // 0 %, which a window reaching back before the pause would not.
+                if !container.running || container.status == Status::Paused {
                     let current = docker.one_shot(name).await?.sample;
                     return Ok(Measurement {
                         previous: None,
@@ -50,12 +78,14 @@ impl stats::Host for StatsHost {
                 }
                 let mut kept = history.map(|h| h.load(&container.id)).unwrap_or_default();
                 let mut measurement = None;
-                if kept.could_serve(unix_ns_now()) {
+                if kept.could_serve(unix_ns_now(), max_age) {
                     let now = docker.one_shot(name).await?.sample;
-                    measurement = kept.baseline_for(&now.cpu).map(|previous| Measurement {
-                        previous: Some(previous),
-                        current: now,
-                    });
+                    measurement =
+                        kept.baseline_for(&now.cpu, max_age)
+                            .map(|previous| Measurement {
+                                previous: Some(previous),
+                                current: now,
+                            });
                 }
                 let measurement = match measurement {
                     Some(measurement) => measurement,

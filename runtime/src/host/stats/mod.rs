@@ -1,6 +1,7 @@
 //! The `stats` capability: one-shot samples, the daemon's two-sample
 //! measurement, and the fast path that pairs a one-shot sample with a CPU
-//! reading kept from an earlier run ([`history`]).
+//! reading kept from an earlier run ([`history`]), over the default window
+//! (`stats.recent`) or one the policy chooses (`cpu-window.recent-within`).
 
 pub mod history;
 mod host;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::stats;
+use crate::bindings::{cpu_window, stats};
 use crate::docker::Docker;
 use crate::gate::Gate;
 use history::History;
@@ -40,10 +41,12 @@ impl StatsHost {
     }
 }
 
-/// Adds the `sme:policy/stats` functions to `linker`.
+/// Adds the `sme:policy/stats` and `sme:policy/cpu-window` functions to
+/// `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut StatsHost,
 ) -> wasmtime::Result<()> {
-    stats::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)
+    stats::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)?;
+    cpu_window::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)
 }

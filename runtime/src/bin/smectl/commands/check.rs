@@ -249,8 +249,18 @@ impl Checker<'_> {
             ));
             return;
         }
+        let module = self.config.module(&policy.name);
+        if let Err(error) = sme::settings::resolve(
+            &policy.name,
+            &policy.wasm,
+            &module.settings,
+            self.config.file.as_deref(),
+        ) {
+            entry.problem = Some(error.to_string());
+            return;
+        }
         let description = inspect::describe(self.loader.engine(), &component);
-        let grant = self.config.module(&policy.name).grant;
+        let grant = module.grant;
         entry.warnings = grant_warnings(&grant, &imported_verbs(&description));
     }
 }

@@ -48,6 +48,28 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             expected.export()
         ));
     }
+    let declared = match sme::settings::declared(&policy.wasm) {
+        Ok(declared) => declared,
+        Err(why) => {
+            problems.push(format!("its settings cannot be read: {why}"));
+            Vec::new()
+        }
+    };
+    if let Err(error) = sme::settings::resolve(
+        &name,
+        &policy.wasm,
+        &settings.settings,
+        config.file.as_deref(),
+    ) {
+        problems.push(error.to_string());
+    }
+    let configured = |key: &str| {
+        settings
+            .settings
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| (s.value.text(), s.line))
+    };
     let imported = imported_verbs(&description);
     let warnings = grant_warnings(&settings.grant, &imported);
     let wasi: Vec<&str> = description
@@ -76,6 +98,17 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             "grants": grant_json(&settings.grant),
             "grant_source": super::grant_source(settings.grant_source),
             "limits": limits_json(&settings.limits),
+            "settings": declared.iter().map(|d| {
+                let set = configured(&d.name);
+                serde_json::json!({
+                    "name": d.name,
+                    "type": d.kind.to_string(),
+                    "default": d.default,
+                    "configured": set.as_ref().map(|(value, _)| value),
+                    "line": set.as_ref().map(|(_, line)| line),
+                    "description": d.description,
+                })
+            }).collect::<Vec<_>>(),
             "problems": problems,
             "warnings": warnings,
         });
@@ -84,6 +117,18 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
         print!("{}", text(path, &name, &policy, &pin, &description, &wasi));
         print!("{}", grant_text(&settings.grant, settings.grant_source));
         print!("{}", limits_text(&settings.limits));
+        if declared.is_empty() {
+            println!("settings    none declared");
+        } else {
+            println!("settings");
+            for d in &declared {
+                let value = match configured(&d.name) {
+                    Some((value, line)) => format!("{value} (configured, line {line})"),
+                    None => format!("{} (default)", d.default),
+                };
+                println!("  {:<20} = {value}  [{}] {}", d.name, d.kind, d.description);
+            }
+        }
         for problem in &problems {
             println!("problem: {problem}");
         }

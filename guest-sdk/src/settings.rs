@@ -1,0 +1,170 @@
+//! Read-only settings from the operator's configuration
+//! (`[modules.<name>.settings]`), declared by the module with [`settings!`].
+//!
+//! The declaration is written into the module as a custom section, so the
+//! runtime knows each setting's type, default and range without running the
+//! module: `sme` and `smectl check` refuse a configured key the module does
+//! not declare, or a value out of its range, naming the module, the key and
+//! the configuration line, and `smectl inspect` lists the declarations.
+//!
+//! ```
+//! sme_guest::settings! {
+//!     int GRACE_CAP_S = "grace_cap_s", 10, 0..=10,
+//!         "Longest grace period a stop asks Docker for, in seconds";
+//!     string LABEL = "protected_label", "org.sme.protected",
+//!         "Label that protects a container when set to true";
+//! }
+//!
+//! fn cap() -> u32 {
+//!     // The configured value, else the declared default.
+//!     GRACE_CAP_S.get() as u32
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Descriptions and defaults must not contain tabs or newlines (the section
+//! is one line per setting).
+//!
+//! [`settings!`]: crate::settings!
+
+/// The configured value of `key` as text, checked against the module's
+/// declaration; none when the operator set nothing.
+pub use crate::host::settings::get;
+
+/// An integer setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Int {
+    /// Its key.
+    pub key: &'static str,
+    /// Its value when none is configured.
+    pub default: i64,
+    /// Smallest accepted value.
+    pub min: i64,
+    /// Largest accepted value.
+    pub max: i64,
+}
+
+impl Int {
+    /// The configured value, else the default.
+    pub fn get(&self) -> i64 {
+        get(self.key)
+            .and_then(|text| text.parse().ok())
+            .filter(|value| (self.min..=self.max).contains(value))
+            .unwrap_or(self.default)
+    }
+}
+
+/// A text setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Text {
+    /// Its key.
+    pub key: &'static str,
+    /// Its value when none is configured.
+    pub default: &'static str,
+}
+
+impl Text {
+    /// The configured value, else the default.
+    pub fn get(&self) -> String {
+        get(self.key).unwrap_or_else(|| self.default.to_owned())
+    }
+}
+
+/// A boolean setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Bool {
+    /// Its key.
+    pub key: &'static str,
+    /// Its value when none is configured.
+    pub default: bool,
+}
+
+impl Bool {
+    /// The configured value, else the default.
+    pub fn get(&self) -> bool {
+        get(self.key)
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(self.default)
+    }
+}
+
+/// The bytes of one declaration line, for the custom section.
+#[doc(hidden)]
+pub const fn section<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// Declares the settings a module reads, each as a constant with a `get`
+/// method, and records the declarations in the module's `sme-settings`
+/// custom section for the runtime to check the configuration against.
+///
+/// Each entry is `int NAME = "key", default, min..=max, "description";`,
+/// `string NAME = "key", "default", "description";` or
+/// `bool NAME = "key", default, "description";`. Keys are lowercase
+/// letters, digits and `_`.
+///
+/// ```
+/// sme_guest::settings! {
+///     int WINDOW_MS = "cpu_window_ms", 5000, 1000..=120000,
+///         "Oldest kept CPU reading measured against, in milliseconds";
+///     bool VERBOSE = "verbose", false, "Log every decision";
+/// }
+/// # fn main() { let _ = (WINDOW_MS, VERBOSE); }
+/// ```
+#[macro_export]
+macro_rules! settings {
+    () => {};
+    (int $name:ident = $key:literal, $default:literal, $min:literal ..= $max:literal, $doc:literal; $($rest:tt)*) => {
+        #[doc = $doc]
+        pub const $name: $crate::settings::Int = $crate::settings::Int {
+            key: $key,
+            default: $default,
+            min: $min,
+            max: $max,
+        };
+        $crate::__sme_setting_section!(concat!(
+            $key, "\tint\t", $default, "\t", $min, "\t", $max, "\t", $doc, "\n"
+        ));
+        $crate::settings!($($rest)*);
+    };
+    (string $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
+        #[doc = $doc]
+        pub const $name: $crate::settings::Text = $crate::settings::Text {
+            key: $key,
+            default: $default,
+        };
+        $crate::__sme_setting_section!(concat!($key, "\tstring\t", $default, "\t\t\t", $doc, "\n"));
+        $crate::settings!($($rest)*);
+    };
+    (bool $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
+        #[doc = $doc]
+        pub const $name: $crate::settings::Bool = $crate::settings::Bool {
+            key: $key,
+            default: $default,
+        };
+        $crate::__sme_setting_section!(concat!($key, "\tbool\t", $default, "\t\t\t", $doc, "\n"));
+        $crate::settings!($($rest)*);
+    };
+}
+
+/// One declaration line in the `sme-settings` custom section; the linker
+/// joins the sections of every setting into one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sme_setting_section {
+    ($text:expr) => {
+        const _: () = {
+            const TEXT: &str = $text;
+            #[used]
+            #[unsafe(link_section = "sme-settings")]
+            static SECTION: [u8; TEXT.len()] = $crate::settings::section(TEXT);
+        };
+    };
+}
