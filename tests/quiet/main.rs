@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 mod support;
 
+use std::time::Duration;
+
 use sme_test_artifacts as guests;
 use support::{Container, Run, Sandbox, docker};
 
@@ -183,4 +185,81 @@ fn the_host_never_copies_a_huge_string_out_of_guest_memory() {
         );
         run.fails_mentioning(&[expected]);
     }
+}
+
+/// Docker's own CPU figure for `container`, measured over its next second.
+fn docker_cpu(container: &Container) -> f64 {
+    let text = docker(&[
+        "stats",
+        &container.name,
+        "--no-stream",
+        "--format",
+        "{{.CPUPerc}}",
+    ]);
+    text.trim_end_matches('%').parse().unwrap()
+}
+
+/// Runs `sme <container> metrics` and returns its CPU figure.
+fn sme_cpu(sandbox: &Sandbox, container: &Container) -> f64 {
+    let run = sandbox.sme(&[&container.name, "metrics"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    cpu_of(&run.stdout)
+}
+
+#[test]
+fn cpu_after_a_burst_ends_agrees_with_docker() {
+    // Spins for 4 s, then idles.
+    let container = Container::with_args(
+        "burst",
+        &[
+            "--entrypoint",
+            "/bin/sh",
+            support::image(),
+            "-c",
+            "trap 'exit 0' TERM; echo ready; end=$(($(date +%s) + 4)); \
+             while [ $(date +%s) -lt $end ]; do :; done; \
+             while :; do sleep 1 & wait $!; done",
+        ],
+    );
+    let sandbox = Sandbox::new();
+    // Readings kept from inside the burst, as an agent polling then leaves.
+    sme_cpu(&sandbox, &container);
+    std::thread::sleep(Duration::from_millis(1500));
+    let during = sme_cpu(&sandbox, &container);
+    // Well after the burst, with only readings from inside it kept: they are
+    // older than the window, so the figure must not average over the burst.
+    std::thread::sleep(Duration::from_secs(9));
+    let after = sme_cpu(&sandbox, &container);
+    let docker_after = docker_cpu(&container);
+    assert!(during > 10.0, "the burst was not seen: {during}%");
+    assert!(
+        (after - docker_after).abs() < 5.0,
+        "after the burst: sme {after}% vs docker {docker_after}%"
+    );
+
+    // An agent polling every two seconds keeps the window short and right.
+    let polled = sme_cpu(&sandbox, &container);
+    std::thread::sleep(Duration::from_secs(2));
+    let polled_again = sme_cpu(&sandbox, &container);
+    let docker_now = docker_cpu(&container);
+    assert!(
+        (polled - docker_now).abs() < 5.0 && (polled_again - docker_now).abs() < 5.0,
+        "polling: sme {polled}% and {polled_again}% vs docker {docker_now}%"
+    );
+}
+
+#[test]
+fn cpu_of_a_paused_container_agrees_with_docker() {
+    let container = busy();
+    let sandbox = Sandbox::new();
+    assert!(sme_cpu(&sandbox, &container) > 10.0);
+    docker(&["pause", &container.name]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = sme_cpu(&sandbox, &container);
+    let docker_paused = docker_cpu(&container);
+    docker(&["unpause", &container.name]);
+    assert!(
+        (paused - docker_paused).abs() < 5.0,
+        "paused: sme {paused}% vs docker {docker_paused}%"
+    );
 }
