@@ -139,7 +139,7 @@ impl Audit {
 
     /// Writes the line announcing a call that changes a container, before
     /// it is sent to Docker.
-    pub fn intent(&self, intent: &Intent<'_>) -> Result<(), AuditError> {
+    pub fn intent(&self, intent: &Call<'_>) -> Result<(), AuditError> {
         self.write(&Line {
             event: "intent",
             invocation: &self.invocation,
@@ -219,9 +219,10 @@ struct Line<'a, T> {
     body: &'a T,
 }
 
-/// The record of a call that changes a container, written before it is made.
+/// What a host call is about: the `intent` line of a call that changes a
+/// container, and the first fields of every `host-call` line.
 #[derive(Debug, Serialize)]
-pub struct Intent<'a> {
+pub struct Call<'a> {
     /// The module that called.
     pub module: &'a str,
     /// The service the executor was invoked for.
@@ -229,7 +230,7 @@ pub struct Intent<'a> {
     pub service: &'a str,
     /// The host function's verb.
     pub verb: &'a str,
-    /// The container the call names.
+    /// The container (or list filter) the call named.
     #[serde(serialize_with = "clipped")]
     pub target: &'a str,
 }
@@ -243,16 +244,9 @@ struct Notice<'a> {
 /// The audit record of one host call.
 #[derive(Debug, Serialize)]
 pub struct HostCall<'a> {
-    /// The module that called.
-    pub module: &'a str,
-    /// The service the executor was invoked for.
-    #[serde(serialize_with = "clipped")]
-    pub service: &'a str,
-    /// The host function's verb.
-    pub verb: &'a str,
-    /// The container (or list filter) the call named.
-    #[serde(serialize_with = "clipped")]
-    pub target: &'a str,
+    /// Who called, for whom, with what.
+    #[serde(flatten)]
+    pub call: Call<'a>,
     /// `allow`, `deny`, or `limit` (the call exceeded a limit).
     pub decision: &'a str,
     /// `ok` or the kind of error answered (`not-found`, `timeout`...).
@@ -360,10 +354,12 @@ mod tests {
 
     fn call(detail: Option<&str>) -> HostCall<'_> {
         HostCall {
-            module: "stop",
-            service: "svc",
-            verb: "stop",
-            target: "svc",
+            call: Call {
+                module: "stop",
+                service: "svc",
+                verb: "stop",
+                target: "svc",
+            },
             decision: "allow",
             result: "ok",
             detail,
@@ -400,10 +396,8 @@ mod tests {
     fn module_strings_are_clipped_with_their_length() {
         let audit = Audit::none().capturing();
         let long = "\u{1}".repeat(100_000);
-        let call = HostCall {
-            target: &long,
-            ..call(Some(&long))
-        };
+        let mut call = call(Some(&long));
+        call.call.target = &long;
         audit.host_call(&call).unwrap();
         let line = &audit.captured()[0];
         assert!(line.len() < 4096, "{} bytes", line.len());

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::audit::{self, Audit, HostCall, Intent};
+use crate::audit::{self, Audit, Call, HostCall};
 use crate::bindings::CallError;
 use crate::docker::Docker;
 use crate::grants::{Decision, Grant, Verb};
@@ -127,12 +127,7 @@ impl Gate {
 
         if verb.is_mutating() {
             // Fails closed: without its line, the change is never sent.
-            self.audit.intent(&Intent {
-                module: &self.module,
-                service: &self.service,
-                verb: verb.name(),
-                target,
-            })?;
+            self.audit.intent(&self.described(verb, target))?;
         }
         let left = self.deadline.left();
         let deadline = self.deadline.exceeded.clone();
@@ -267,6 +262,16 @@ impl Gate {
         self.record_noting(verb, target, decision, result, None, started)
     }
 
+    /// What a call of `verb` on `target` by this module is, for its lines.
+    fn described<'a>(&'a self, verb: Verb, target: &'a str) -> Call<'a> {
+        Call {
+            module: &self.module,
+            service: &self.service,
+            verb: verb.name(),
+            target,
+        }
+    }
+
     fn record_noting(
         &self,
         verb: Verb,
@@ -281,10 +286,7 @@ impl Gate {
             Err(error) => (error.kind(), Some(error.detail())),
         };
         self.audit.host_call(&HostCall {
-            module: &self.module,
-            service: &self.service,
-            verb: verb.name(),
-            target,
+            call: self.described(verb, target),
             decision,
             result,
             detail,
