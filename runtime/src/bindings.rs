@@ -11,7 +11,7 @@ mod generated {
         path: "../wit",
         world: "host",
         imports: { default: async | trappable },
-        additional_derives: [PartialEq],
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
     });
 
     /// Generates one policy world, reusing the host interfaces above.

@@ -287,6 +287,13 @@ impl Config {
         })
     }
 
+    /// This configuration with the process's overrides applied, as
+    /// [`Config::load`] applies them to the file it reads.
+    pub fn with_env(mut self, env: &Env) -> Config {
+        self.apply_env(env);
+        self
+    }
+
     fn apply_env(&mut self, env: &Env) {
         if let Some(dir) = &env.policy_dir {
             self.policy_dir = dir.clone();
@@ -338,7 +345,9 @@ impl Config {
 }
 
 /// Whether `name` can name a module: an operation, or `metrics.d/<stem>`.
-fn is_module_name(name: &str) -> bool {
+/// Whether `name` can name a module: an operation (`stop`) or a metrics
+/// add-on (`metrics.d/uptime`).
+pub fn is_module_name(name: &str) -> bool {
     match name.strip_prefix("metrics.d/") {
         Some(stem) => crate::names::is_operation(stem),
         None => crate::names::is_operation(name),

@@ -32,14 +32,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(output: String) -> Outcome {
+    /// Success, printing `output`.
+    pub fn ok(output: String) -> Outcome {
         Outcome {
             output,
             success: true,
         }
     }
 
-    fn failed(output: impl Into<String>) -> Outcome {
+    /// Failure, printing `output`.
+    pub fn failed(output: impl Into<String>) -> Outcome {
         Outcome {
             output: output.into(),
             success: false,
@@ -103,6 +105,26 @@ pub async fn serve(
     }
     .run(config, docker)
     .await
+}
+
+/// Serves `request` with the modules already chosen: `policy`, then (for
+/// metrics) `addons`. What `sme` does once it has found them; `smectl test`
+/// and `smectl bench` choose them themselves (a built file, a scenario).
+pub async fn serve_modules(
+    config: Config,
+    docker: Arc<dyn Docker>,
+    audit: Arc<Audit>,
+    policy: &Policy,
+    addons: &[Policy],
+    request: &Request,
+) -> Outcome {
+    if let Err(invalid) = names::check_container(&request.service) {
+        return Outcome::failed(invalid.to_string());
+    }
+    match Runtime::new(config, docker, audit, Instant::now()) {
+        Ok(runtime) => run_modules(&runtime, policy, addons, request).await,
+        Err(error) => Outcome::failed(format!("cannot start the runtime: {error}")),
+    }
 }
 
 /// One request from the agent, for the audit trail of early failures.

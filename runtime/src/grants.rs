@@ -61,6 +61,11 @@ impl Verb {
         }
     }
 
+    /// The grantable verb called `name`.
+    pub fn from_name(name: &str) -> Option<Verb> {
+        Verb::GRANTABLE.into_iter().find(|verb| verb.name() == name)
+    }
+
     /// Whether the verb changes a container.
     pub fn is_mutating(self) -> bool {
         matches!(

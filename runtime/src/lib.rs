@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod names;
 pub mod policy;
 pub mod private_dir;
+pub mod scenario;
 pub mod settings;
 pub mod sink;
 pub mod trusted;

@@ -3,20 +3,31 @@
 //! The host capabilities talk to Docker only through [`Docker`]: the Engine
 //! API client in [`engine`] is the one real implementation, [`DryRun`]
 //! records mutating calls instead of performing them (for `smectl run
-//! --dry-run`), and unit tests use small fakes.
+//! --dry-run`), [`Simulated`] holds a scenario's containers in memory (for
+//! `smectl test`), and [`Recording`] / [`Replay`] keep a run's calls and
+//! answer from them (see docs/policy-kit.md).
 
 mod dry_run;
 mod engine;
+mod lifecycle;
+mod recording;
+mod simulated;
 
 pub use dry_run::{DryRun, Recorded};
 pub use engine::Engine;
+pub use lifecycle::now_ms;
+pub use recording::{
+    Call, Exchange, RECORD_VERSION, RecordFile, RecordedModule, Recording, Replay,
+};
+pub use simulated::{SimContainer, Simulated};
 
 use async_trait::async_trait;
 
 use crate::bindings::{Container, CpuReading, Sample, Summary};
 
 /// Why a Docker request failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DockerError {
     /// No container has this name. Printed in the daemon's words for a
     /// missing name, also when SME itself found that the name addresses no
@@ -43,7 +54,7 @@ pub enum DockerError {
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
 /// One stats reading, with the ID of the container it belongs to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// The full container ID (stable across renames, new on re-creation).
     pub id: String,

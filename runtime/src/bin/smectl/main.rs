@@ -52,6 +52,27 @@ enum Command {
         /// Perform reads, but only record start/stop/restart/pause/unpause.
         #[arg(long)]
         dry_run: bool,
+        /// Write every Docker call and its answer to FILE, for
+        /// `smectl test --replay FILE`.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Run scenarios against a simulated Docker Engine (no daemon), or a
+    /// module against a recording; with no arguments, the policy project in
+    /// the current directory.
+    Test {
+        /// Scenario files (TOML, see docs/policy-kit.md).
+        scenarios: Vec<PathBuf>,
+        /// Test this built module instead of what the deployment runs.
+        #[arg(long, value_name = "FILE")]
+        module: Option<PathBuf>,
+        /// The module's name (`stop`, `metrics.d/uptime`); default: its
+        /// file stem.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Replay a recording of `smectl run --record`.
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
     },
 }
 
@@ -73,7 +94,30 @@ fn main() -> ExitCode {
             service,
             operation,
             dry_run,
-        } => commands::run::run(&env, &service, &operation, dry_run, cli.json),
+            record,
+        } => commands::run::run(
+            &env,
+            &service,
+            &operation,
+            dry_run,
+            record.as_deref(),
+            cli.json,
+        ),
+        Command::Test {
+            scenarios,
+            module,
+            name,
+            replay,
+        } => commands::test::run(
+            &env,
+            commands::test::Args {
+                scenarios,
+                module,
+                name,
+                replay,
+                json: cli.json,
+            },
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

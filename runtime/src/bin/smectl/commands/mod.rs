@@ -4,6 +4,7 @@
 pub mod check;
 pub mod inspect;
 pub mod run;
+pub mod test;
 
 use std::fmt::Write as _;
 

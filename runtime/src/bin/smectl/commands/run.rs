@@ -5,12 +5,13 @@
 //! see the state they would have left, calls the daemon would refuse are
 //! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use sme::audit::Audit;
 use sme::config::{Config, Env};
-use sme::docker::{Docker, DryRun, Engine};
+use sme::docker::{Docker, DryRun, Engine, RECORD_VERSION, RecordFile, RecordedModule, Recording};
 
 /// Prints the report; `Ok(false)` when `sme` would have exited 1.
 pub fn run(
@@ -18,6 +19,7 @@ pub fn run(
     service: &str,
     operation: &str,
     dry_run: bool,
+    record: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
@@ -33,6 +35,8 @@ pub fn run(
     let engine: Arc<dyn Docker> = Arc::new(Engine::connect(&config.docker_host)?);
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
     let docker = dry.clone().map_or(engine, |d| d as Arc<dyn Docker>);
+    let recording = record.map(|_| Arc::new(Recording::new(docker.clone())));
+    let docker = recording.clone().map_or(docker, |r| r as Arc<dyn Docker>);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,6 +59,31 @@ pub fn run(
         .filter(|line| line["event"] == "host-call")
         .collect();
     let recorded = dry.map(|d| d.recorded()).unwrap_or_default();
+    if let (Some(file), Some(recording)) = (record, recording) {
+        let modules = audit
+            .captured()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["event"] == "invocation" && line["module"].is_string())
+            .map(|line| RecordedModule {
+                name: line["module"].as_str().unwrap_or_default().to_owned(),
+                sha256: line["sha256"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let record = RecordFile {
+            sme_recording: RECORD_VERSION,
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            modules,
+            dry_run,
+            calls: recording.exchanges(),
+            output: outcome.output.clone(),
+            exit_code: outcome.exit_code(),
+        };
+        let text = serde_json::to_string_pretty(&record)?;
+        std::fs::write(file, text + "\n")
+            .with_context(|| format!("{}: cannot write the recording", file.display()))?;
+    }
 
     if json {
         let report = serde_json::json!({

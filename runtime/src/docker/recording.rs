@@ -1,0 +1,470 @@
+//! Record every Docker call of a run, and answer a later run from that record.
+//!
+//! `smectl run --record FILE` wraps its Docker (the real one, or a dry run
+//! of it) in [`Recording`]; `smectl test --replay FILE` runs the module
+//! against [`Replay`], which answers each call with the recorded answer as
+//! long as the module asks exactly what it asked then, and otherwise stops
+//! answering and keeps the first difference. Calls the gate denies never
+//! reach Docker, so they are not in a recording; under the same
+//! configuration a replay denies them again.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Docker, DockerError, Result, Stats};
+use crate::bindings::{Container, CpuReading, Summary};
+
+/// One Docker request, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum Call {
+    /// `inspect`.
+    Inspect {
+        /// The container.
+        name: String,
+    },
+    /// `list`.
+    List {
+        /// The label selector.
+        label: Option<String>,
+        /// Whether stopped containers are listed too.
+        all: bool,
+    },
+    /// `stop_timeout`.
+    StopTimeout {
+        /// The container.
+        name: String,
+    },
+    /// `start`.
+    Start {
+        /// The container.
+        name: String,
+    },
+    /// `stop`.
+    Stop {
+        /// The container.
+        name: String,
+        /// The grace period asked for.
+        timeout_seconds: Option<u32>,
+    },
+    /// `restart`.
+    Restart {
+        /// The container.
+        name: String,
+        /// The grace period asked for.
+        timeout_seconds: Option<u32>,
+    },
+    /// `pause`.
+    Pause {
+        /// The container.
+        name: String,
+    },
+    /// `unpause`.
+    Unpause {
+        /// The container.
+        name: String,
+    },
+    /// `one_shot` stats.
+    OneShot {
+        /// The container.
+        name: String,
+    },
+    /// `measure` stats.
+    Measure {
+        /// The container.
+        name: String,
+    },
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let timeout = |t: &Option<u32>| t.map(|t| format!(" (timeout {t} s)")).unwrap_or_default();
+        match self {
+            Call::Inspect { name } => write!(f, "inspect {name}"),
+            Call::List { label, all } => write!(
+                f,
+                "list (label {}, all {all})",
+                label.as_deref().unwrap_or("none")
+            ),
+            Call::StopTimeout { name } => write!(f, "stop-timeout {name}"),
+            Call::Start { name } => write!(f, "start {name}"),
+            Call::Stop {
+                name,
+                timeout_seconds,
+            } => write!(f, "stop {name}{}", timeout(timeout_seconds)),
+            Call::Restart {
+                name,
+                timeout_seconds,
+            } => write!(f, "restart {name}{}", timeout(timeout_seconds)),
+            Call::Pause { name } => write!(f, "pause {name}"),
+            Call::Unpause { name } => write!(f, "unpause {name}"),
+            Call::OneShot { name } => write!(f, "one-shot stats of {name}"),
+            Call::Measure { name } => write!(f, "measured stats of {name}"),
+        }
+    }
+}
+
+/// A call and what the engine answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The request.
+    #[serde(flatten)]
+    pub call: Call,
+    /// The answer: the value as JSON, or the engine's error.
+    pub answer: std::result::Result<serde_json::Value, DockerError>,
+}
+
+/// The version of the recording format [`RecordFile`] writes.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A recorded run, as `smectl run --record` writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFile {
+    /// [`RECORD_VERSION`].
+    pub sme_recording: u32,
+    /// The service the request named.
+    pub service: String,
+    /// The operation it named.
+    pub operation: String,
+    /// The modules that ran, `name` and `sha256`, in order.
+    pub modules: Vec<RecordedModule>,
+    /// Whether the run was a dry run (mutating calls simulated).
+    pub dry_run: bool,
+    /// Every Docker call and its answer, in order.
+    pub calls: Vec<Exchange>,
+    /// What the executor printed.
+    pub output: String,
+    /// Its exit code.
+    pub exit_code: i32,
+}
+
+/// A module named in a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedModule {
+    /// Its name (`stop`, `metrics.d/uptime`).
+    pub name: String,
+    /// The sha256 of its file.
+    pub sha256: String,
+}
+
+/// A [`Docker`] that passes every call on and keeps it with its answer.
+#[derive(Debug)]
+pub struct Recording {
+    inner: Arc<dyn Docker>,
+    exchanges: Mutex<Vec<Exchange>>,
+}
+
+impl Recording {
+    /// Records the calls made to `inner`.
+    pub fn new(inner: Arc<dyn Docker>) -> Recording {
+        Recording {
+            inner,
+            exchanges: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every call so far, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.exchanges).clone()
+    }
+
+    fn keep<T: Serialize>(&self, call: Call, answer: Result<T>) -> Result<T> {
+        let kept = match &answer {
+            Ok(value) => serde_json::to_value(value)
+                .map_err(|e| DockerError::Protocol(format!("cannot record the answer: {e}"))),
+            Err(error) => Err(error.clone()),
+        };
+        lock(&self.exchanges).push(Exchange { call, answer: kept });
+        answer
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn name(name: &str) -> String {
+    name.to_owned()
+}
+
+#[async_trait]
+impl Docker for Recording {
+    fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+
+    async fn inspect(&self, n: &str) -> Result<Container> {
+        let answer = self.inner.inspect(n).await;
+        self.keep(Call::Inspect { name: name(n) }, answer)
+    }
+
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+        let answer = self.inner.list(label, all).await;
+        let label = label.map(str::to_owned);
+        self.keep(Call::List { label, all }, answer)
+    }
+
+    async fn stop_timeout(&self, n: &str) -> Result<Option<u32>> {
+        let answer = self.inner.stop_timeout(n).await;
+        self.keep(Call::StopTimeout { name: name(n) }, answer)
+    }
+
+    async fn start(&self, n: &str) -> Result<()> {
+        let answer = self.inner.start(n).await;
+        self.keep(Call::Start { name: name(n) }, answer)
+    }
+
+    async fn stop(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        let answer = self.inner.stop(n, timeout_seconds).await;
+        let call = Call::Stop {
+            name: name(n),
+            timeout_seconds,
+        };
+        self.keep(call, answer)
+    }
+
+    async fn restart(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        let answer = self.inner.restart(n, timeout_seconds).await;
+        let call = Call::Restart {
+            name: name(n),
+            timeout_seconds,
+        };
+        self.keep(call, answer)
+    }
+
+    async fn pause(&self, n: &str) -> Result<()> {
+        let answer = self.inner.pause(n).await;
+        self.keep(Call::Pause { name: name(n) }, answer)
+    }
+
+    async fn unpause(&self, n: &str) -> Result<()> {
+        let answer = self.inner.unpause(n).await;
+        self.keep(Call::Unpause { name: name(n) }, answer)
+    }
+
+    async fn one_shot(&self, n: &str) -> Result<Stats> {
+        let answer = self.inner.one_shot(n).await;
+        self.keep(Call::OneShot { name: name(n) }, answer)
+    }
+
+    async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
+        let answer = self.inner.measure(n).await;
+        self.keep(Call::Measure { name: name(n) }, answer)
+    }
+}
+
+/// A [`Docker`] that answers from a recording.
+#[derive(Debug)]
+pub struct Replay {
+    endpoint: String,
+    state: Mutex<ReplayState>,
+}
+
+#[derive(Debug)]
+struct ReplayState {
+    exchanges: Vec<Exchange>,
+    next: usize,
+    difference: Option<String>,
+}
+
+impl Replay {
+    /// Answers from `exchanges`, in order; `endpoint` names the recording.
+    pub fn new(endpoint: String, exchanges: Vec<Exchange>) -> Replay {
+        Replay {
+            endpoint,
+            state: Mutex::new(ReplayState {
+                exchanges,
+                next: 0,
+                difference: None,
+            }),
+        }
+    }
+
+    /// The first way the run differed from the recording, once it is over:
+    /// a call it did not make, or recorded calls it never made.
+    pub fn difference(&self) -> Option<String> {
+        let state = lock(&self.state);
+        if let Some(difference) = &state.difference {
+            return Some(difference.clone());
+        }
+        let left = state.exchanges.len() - state.next;
+        state.exchanges.get(state.next).map(|first| {
+            format!(
+                "the module made {} Docker calls; the recording has {left} more, the first: {}",
+                state.next, first.call
+            )
+        })
+    }
+
+    fn answer<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let mut state = lock(&self.state);
+        let number = state.next + 1;
+        let stop = |state: &mut ReplayState, difference: String| {
+            let message = format!("replay: {difference}");
+            state.difference.get_or_insert(difference);
+            Err(DockerError::Protocol(message))
+        };
+        if state.difference.is_some() {
+            return stop(
+                &mut state,
+                format!("call {number} ({call}) after a difference"),
+            );
+        }
+        let Some(recorded) = state.exchanges.get(state.next).cloned() else {
+            let difference = format!(
+                "call {number}: the module asked {call}; the recording ends after {} calls",
+                state.next
+            );
+            return stop(&mut state, difference);
+        };
+        if recorded.call != call {
+            let difference = format!(
+                "call {number}: the module asked {call}; the recording has {}",
+                recorded.call
+            );
+            return stop(&mut state, difference);
+        }
+        state.next += 1;
+        match recorded.answer {
+            Ok(value) => serde_json::from_value(value).or_else(|e| {
+                stop(
+                    &mut state,
+                    format!("call {number} ({call}): the recorded answer is unreadable: {e}"),
+                )
+            }),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[async_trait]
+impl Docker for Replay {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn inspect(&self, n: &str) -> Result<Container> {
+        self.answer(Call::Inspect { name: name(n) })
+    }
+
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+        let label = label.map(str::to_owned);
+        self.answer(Call::List { label, all })
+    }
+
+    async fn stop_timeout(&self, n: &str) -> Result<Option<u32>> {
+        self.answer(Call::StopTimeout { name: name(n) })
+    }
+
+    async fn start(&self, n: &str) -> Result<()> {
+        self.answer(Call::Start { name: name(n) })
+    }
+
+    async fn stop(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.answer(Call::Stop {
+            name: name(n),
+            timeout_seconds,
+        })
+    }
+
+    async fn restart(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.answer(Call::Restart {
+            name: name(n),
+            timeout_seconds,
+        })
+    }
+
+    async fn pause(&self, n: &str) -> Result<()> {
+        self.answer(Call::Pause { name: name(n) })
+    }
+
+    async fn unpause(&self, n: &str) -> Result<()> {
+        self.answer(Call::Unpause { name: name(n) })
+    }
+
+    async fn one_shot(&self, n: &str) -> Result<Stats> {
+        self.answer(Call::OneShot { name: name(n) })
+    }
+
+    async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
+        self.answer(Call::Measure { name: name(n) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::Status;
+    use crate::docker::{SimContainer, Simulated};
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn engine() -> Arc<dyn Docker> {
+        Arc::new(Simulated::new([SimContainer::new(
+            "web",
+            Status::Running,
+            1_000,
+        )]))
+    }
+
+    fn recorded() -> Vec<Exchange> {
+        let recording = Recording::new(engine());
+        block_on(async {
+            recording.inspect("web").await.unwrap();
+            recording.stop("web", Some(3)).await.unwrap();
+            recording.inspect("gone").await.unwrap_err();
+        });
+        recording.exchanges()
+    }
+
+    #[test]
+    fn a_recording_survives_json_and_answers_the_same_run() {
+        let exchanges = recorded();
+        let text = serde_json::to_string(&exchanges).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Vec<Exchange>>(&text).unwrap(),
+            exchanges
+        );
+        let replay = Replay::new("test".into(), exchanges);
+        block_on(async {
+            let web = replay.inspect("web").await.unwrap();
+            assert_eq!(web.name, "web");
+            replay.stop("web", Some(3)).await.unwrap();
+            assert_eq!(
+                replay.inspect("gone").await,
+                Err(DockerError::NotFound("gone".into()))
+            );
+        });
+        assert_eq!(replay.difference(), None);
+    }
+
+    #[test]
+    fn the_first_difference_is_named() {
+        let replay = Replay::new("test".into(), recorded());
+        block_on(async {
+            replay.inspect("web").await.unwrap();
+            assert!(replay.restart("web", Some(3)).await.is_err());
+            assert!(replay.inspect("gone").await.is_err());
+        });
+        assert_eq!(
+            replay.difference().unwrap(),
+            "call 2: the module asked restart web (timeout 3 s); the recording has stop web (timeout 3 s)"
+        );
+        let short = Replay::new("test".into(), recorded());
+        block_on(short.inspect("web")).unwrap();
+        assert_eq!(
+            short.difference().unwrap(),
+            "the module made 1 Docker calls; the recording has 2 more, the first: stop web (timeout 3 s)"
+        );
+    }
+}
