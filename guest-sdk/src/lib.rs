@@ -29,6 +29,10 @@
 //! `.wasm` file into the policy directory as `stop.wasm`. Every host call is
 //! checked against the module's grant; a call outside it returns
 //! [`Error::Denied`] rather than doing anything.
+//!
+//! Outside a component (any target but `wasm32`), the host functions are
+//! answered by a fake held per test thread, so a policy's logic is unit-tested
+//! with plain `cargo test`: see the `testing` module, which exists only there.
 #![deny(missing_docs)]
 
 // Answers a host call: the generated import inside a component, the thread's

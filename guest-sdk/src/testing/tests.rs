@@ -35,7 +35,8 @@ fn each_call_changes_what_the_daemon_changes() {
     use Status::*;
     let now = Some(NOW_MS);
     let (started, finished) = (Some(STARTED_MS), Some(FINISHED_MS));
-    let cases: [(&str, Status, (Status, Option<u64>, Option<u64>)); 13] = [
+    // verb, status before, (status, started, finished) after
+    let cases = [
         ("start", Created, (Running, now, None)),
         ("start", Exited, (Running, now, finished)),
         ("start", Running, (Running, started, None)),
