@@ -29,7 +29,28 @@
 //! `.wasm` file into the policy directory as `stop.wasm`. Every host call is
 //! checked against the module's grant; a call outside it returns
 //! [`Error::Denied`] rather than doing anything.
+//!
+//! Outside a component (any target but `wasm32`), the host functions are
+//! answered by a fake held per test thread, so a policy's logic is unit-tested
+//! with plain `cargo test`: see the `testing` module, which exists only there.
 #![deny(missing_docs)]
+
+// Answers a host call: the generated import inside a component, the thread's
+// fake (`testing`) everywhere else, so that a policy's unit tests run
+// natively; wit-bindgen's own stubs there abort the whole test binary. The
+// fake is not compiled into components at all.
+macro_rules! host_call {
+    ($import:expr, $fake:expr) => {{
+        #[cfg(target_arch = "wasm32")]
+        {
+            $import
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            $fake
+        }
+    }};
+}
 
 pub mod edgex;
 pub mod figures;
@@ -112,47 +133,175 @@ impl From<Error> for String {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
 pub mod containers {
     //! Container lifecycle and inspection. Every call names its container
     //! exactly and is checked against the module's grant.
     //!
-    //! ```no_run
+    //! ```
     //! use sme_guest::containers::{self, Health};
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new()
+    //! #     .container(testing::container("edgex-core-data").health(Health::Unhealthy))
+    //! #     .install();
     //! let container = containers::inspect("edgex-core-data")?;
     //! if container.health == Health::Unhealthy {
     //!     containers::restart("edgex-core-data", Some(5))?;
     //! }
+    //! # assert_eq!(testing::calls(), ["inspect edgex-core-data", "restart edgex-core-data"]);
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
-    pub use crate::host::containers::{
-        Container, Filter, Health, Status, Summary, inspect, list, pause, restart, start, stop,
-        unpause,
-    };
+    use crate::Error;
+    use crate::host::containers as import;
+    pub use import::{Container, Filter, Health, Status, Summary};
+
+    /// Inspects one container.
+    pub fn inspect(name: &str) -> Result<Container, Error> {
+        host_call!(
+            import::inspect(name),
+            crate::testing::serve("containers::inspect", |world| world.inspect(name))
+        )
+    }
+
+    /// Lists containers; only those the module may `list` are returned.
+    pub fn list(filter: &Filter) -> Result<Vec<Summary>, Error> {
+        host_call!(
+            import::list(filter),
+            crate::testing::serve("containers::list", |world| world.list(filter))
+        )
+    }
+
+    /// Starts a container; starting a running container succeeds.
+    pub fn start(name: &str) -> Result<(), Error> {
+        host_call!(
+            import::start(name),
+            crate::testing::serve("containers::start", |world| world
+                .lifecycle("start", name, None))
+        )
+    }
+
+    /// Stops a container, killing it after `timeout_seconds` (the
+    /// container's own stop timeout when none). Stopping a stopped container
+    /// succeeds.
+    pub fn stop(name: &str, timeout_seconds: Option<u32>) -> Result<(), Error> {
+        host_call!(
+            import::stop(name, timeout_seconds),
+            crate::testing::serve("containers::stop", |world| world.lifecycle(
+                "stop",
+                name,
+                timeout_seconds
+            ))
+        )
+    }
+
+    /// Restarts a container, with the same timeout rule as [`stop`].
+    pub fn restart(name: &str, timeout_seconds: Option<u32>) -> Result<(), Error> {
+        host_call!(
+            import::restart(name, timeout_seconds),
+            crate::testing::serve("containers::restart", |world| world.lifecycle(
+                "restart",
+                name,
+                timeout_seconds
+            ))
+        )
+    }
+
+    /// Freezes every process of a running container.
+    pub fn pause(name: &str) -> Result<(), Error> {
+        host_call!(
+            import::pause(name),
+            crate::testing::serve("containers::pause", |world| world
+                .lifecycle("pause", name, None))
+        )
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause(name: &str) -> Result<(), Error> {
+        host_call!(
+            import::unpause(name),
+            crate::testing::serve("containers::unpause", |world| world
+                .lifecycle("unpause", name, None))
+        )
+    }
 }
 
 pub mod stats {
     //! Raw resource samples; see [`crate::Figures`] for what `docker stats`
     //! computes from them.
     //!
-    //! ```no_run
+    //! ```
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new()
+    //! #     .container(testing::container("edgex-core-data").cpu_percent(2.5))
+    //! #     .install();
     //! let measurement = sme_guest::stats::recent("edgex-core-data")?;
     //! let figures = sme_guest::Figures::of(&measurement);
+    //! # assert!((figures.cpu_percent - 2.5).abs() < 1e-9);
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
-    pub use crate::host::stats::{CpuReading, Measurement, Sample, measure, one_shot, recent};
+    use crate::Error;
+    use crate::host::stats as import;
+    pub use import::{CpuReading, Measurement, Sample};
+
+    /// One sample, answered at once (the Engine's `one-shot` stats).
+    pub fn one_shot(name: &str) -> Result<Sample, Error> {
+        host_call!(
+            import::one_shot(name),
+            crate::testing::serve("stats::one_shot", |world| world.one_shot(name))
+        )
+    }
+
+    /// The daemon's own two-sample measurement, as `docker stats
+    /// --no-stream` gets it: it waits for the daemon's next collection,
+    /// about 1 to 2 s.
+    pub fn measure(name: &str) -> Result<Measurement, Error> {
+        host_call!(
+            import::measure(name),
+            crate::testing::serve("stats::measure", |world| world.measure(name))
+        )
+    }
+
+    /// A one-shot sample paired with a CPU reading the runtime kept from an
+    /// earlier run (about a second old when runs are that frequent, at most
+    /// two minutes old). When there is none, this falls back to [`measure`].
+    /// Fast after the first call.
+    pub fn recent(name: &str) -> Result<Measurement, Error> {
+        host_call!(
+            import::recent(name),
+            crate::testing::serve("stats::recent", |world| world.measure(name))
+        )
+    }
 }
 
 pub mod container_config {
     //! Parts of a container's configuration `inspect` does not report,
     //! checked against the module's `inspect` grant.
     //!
-    //! ```no_run
+    //! ```
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new().container(testing::container("edgex-core-data")).install();
     //! // None: the daemon's default grace period applies.
     //! let own = sme_guest::container_config::stop_timeout("edgex-core-data")?
     //!     .unwrap_or(sme_guest::container_config::DOCKER_DEFAULT_STOP_TIMEOUT);
+    //! # assert_eq!(own, 10);
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
-    pub use crate::host::container_config::stop_timeout;
+    use crate::Error;
+
+    /// The container's own stop timeout in seconds (Docker's
+    /// `Config.StopTimeout`, what `docker stop` waits before killing it);
+    /// none when the container sets none and the daemon's default
+    /// ([`DOCKER_DEFAULT_STOP_TIMEOUT`]) applies. Checked against the
+    /// module's grant like `inspect`.
+    pub fn stop_timeout(name: &str) -> Result<Option<u32>, Error> {
+        host_call!(
+            crate::host::container_config::stop_timeout(name),
+            crate::testing::serve("container_config::stop_timeout", |world| world
+                .stop_timeout(name))
+        )
+    }
 
     /// The grace period, in seconds, Docker gives a container that sets no
     /// stop timeout of its own.
@@ -162,51 +311,100 @@ pub mod container_config {
 pub mod cpu_window {
     //! CPU measurement over a window the policy chooses.
     //!
-    //! ```no_run
+    //! ```
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new().container(testing::container("edgex-core-data")).install();
     //! // Measure against a kept reading at most 3 s old, else as docker does.
     //! let measurement = sme_guest::cpu_window::recent_within("edgex-core-data", 3000)?;
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
-    pub use crate::host::cpu_window::recent_within;
+    use crate::Error;
+    use crate::stats::Measurement;
+
+    /// Like [`crate::stats::recent`], but the kept CPU reading it measures
+    /// against is at most `max_age_ms` old (the runtime caps this at two
+    /// minutes); when there is none that recent, it measures the way `docker
+    /// stats` does, which takes about 1 to 2 s. A paused container measures
+    /// 0 % CPU.
+    pub fn recent_within(name: &str, max_age_ms: u32) -> Result<Measurement, Error> {
+        host_call!(
+            crate::host::cpu_window::recent_within(name, max_age_ms),
+            crate::testing::serve("cpu_window::recent_within", |world| {
+                let _ = max_age_ms;
+                world.measure(name)
+            })
+        )
+    }
 }
 
 pub mod clock {
     //! Time within the module's deadline.
     //!
-    //! ```no_run
+    //! ```
+    //! # sme_guest::testing::Scene::new().install();
     //! let started = sme_guest::clock::now_ms();
     //! sme_guest::clock::sleep(250)?;
+    //! # assert_eq!(sme_guest::clock::now_ms() - started, 250);
     //! # Ok::<(), sme_guest::Error>(())
     //! ```
-    pub use crate::host::clock::{now_ms, sleep};
+    use crate::Error;
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms() -> u64 {
+        host_call!(
+            crate::host::clock::now_ms(),
+            crate::testing::serve("clock::now_ms", |world| world.now_ms())
+        )
+    }
+
+    /// Waits `millis` milliseconds. Fails with [`Error::LimitExceeded`] when
+    /// the wait would end after the module's deadline.
+    pub fn sleep(millis: u32) -> Result<(), Error> {
+        host_call!(
+            crate::host::clock::sleep(millis),
+            crate::testing::serve("clock::sleep", |world| world.sleep(millis))
+        )
+    }
 }
 
 pub mod log {
     //! Diagnostics for the operator's log; never shown to the agent.
     //!
-    //! ```no_run
+    //! ```
+    //! # use sme_guest::testing::Scene;
+    //! # Scene::new().install();
     //! sme_guest::log::info("checking edgex-core-data");
+    //! # assert_eq!(sme_guest::testing::logs()[0].1, "checking edgex-core-data");
     //! ```
     pub use crate::host::log::Level;
 
+    /// Writes one message at `level`, tagged with the module's name.
+    /// Messages are truncated at 4 KiB and dropped unless logging is enabled.
+    pub fn log(level: Level, message: &str) {
+        host_call!(
+            crate::host::log::log(level, message),
+            crate::testing::serve("log::log", |world| world.log(level, message))
+        )
+    }
+
     /// Logs at `debug` level.
     pub fn debug(message: &str) {
-        crate::host::log::log(Level::Debug, message);
+        log(Level::Debug, message);
     }
 
     /// Logs at `info` level.
     pub fn info(message: &str) {
-        crate::host::log::log(Level::Info, message);
+        log(Level::Info, message);
     }
 
     /// Logs at `warn` level.
     pub fn warn(message: &str) {
-        crate::host::log::log(Level::Warn, message);
+        log(Level::Warn, message);
     }
 
     /// Logs at `error` level.
     pub fn error(message: &str) {
-        crate::host::log::log(Level::Error, message);
+        log(Level::Error, message);
     }
 }
 

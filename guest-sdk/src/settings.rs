@@ -27,9 +27,21 @@
 //!
 //! [`settings!`]: crate::settings!
 
-/// The configured value of `key` as text, checked against the module's
-/// declaration; none when the operator set nothing.
-pub use crate::host::settings::get;
+/// The configured value of `key` as text (an integer in decimal, a boolean
+/// as `true` or `false`), checked against the module's declaration; none
+/// when the operator set nothing.
+///
+/// ```
+/// # sme_guest::testing::Scene::new().setting("grace_cap_s", "5").install();
+/// assert_eq!(sme_guest::settings::get("grace_cap_s").as_deref(), Some("5"));
+/// assert_eq!(sme_guest::settings::get("verbose"), None);
+/// ```
+pub fn get(key: &str) -> Option<String> {
+    host_call!(
+        crate::host::settings::get(key),
+        crate::testing::serve("settings::get", |world| world.setting(key))
+    )
+}
 
 /// An integer setting.
 #[derive(Debug, Clone, Copy)]

@@ -47,3 +47,86 @@ fn restart(request: Request) -> Result<String, String> {
 }
 
 sme_guest::operation!(restart);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sme_guest::testing::{self, Scene};
+
+    fn scene(health: Health) {
+        Scene::new()
+            .container(testing::container("edgex-core-data").health(health))
+            .install();
+    }
+
+    #[test]
+    fn a_healthy_container_is_restarted() {
+        scene(Health::Healthy);
+        assert_eq!(
+            restart(testing::request("edgex-core-data", "restart")),
+            Ok(SUCCESS.to_owned())
+        );
+        assert_eq!(
+            testing::calls(),
+            [
+                "inspect edgex-core-data",
+                "restart edgex-core-data",
+                "inspect edgex-core-data"
+            ]
+        );
+        let container = testing::state("edgex-core-data").unwrap();
+        assert_eq!(container.started_ms, Some(testing::NOW_MS));
+    }
+
+    #[test]
+    fn a_container_without_health_check_is_done_once_running() {
+        scene(Health::None);
+        assert_eq!(
+            restart(testing::request("edgex-core-data", "restart")),
+            Ok(SUCCESS.to_owned())
+        );
+    }
+
+    #[test]
+    fn an_unhealthy_container_fails_the_restart() {
+        scene(Health::Unhealthy);
+        assert_eq!(
+            restart(testing::request("edgex-core-data", "restart")),
+            Err(
+                "Error restarting service: edgex-core-data is unhealthy after the restart"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_container_still_starting_fails_after_the_wait() {
+        scene(Health::Starting);
+        assert_eq!(
+            restart(testing::request("edgex-core-data", "restart")),
+            Err(
+                "Error restarting service: edgex-core-data did not become healthy within 8 s"
+                    .to_owned()
+            )
+        );
+        // One look every 500 ms from 0 to 8 s, without really waiting.
+        let inspections = testing::calls()
+            .iter()
+            .filter(|call| *call == "inspect edgex-core-data")
+            .count();
+        assert_eq!(inspections, 1 + 17);
+        assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + WAIT_MS);
+    }
+
+    #[test]
+    fn a_missing_container_prints_the_cli_error() {
+        Scene::new().install();
+        assert_eq!(
+            restart(testing::request("edgex-x", "restart")),
+            Err(
+                "exit status 1: Error response from daemon: No such container: edgex-x\n"
+                    .to_owned()
+            )
+        );
+    }
+}

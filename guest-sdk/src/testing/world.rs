@@ -1,0 +1,289 @@
+//! The fake host behind one thread's host calls: the containers of the
+//! installed [`Scene`](super::Scene) and everything the policy did to them.
+
+use std::collections::{HashMap, HashSet};
+
+use super::lifecycle::{self, Verb};
+use super::{ContainerBuilder, NOW_MS};
+use crate::Error;
+use crate::containers::{Container, Filter, Status, Summary};
+use crate::log::Level;
+use crate::stats::{CpuReading, Measurement, Sample};
+
+/// CPUs the fake host has online.
+const ONLINE_CPUS: u32 = 2;
+/// How far apart the two readings of a measurement are, in nanoseconds.
+const READING_GAP_NS: u64 = 1_000_000_000;
+/// Where the CPU counters of the earlier reading stand: any values do, as
+/// only the deltas count; these look like a host up for a while.
+const TOTAL_BASE_NS: u64 = 40_000_000_000;
+const SYSTEM_BASE_NS: u64 = 9_000_000_000_000_000;
+
+/// One container of the scene and how the fake answers for it.
+#[derive(Clone)]
+pub(crate) struct Fixture {
+    pub(crate) container: Container,
+    pub(crate) stop_timeout: Option<u32>,
+    pub(crate) cpu_percent: f64,
+    pub(crate) memory_usage: u64,
+    pub(crate) memory_limit: u64,
+    pub(crate) failures: HashMap<Verb, String>,
+}
+
+pub(crate) struct World {
+    fixtures: Vec<Fixture>,
+    settings: HashMap<String, String>,
+    denied: HashSet<(Verb, String)>,
+    pub(crate) calls: Vec<String>,
+    pub(crate) timeouts: Vec<(String, Option<u32>)>,
+    pub(crate) logs: Vec<(Level, String)>,
+    now_ms: u64,
+}
+
+impl World {
+    pub(crate) fn new(
+        containers: Vec<ContainerBuilder>,
+        settings: HashMap<String, String>,
+        denied: HashSet<(Verb, String)>,
+    ) -> World {
+        World {
+            fixtures: containers
+                .into_iter()
+                .map(ContainerBuilder::build)
+                .collect(),
+            settings,
+            denied,
+            calls: Vec::new(),
+            timeouts: Vec::new(),
+            logs: Vec::new(),
+            now_ms: NOW_MS,
+        }
+    }
+
+    pub(crate) fn container(&self, name: &str) -> Option<&Container> {
+        self.fixtures
+            .iter()
+            .map(|fixture| &fixture.container)
+            .find(|container| container.name == name)
+    }
+
+    /// Records the call and answers what the gate and the daemon would
+    /// answer before the verb itself: a denial, a missing container, a
+    /// failure the scene asked for.
+    fn reach(&mut self, verb: Verb, name: &str) -> Result<&mut Fixture, Error> {
+        let denied = self.denied.contains(&(verb, name.to_owned()));
+        let verb_name = verb.name();
+        self.calls.push(if denied {
+            format!("{verb_name} {name} denied")
+        } else {
+            format!("{verb_name} {name}")
+        });
+        if denied {
+            return Err(Error::Denied(format!(
+                "module under test may not {verb_name} {name}: the test's scene denies it"
+            )));
+        }
+        let fixture = self
+            .fixtures
+            .iter_mut()
+            .find(|fixture| fixture.container.name == name)
+            .ok_or_else(|| Error::NotFound(format!("No such container: {name}")))?;
+        match fixture.failures.get(&verb) {
+            Some(message) => Err(Error::Docker(message.clone())),
+            None => Ok(fixture),
+        }
+    }
+
+    pub(crate) fn inspect(&mut self, name: &str) -> Result<Container, Error> {
+        Ok(self.reach(Verb::Inspect, name)?.container.clone())
+    }
+
+    pub(crate) fn stop_timeout(&mut self, name: &str) -> Result<Option<u32>, Error> {
+        // Part of what `docker inspect` shows, so the runtime checks and
+        // lists it as an `inspect`.
+        Ok(self.reach(Verb::Inspect, name)?.stop_timeout)
+    }
+
+    pub(crate) fn list(&mut self, filter: &Filter) -> Result<Vec<Summary>, Error> {
+        self.calls.push("list".to_owned());
+        if let Some(pattern) = &filter.name
+            && !valid_pattern(pattern)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
+                 and the wildcards * and ?"
+            )));
+        }
+        Ok(self
+            .fixtures
+            .iter()
+            .map(|fixture| &fixture.container)
+            .filter(|c| filter.all || lifecycle::is_up(c.status))
+            .filter(|c| filter.name.as_deref().is_none_or(|p| glob(p, &c.name)))
+            .filter(|c| filter.label.as_deref().is_none_or(|l| has_label(c, l)))
+            // The gate shows a module only the containers it may list.
+            .filter(|c| !self.denied.contains(&(Verb::List, c.name.clone())))
+            .map(|c| Summary {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                status: c.status,
+                labels: c.labels.clone(),
+            })
+            .collect())
+    }
+
+    pub(crate) fn lifecycle(
+        &mut self,
+        verb: &str,
+        name: &str,
+        timeout_seconds: Option<u32>,
+    ) -> Result<(), Error> {
+        let verb = Verb::named(verb);
+        if matches!(verb, Verb::Stop | Verb::Restart) {
+            self.timeouts
+                .push((format!("{} {name}", verb.name()), timeout_seconds));
+        }
+        let now_ms = self.now_ms;
+        let fixture = self.reach(verb, name)?;
+        lifecycle::apply(verb, &mut fixture.container, now_ms).map_err(Error::Docker)
+    }
+
+    pub(crate) fn one_shot(&mut self, name: &str) -> Result<Sample, Error> {
+        let now_ns = self.now_ms * 1_000_000;
+        let fixture = self.reach(Verb::Stats, name)?;
+        Ok(readings(fixture, now_ns).1)
+    }
+
+    pub(crate) fn measure(&mut self, name: &str) -> Result<Measurement, Error> {
+        let now_ns = self.now_ms * 1_000_000;
+        let fixture = self.reach(Verb::Stats, name)?;
+        let (previous, current) = readings(fixture, now_ns);
+        Ok(Measurement {
+            previous: Some(previous),
+            current,
+        })
+    }
+
+    pub(crate) fn setting(&self, key: &str) -> Option<String> {
+        self.settings.get(key).cloned()
+    }
+
+    pub(crate) fn log(&mut self, level: Level, message: &str) {
+        self.logs.push((level, message.to_owned()));
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub(crate) fn sleep(&mut self, millis: u32) -> Result<(), Error> {
+        self.now_ms += u64::from(millis);
+        Ok(())
+    }
+}
+
+/// Two readings a second apart from which `docker stats` arithmetic gives
+/// back the fixture's CPU % and memory. A container that is not running
+/// reports zero counters, as Docker does; a paused one keeps its memory but
+/// uses no CPU.
+fn readings(fixture: &Fixture, now_ns: u64) -> (CpuReading, Sample) {
+    let status = fixture.container.status;
+    if !lifecycle::is_up(status) {
+        let zero = CpuReading {
+            read_ns: 0,
+            total_ns: 0,
+            system_ns: 0,
+            online_cpus: 0,
+        };
+        return (zero, sample(zero, 0, 0, 0));
+    }
+    let system_delta = READING_GAP_NS * u64::from(ONLINE_CPUS);
+    // cpu % = cpu_delta / system_delta * online_cpus * 100.
+    let cpu_delta = if status == Status::Paused {
+        0
+    } else {
+        (fixture.cpu_percent.max(0.0) / 100.0 * system_delta as f64 / f64::from(ONLINE_CPUS))
+            .round() as u64
+    };
+    let previous = CpuReading {
+        read_ns: now_ns - READING_GAP_NS,
+        total_ns: TOTAL_BASE_NS,
+        system_ns: SYSTEM_BASE_NS,
+        online_cpus: ONLINE_CPUS,
+    };
+    let current = CpuReading {
+        read_ns: now_ns,
+        total_ns: TOTAL_BASE_NS + cpu_delta,
+        system_ns: SYSTEM_BASE_NS + system_delta,
+        online_cpus: ONLINE_CPUS,
+    };
+    let memory = sample(current, fixture.memory_usage, fixture.memory_limit, 1);
+    (previous, memory)
+}
+
+fn sample(cpu: CpuReading, memory_usage: u64, memory_limit: u64, pids: u64) -> Sample {
+    Sample {
+        cpu,
+        memory_usage,
+        memory_limit,
+        total_inactive_file: None,
+        // cgroup v2, with no page cache to subtract.
+        inactive_file: (pids > 0).then_some(0),
+        network_rx: 0,
+        network_tx: 0,
+        block_read: 0,
+        block_write: 0,
+        pids,
+    }
+}
+
+/// Whether a listing's label criterion (`key` or `key=value`) matches.
+fn has_label(container: &Container, selector: &str) -> bool {
+    let (key, value) = match selector.split_once('=') {
+        Some((key, value)) => (key, Some(value)),
+        None => (selector, None),
+    };
+    container
+        .labels
+        .iter()
+        .any(|(k, v)| k == key && value.is_none_or(|value| v == value))
+}
+
+/// The runtime's check of a name pattern: container-name characters and
+/// wildcards.
+fn valid_pattern(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?'))
+}
+
+/// Whether `name` matches the whole `pattern`, where `*` matches any run of
+/// characters and `?` one.
+fn glob(pattern: &str, name: &str) -> bool {
+    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
