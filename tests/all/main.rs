@@ -5,6 +5,7 @@
 mod contract;
 mod differences;
 mod grace;
+mod kit;
 mod performance;
 mod policies;
 mod security;
