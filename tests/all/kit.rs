@@ -372,7 +372,7 @@ fn a_recorded_run_replays_and_a_different_module_is_caught() {
     // The daemon is not needed to replay: the container is started again
     // and the endpoint pointed nowhere.
     docker(&["start", &container.name]);
-    let mut offline = no_daemon();
+    let offline = no_daemon();
     offline.config("");
     let replay = offline.smectl(&["test", "--replay", &record]);
     assert_eq!(replay.code, Some(0), "{replay:?}");
