@@ -194,6 +194,7 @@ pub fn container(name: &str) -> ContainerBuilder {
         memory_usage: 0,
         memory_limit: 0,
         failures: HashMap::new(),
+        health_after_start: None,
     }
 }
 
@@ -213,6 +214,7 @@ pub struct ContainerBuilder {
     memory_usage: u64,
     memory_limit: u64,
     failures: HashMap<Verb, String>,
+    health_after_start: Option<Health>,
 }
 
 impl ContainerBuilder {
@@ -225,9 +227,34 @@ impl ContainerBuilder {
         self
     }
 
-    /// Docker's `State.Health.Status`. Lifecycle calls leave it as it is.
+    /// Docker's `State.Health.Status`. A start or restart makes it
+    /// `starting`, as Docker does until the first check, unless
+    /// [`health_after_start`](ContainerBuilder::health_after_start) says
+    /// otherwise; a container without a health check stays `none`.
     pub fn health(mut self, health: Health) -> ContainerBuilder {
         self.health = health;
+        self
+    }
+
+    /// The health a start or restart leaves: the fake runs no health checks,
+    /// so this is what the first one would report.
+    ///
+    /// ```
+    /// use sme_guest::containers::{self, Health};
+    /// use sme_guest::testing::{self, Scene};
+    /// Scene::new()
+    ///     .container(
+    ///         testing::container("edgex-core-data")
+    ///             .health(Health::Healthy)
+    ///             .health_after_start(Health::Unhealthy),
+    ///     )
+    ///     .install();
+    /// containers::restart("edgex-core-data", None)?;
+    /// assert_eq!(containers::inspect("edgex-core-data")?.health, Health::Unhealthy);
+    /// # Ok::<(), sme_guest::Error>(())
+    /// ```
+    pub fn health_after_start(mut self, health: Health) -> ContainerBuilder {
+        self.health_after_start = Some(health);
         self
     }
 
@@ -328,6 +355,7 @@ impl ContainerBuilder {
             memory_usage: self.memory_usage,
             memory_limit: self.memory_limit,
             failures: self.failures,
+            health_after_start: self.health_after_start,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::lifecycle::{self, Verb};
 use super::{ContainerBuilder, NOW_MS};
 use crate::Error;
-use crate::containers::{Container, Filter, Status, Summary};
+use crate::containers::{Container, Filter, Health, Status, Summary};
 use crate::log::Level;
 use crate::stats::{CpuReading, Measurement, Sample};
 
@@ -28,6 +28,7 @@ pub(crate) struct Fixture {
     pub(crate) memory_usage: u64,
     pub(crate) memory_limit: u64,
     pub(crate) failures: HashMap<Verb, String>,
+    pub(crate) health_after_start: Option<Health>,
 }
 
 pub(crate) struct World {
@@ -146,7 +147,19 @@ impl World {
         }
         let now_ms = self.now_ms;
         let fixture = self.reach(verb, name)?;
-        lifecycle::apply(verb, &mut fixture.container, now_ms).map_err(Error::Docker)
+        let started_before = fixture.container.started_ms;
+        lifecycle::apply(verb, &mut fixture.container, now_ms).map_err(Error::Docker)?;
+        // A (re)start runs no health check here: the container reports what
+        // its builder says, else `starting` as Docker does until the first check.
+        if fixture.container.started_ms != started_before {
+            fixture.container.health = match (fixture.health_after_start, fixture.container.health)
+            {
+                (Some(health), _) => health,
+                (None, Health::None) => Health::None,
+                (None, _) => Health::Starting,
+            };
+        }
+        Ok(())
     }
 
     pub(crate) fn one_shot(&mut self, name: &str) -> Result<Sample, Error> {

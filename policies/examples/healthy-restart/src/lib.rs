@@ -53,10 +53,16 @@ mod tests {
     use super::*;
     use sme_guest::testing::{self, Scene};
 
-    fn scene(health: Health) {
-        Scene::new()
-            .container(testing::container("edgex-core-data").health(health))
-            .install();
+    /// A container with a health check that reports `after` once the
+    /// restart has started it (no check has run: `starting` until then).
+    fn scene(after: Health) {
+        let container = testing::container("edgex-core-data").health(Health::Healthy);
+        let container = match after {
+            Health::Starting => container,
+            Health::None => testing::container("edgex-core-data"),
+            other => container.health_after_start(other),
+        };
+        Scene::new().container(container).install();
     }
 
     #[test]
