@@ -219,16 +219,33 @@ fn the_simulation_answers_and_changes_state_as_the_daemon_does() {
         ("unpause", "running"),
         ("start", "paused"),
     ];
-    for (verb, state) in cases {
+    for (index, (verb, state)) in cases.into_iter().enumerate() {
         let case = format!("{verb} from {state}");
-        let real = match state {
-            "running" => Container::running("sim"),
-            "exited" => Container::stopped("sim"),
-            _ => {
-                let container = Container::running("sim");
-                docker(&["pause", &container.name]);
-                container
-            }
+        // Half the cases with a health check, whose status a stop and a
+        // start change too.
+        let checked = index % 2 == 0;
+        let args: &[&str] = if checked {
+            &["--health-cmd", "true", "--health-interval", "1s"]
+        } else {
+            &[]
+        };
+        let real = Container::with_args("sim", args);
+        let health_of = || docker(&["inspect", "-f", "{{.State.Health.Status}}", &real.name]);
+        // A steady state first: the first check passes about 1 s after the start.
+        let waited = std::time::Instant::now();
+        while checked && health_of() != "healthy" {
+            assert!(waited.elapsed().as_secs() < 10, "{case}: never healthy");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        match state {
+            "exited" => drop(docker(&["stop", &real.name])),
+            "paused" => drop(docker(&["pause", &real.name])),
+            _ => {}
+        }
+        let health = if checked {
+            health_of()
+        } else {
+            "none".to_owned()
         };
         let operation = format!("probe-{verb}");
         let run = sandbox.sme(&[&real.name, &operation]);
@@ -240,7 +257,8 @@ fn the_simulation_answers_and_changes_state_as_the_daemon_does() {
             &file,
             format!(
                 "[request]\nservice = \"{0}\"\noperation = \"{operation}\"\n\
-                 [[container]]\nname = \"{0}\"\nid = \"{id}\"\nstatus = \"{state}\"\n[expect]\n",
+                 [[container]]\nname = \"{0}\"\nid = \"{id}\"\nstatus = \"{state}\"\n\
+                 health = \"{health}\"\n[expect]\n",
                 real.name
             ),
         )
@@ -259,7 +277,14 @@ fn the_simulation_answers_and_changes_state_as_the_daemon_does() {
         );
         let simulated = probe_report(test["output"].as_str().unwrap(), &id);
         assert_eq!(simulated["answer"], real_probe["answer"], "{case}");
-        for key in ["status", "running", "exit_code", "restart_count", "listed"] {
+        for key in [
+            "status",
+            "running",
+            "exit_code",
+            "restart_count",
+            "health",
+            "listed",
+        ] {
             assert_eq!(
                 simulated["after"][key], real_probe["after"][key],
                 "{case}: {key}\nsimulated: {simulated}\nreal:      {real_probe}"

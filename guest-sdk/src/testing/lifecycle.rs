@@ -3,7 +3,7 @@
 //! changes state and refuses calls exactly as the simulated engine and the
 //! Docker Engine do.
 
-use crate::containers::{Container, Status};
+use crate::containers::{Container, Health, Status};
 
 /// A verb of the module's grant that addresses containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +67,9 @@ pub(crate) fn is_up(status: Status) -> bool {
 
 /// The parts of a container's state that lifecycle calls change. The
 /// restart count is not one of them: Docker counts only the restarts its
-/// restart policy makes, never `docker restart`.
+/// restart policy makes, never `docker restart`. A stop or pause leaves a
+/// container with a health check `unhealthy`, a start `starting`, as Docker
+/// does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct State {
     status: Status,
@@ -75,6 +77,7 @@ struct State {
     exit_code: i64,
     started_ms: Option<u64>,
     finished_ms: Option<u64>,
+    health: Health,
 }
 
 impl State {
@@ -85,6 +88,7 @@ impl State {
             exit_code: container.exit_code,
             started_ms: container.started_ms,
             finished_ms: container.finished_ms,
+            health: container.health,
         }
     }
 
@@ -94,6 +98,7 @@ impl State {
         container.exit_code = self.exit_code;
         container.started_ms = self.started_ms;
         container.finished_ms = self.finished_ms;
+        container.health = self.health;
     }
 
     fn started(self, now_ms: u64) -> State {
@@ -102,6 +107,10 @@ impl State {
             running: true,
             exit_code: 0,
             started_ms: Some(now_ms),
+            health: match self.health {
+                Health::None => Health::None,
+                _ => Health::Starting,
+            },
             ..self
         }
     }
@@ -114,6 +123,10 @@ impl State {
             running: false,
             exit_code: 0,
             finished_ms: Some(now_ms),
+            health: match self.health {
+                Health::None => Health::None,
+                _ => Health::Unhealthy,
+            },
             ..self
         }
     }
@@ -147,8 +160,13 @@ pub(crate) fn apply(verb: Verb, container: &mut Container, now_ms: u64) -> Resul
         Verb::Restart if up => before.stopped(now_ms).started(now_ms),
         Verb::Restart => before.started(now_ms),
         Verb::Pause => match before.status {
+            // Docker reports a paused container with a health check unhealthy.
             Status::Running => State {
                 status: Status::Paused,
+                health: match before.health {
+                    Health::None => Health::None,
+                    _ => Health::Unhealthy,
+                },
                 ..before
             },
             Status::Paused => return Err(format!("Container {id} is already paused")),

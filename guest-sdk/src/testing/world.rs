@@ -149,15 +149,12 @@ impl World {
         let fixture = self.reach(verb, name)?;
         let started_before = fixture.container.started_ms;
         lifecycle::apply(verb, &mut fixture.container, now_ms).map_err(Error::Docker)?;
-        // A (re)start runs no health check here: the container reports what
-        // its builder says, else `starting` as Docker does until the first check.
-        if fixture.container.started_ms != started_before {
-            fixture.container.health = match (fixture.health_after_start, fixture.container.health)
-            {
-                (Some(health), _) => health,
-                (None, Health::None) => Health::None,
-                (None, _) => Health::Starting,
-            };
+        // A (re)start runs no health check here: `starting`, as Docker says
+        // until the first check, unless the builder says what it would find.
+        if fixture.container.started_ms != started_before
+            && let Some(health) = fixture.health_after_start
+        {
+            fixture.container.health = health;
         }
         Ok(())
     }

@@ -8,12 +8,14 @@
 use std::time::SystemTime;
 
 use super::{DockerError, Result};
-use crate::bindings::{Container, Status};
+use crate::bindings::{Container, Health, Status};
 use crate::grants::Verb;
 
 /// The parts of a container's state that lifecycle calls change. The restart
 /// count is not one of them: Docker counts only the restarts its restart
-/// policy makes, never `docker restart`.
+/// policy makes, never `docker restart`. Health is (measured on Docker 20.10):
+/// a stop or a pause leaves a container with a health check `unhealthy`, a
+/// start `starting` until its first check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Lifecycle {
     pub(super) status: Status,
@@ -21,6 +23,7 @@ pub(super) struct Lifecycle {
     pub(super) exit_code: i64,
     pub(super) started_ms: Option<u64>,
     pub(super) finished_ms: Option<u64>,
+    pub(super) health: Health,
 }
 
 impl Lifecycle {
@@ -31,6 +34,7 @@ impl Lifecycle {
             exit_code: container.exit_code,
             started_ms: container.started_ms,
             finished_ms: container.finished_ms,
+            health: container.health,
         }
     }
 
@@ -40,6 +44,7 @@ impl Lifecycle {
         container.exit_code = self.exit_code;
         container.started_ms = self.started_ms;
         container.finished_ms = self.finished_ms;
+        container.health = self.health;
     }
 
     fn is_up(self) -> bool {
@@ -52,6 +57,10 @@ impl Lifecycle {
             running: true,
             exit_code: 0,
             started_ms: Some(now_ms),
+            health: match self.health {
+                Health::None => Health::None,
+                _ => Health::Starting,
+            },
             ..self
         }
     }
@@ -64,6 +73,10 @@ impl Lifecycle {
             running: false,
             exit_code: 0,
             finished_ms: Some(now_ms),
+            health: match self.health {
+                Health::None => Health::None,
+                _ => Health::Unhealthy,
+            },
             ..self
         }
     }
@@ -95,8 +108,14 @@ pub(super) fn simulate(verb: Verb, before: Lifecycle, id: &str, now_ms: u64) -> 
         Verb::Restart if before.is_up() => Ok(before.stopped(now_ms).started(now_ms)),
         Verb::Restart => Ok(before.started(now_ms)),
         Verb::Pause => match before.status {
+            // The daemon stops a paused container's health checks and
+            // reports it unhealthy until a check passes again.
             Status::Running => Ok(Lifecycle {
                 status: Status::Paused,
+                health: match before.health {
+                    Health::None => Health::None,
+                    _ => Health::Unhealthy,
+                },
                 ..before
             }),
             Status::Paused => refused(format!("Container {id} is already paused")),
@@ -146,6 +165,7 @@ mod tests {
             exit_code: 0,
             started_ms,
             finished_ms,
+            health: Health::None,
         }
     }
 
@@ -173,6 +193,28 @@ mod tests {
             let after = simulate(verb, state(status, started, finished), ID, 900);
             assert_eq!(after, Ok(state(s, st, fi)), "{verb} from {status:?}");
         }
+    }
+
+    #[test]
+    fn a_start_makes_a_health_check_start_over() {
+        let healthy = Lifecycle {
+            health: Health::Healthy,
+            ..state(Status::Running, Some(1), None)
+        };
+        for verb in [Verb::Restart, Verb::Stop] {
+            let after = simulate(verb, healthy, ID, 9).unwrap();
+            let expected = if verb == Verb::Stop {
+                Health::Unhealthy
+            } else {
+                Health::Starting
+            };
+            assert_eq!(after.health, expected, "{verb}");
+        }
+        let unchecked = state(Status::Exited, Some(1), Some(2));
+        assert_eq!(
+            simulate(Verb::Start, unchecked, ID, 9).unwrap().health,
+            Health::None
+        );
     }
 
     #[test]

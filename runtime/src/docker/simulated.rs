@@ -159,12 +159,8 @@ impl Simulated {
         if let Some(sim) = self.state().get_mut(name) {
             let started = after.started_ms != sim.container.started_ms;
             after.show(&mut sim.container);
-            if started {
-                sim.container.health = match (sim.health_after_start, sim.container.health) {
-                    (Some(health), _) => health,
-                    (None, Health::None) => Health::None,
-                    (None, _) => Health::Starting,
-                };
+            if let (true, Some(health)) = (started, sim.health_after_start) {
+                sim.container.health = health;
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! test can compare a dry run with the real thing.
 
 use sme_guest::Request;
-use sme_guest::containers::{self, Filter, Status};
+use sme_guest::containers::{self, Filter, Health, Status};
 
 fn status(status: Status) -> &'static str {
     match status {
@@ -15,6 +15,15 @@ fn status(status: Status) -> &'static str {
         Status::Removing => "removing",
         Status::Exited => "exited",
         Status::Dead => "dead",
+    }
+}
+
+fn health(health: Health) -> &'static str {
+    match health {
+        Health::None => "none",
+        Health::Starting => "starting",
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
     }
 }
 
@@ -39,13 +48,14 @@ fn describe(service: &str) -> Result<String, String> {
         .map_or_else(|| "null".to_owned(), |row| quoted(status(row.status)));
     Ok(format!(
         "{{\"status\":\"{}\",\"running\":{},\"exit_code\":{},\"restart_count\":{},\
-         \"started_ms\":{},\"finished_ms\":{},\"listed\":{listed}}}",
+         \"started_ms\":{},\"finished_ms\":{},\"health\":\"{}\",\"listed\":{listed}}}",
         status(container.status),
         container.running,
         container.exit_code,
         container.restart_count,
         number(container.started_ms),
         number(container.finished_ms),
+        health(container.health),
     ))
 }
 
