@@ -407,3 +407,34 @@ fn dry_run_shows_what_the_daemon_shows_after_the_same_call() {
         }
     }
 }
+
+#[test]
+fn check_fails_a_module_that_could_do_nothing_and_warns_on_partial_denials() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::PAUSE, "pause.wasm");
+    // Granted nothing: its inspect and pause would both be denied.
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "policy pause ({}): can do nothing: it imports inspect, pause and is granted none of them \
+             (nothing configured: deny everything)",
+            path.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let report = json(&sandbox.smectl(&["--json", "check"]).stdout);
+    assert_eq!(report["ok"], false);
+
+    // Granted one of the two: it runs, and the other is a warning.
+    sandbox.config("[modules.pause.grants]\npause = [\"self\"]\n");
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("warning: pause imports inspect but is granted inspect on no container"),
+        "{}",
+        run.stdout
+    );
+}
