@@ -1,8 +1,11 @@
-//! `smectl`, the operator's and auditor's command: inspect, check, run.
+//! `smectl`, the operator's and auditor's command: inspect, check, run,
+//! install.
+
+use std::path::{Path, PathBuf};
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Sandbox, docker};
+use crate::support::{Container, Sandbox, docker, sha256_of};
 
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
@@ -437,4 +440,256 @@ fn check_fails_a_module_that_could_do_nothing_and_warns_on_partial_denials() {
         "{}",
         run.stdout
     );
+}
+
+/// Every file under `dir`, with its contents, to show nothing changed.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The compiled artifacts in the sandbox's cache.
+fn artifacts(sandbox: &Sandbox) -> Vec<String> {
+    std::fs::read_dir(sandbox.root.join("cache"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".cwasm"))
+        .collect()
+}
+
+#[test]
+fn install_checks_copies_pins_and_precompiles() {
+    let sandbox = Sandbox::new();
+    let config = "# staging box\n[modules.pause.grants]\n# its own container only\npause = [\"self\"]\ninspect = [\"self\"]\n";
+    sandbox.config(config);
+    let sha = sha256_of(Path::new(guests::PAUSE));
+    let run = sandbox.smectl(&["install", guests::PAUSE]);
+    let target = sandbox.policy_dir().join("pause.wasm");
+    let config_path = sandbox.root.join("sme.toml");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(lines[0].starts_with("precompiled pause: "), "{lines:?}");
+    assert_eq!(
+        lines[1..],
+        [
+            format!("installed pause: {} (sha256 {sha})", target.display()),
+            format!(
+                "pinned pause: {} ([modules.\"pause\"] sha256 added)",
+                config_path.display()
+            ),
+        ]
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(guests::PAUSE).unwrap()
+    );
+    let edited = std::fs::read_to_string(&config_path).unwrap();
+    // Its header lands above its grants', the rest of the file untouched.
+    let pin = format!("[modules.pause]\nsha256 = \"{sha}\"\n");
+    assert!(
+        edited.starts_with(&format!("# staging box\n{pin}")),
+        "{edited}"
+    );
+    assert_eq!(edited.replacen(&pin, "", 1), config);
+    assert!(artifacts(&sandbox).iter().any(|a| a.starts_with(&sha)));
+    // What `sme` would load now: the deployment passes, warm and pinned.
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(check.code, Some(0), "{check:?}");
+
+    // Again: the same module is already pinned, the file left as it was.
+    let again = sandbox.smectl(&["--json", "install", guests::PAUSE]);
+    assert_eq!(again.code, Some(0), "{again:?}");
+    let report = json(&again.stdout);
+    assert_eq!(report["module"], "pause");
+    assert_eq!(report["sha256"], sha.as_str());
+    let changes: Vec<&str> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["precompiled", "installed", "pinned"]);
+    assert!(
+        report["changes"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already pinned"),
+        "{report}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), edited);
+}
+
+#[test]
+fn install_dry_run_changes_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[modules.pause.grants]\npause = [\"self\"]\n");
+    let before = snapshot(&sandbox.root);
+    let run = sandbox.smectl(&["install", guests::PAUSE, "--dry-run"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    for expected in [
+        "would precompile pause: ",
+        "would install pause: ",
+        "would pin pause: ",
+        "warning: pause imports inspect but is granted inspect on no container",
+        "dry run: nothing was changed",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} missing from {}",
+            run.stdout
+        );
+    }
+    assert_eq!(snapshot(&sandbox.root), before);
+}
+
+#[test]
+fn install_creates_a_missing_configuration_holding_the_pin() {
+    let mut sandbox = Sandbox::new();
+    let config_path = sandbox.root.join("new.toml");
+    sandbox.env("SME_CONFIG", config_path.to_str().unwrap());
+    // The built-in stop's grant applies: the default stop may stop itself.
+    let run = sandbox.smectl(&["install", guests::DEFAULT_STOP]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "pinned stop: {} (a new configuration file holding the pin)",
+            config_path.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let sha = sha256_of(Path::new(guests::DEFAULT_STOP));
+    assert!(
+        text.contains(&format!("[modules.stop]\nsha256 = \"{sha}\"\n")),
+        "{text}"
+    );
+    assert!(sandbox.policy_dir().join("stop.wasm").is_file());
+}
+
+#[test]
+fn install_puts_an_add_on_into_metrics_d_and_quotes_its_name() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[modules.\"metrics.d/uptime\".grants]\ninspect = [\"self\"]\n");
+    let run = sandbox.smectl(&[
+        "--json",
+        "install",
+        guests::UPTIME,
+        "--as",
+        "metrics.d/uptime",
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["module"], "metrics.d/uptime");
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    let target = sandbox.policy_dir().join("metrics.d/uptime.wasm");
+    assert_eq!(report["changes"][1]["path"], target.display().to_string());
+    assert!(target.is_file());
+    let text = std::fs::read_to_string(sandbox.root.join("sme.toml")).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "[modules.\"metrics.d/uptime\"]\nsha256 = \"{}\"\n",
+            sha256_of(&target)
+        )),
+        "{text}"
+    );
+    assert_eq!(sandbox.smectl(&["check"]).code, Some(0));
+}
+
+#[test]
+fn install_misuse_is_one_line_naming_the_file_and_changes_nothing() {
+    let sandbox = Sandbox::new();
+    let core = sandbox.root.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let missing = sandbox.root.join("missing.wasm");
+    let uptime = guests::UPTIME;
+    let pause = guests::PAUSE;
+    let cases: [(&str, &[&str], &str, String); 6] = [
+        (
+            "missing file",
+            &["install", missing.to_str().unwrap()],
+            "",
+            format!("{} does not exist", missing.display()),
+        ),
+        (
+            "not a component",
+            &["install", core.to_str().unwrap(), "--as", "stop"],
+            "",
+            "a core WebAssembly module, not a component".to_owned(),
+        ),
+        (
+            "wrong world",
+            &["install", uptime, "--as", "stop"],
+            "",
+            format!(
+                "policy stop ({uptime}): implements the metrics world (exports `collect`), not the operation world"
+            ),
+        ),
+        (
+            "bad name",
+            &["install", pause, "--as", "pause.wasm"],
+            "",
+            format!("{pause}: cannot be installed as \"pause.wasm\""),
+        ),
+        (
+            "could do nothing",
+            &["install", pause],
+            "",
+            format!("policy pause ({pause}): can do nothing: it imports inspect, pause"),
+        ),
+        (
+            "bad configuration",
+            &["install", pause],
+            "[modules.pause.grants]\npause = [\"all\"]\n",
+            "sme.toml, line 2: [modules.pause] unknown target \"all\"".to_owned(),
+        ),
+    ];
+    for (case, args, config, expected) in cases {
+        sandbox.config(config);
+        let before = snapshot(&sandbox.root);
+        let run = sandbox.smectl(args);
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (Some(1), ""),
+            "{case}: {run:?}"
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{case}: {run:?}");
+        assert!(
+            run.stderr.contains(&expected),
+            "{case}: {expected:?} missing from {:?}",
+            run.stderr
+        );
+        assert_eq!(snapshot(&sandbox.root), before, "{case}: something changed");
+    }
+
+    // A policy directory others could write is refused as `sme` refuses it.
+    sandbox.config("[modules.pause.grants]\npause = [\"self\"]\n");
+    let dir = sandbox.policy_dir();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let before = snapshot(&sandbox.root);
+    let run = sandbox.smectl(&["--json", "install", pause]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let error = json(&run.stdout)["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains(&format!(
+            "policy directory {}: refused: {} is writable by group or others",
+            dir.display(),
+            dir.display()
+        )),
+        "{error}"
+    );
+    assert_eq!(snapshot(&sandbox.root), before);
 }

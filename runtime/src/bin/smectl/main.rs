@@ -1,6 +1,6 @@
 //! `smectl`: the operator's and auditor's command. Shows what a module
-//! imports and is granted, checks a deployment, and runs a policy with its
-//! mutating calls only recorded. (`sme`'s own arguments belong to the agent,
+//! imports and is granted, checks a deployment, runs a policy with its
+//! mutating calls only recorded, and installs a module. (`sme`'s own arguments belong to the agent,
 //! so everything human-facing lives here.)
 
 mod commands;
@@ -53,6 +53,20 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check a module under the current configuration, copy it into the
+    /// policy directory atomically, pin its sha256 in the configuration and
+    /// precompile it into the cache.
+    Install {
+        /// The component file (`target/wasm32-wasip2/release/pause.wasm`).
+        module: PathBuf,
+        /// Install it as this module (`stop`, `metrics.d/uptime`); by
+        /// default its file stem.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Check and print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +88,11 @@ fn main() -> ExitCode {
             operation,
             dry_run,
         } => commands::run::run(&env, &service, &operation, dry_run, cli.json),
+        Command::Install {
+            module,
+            name,
+            dry_run,
+        } => commands::install::run(&env, &module, name.as_deref(), dry_run, cli.json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod inspect;
+pub mod install;
 pub mod run;
 
 use std::fmt::Write as _;
