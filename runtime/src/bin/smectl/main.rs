@@ -1,6 +1,6 @@
 //! `smectl`: the operator's and auditor's command. Shows what a module
 //! imports and is granted, checks a deployment, runs a policy with its
-//! mutating calls only recorded, and installs a module. (`sme`'s own arguments belong to the agent,
+//! mutating calls only recorded, installs a module, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
 //! so everything human-facing lives here.)
 
 mod commands;
@@ -67,6 +67,23 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Scaffold a policy project: a Rust crate that builds `<operation>`'s
+    /// module, with a unit test, a scenario and a README.
+    New {
+        /// The operation (`drain`), or with --metrics the add-on's name
+        /// (`metrics` itself for the base metrics module).
+        operation: String,
+        /// A metrics module instead of an operation.
+        #[arg(long)]
+        metrics: bool,
+        /// The guest SDK to depend on (default: $SME_GUEST_SDK, else the
+        /// source tree smectl was built from).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+        /// Where to create it (default: ./<operation>); must not exist or
+        /// be empty.
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +110,12 @@ fn main() -> ExitCode {
             name,
             dry_run,
         } => commands::install::run(&env, &module, name.as_deref(), dry_run, cli.json),
+        Command::New {
+            operation,
+            metrics,
+            sdk,
+            dir,
+        } => commands::new::run(&operation, metrics, sdk, dir, cli.json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

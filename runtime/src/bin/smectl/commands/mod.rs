@@ -4,6 +4,7 @@
 pub mod check;
 pub mod inspect;
 pub mod install;
+pub mod new;
 pub mod run;
 
 use std::fmt::Write as _;
