@@ -693,6 +693,21 @@ fn install_misuse_is_one_line_naming_the_file_and_changes_nothing() {
         "{error}"
     );
     assert_eq!(snapshot(&sandbox.root), before);
+
+    // So is a configuration file others could write.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = sandbox.root.join("sme.toml");
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let run = sandbox.smectl(&["install", pause]);
+    assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "configuration refused: {} is writable by group or others (mode 0666)",
+            config.display()
+        )),
+        "{run:?}"
+    );
+    assert_eq!(snapshot(&sandbox.root), before);
 }
 
 /// Where scaffolds are built: one target directory for every test, so the
