@@ -70,11 +70,13 @@ impl Cache {
     }
 
     /// Stores the compiled artifact of the module with this hash, and drops
-    /// artifacts left by other engine versions or settings.
-    pub fn put(&self, sha256: &[u8; 32], artifact: &[u8]) {
-        if let Err(error) = self.dir.write(&self.file_name(sha256), artifact) {
+    /// artifacts left by other engine versions or settings; gives the
+    /// artifact's path.
+    pub fn put(&self, sha256: &[u8; 32], artifact: &[u8]) -> std::io::Result<PathBuf> {
+        let name = self.file_name(sha256);
+        if let Err(error) = self.dir.write(&name, artifact) {
             tracing::debug!(%error, "could not cache the compiled policy");
-            return;
+            return Err(error);
         }
         // Only artifacts SME named are ever removed: `<sha256>-<key>.cwasm`
         // with another engine key.
@@ -85,6 +87,7 @@ impl Cache {
                 let _ = self.dir.remove(&name);
             }
         }
+        Ok(self.dir.join(&name))
     }
 
     /// The path and bytes of the cached artifact of the module with this

@@ -157,6 +157,16 @@ pub struct Config {
     modules: BTreeMap<String, ModuleConfig>,
 }
 
+/// The configuration file a [`Config`] was read from, as text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The file (`SME_CONFIG`, else [`DEFAULT_CONFIG`]), whether it exists
+    /// or not.
+    pub path: PathBuf,
+    /// Its text; `None` when there is no such file.
+    pub text: Option<String>,
+}
+
 /// The configured settings of one module (`[modules.<name>]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleConfig {
@@ -200,30 +210,38 @@ pub enum GrantSource {
 impl Config {
     /// Loads the configuration for this process.
     pub fn load(env: &Env) -> Result<Config, ConfigError> {
-        let (path, required) = match &env.config {
-            Some(path) => (path.clone(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG), false),
-        };
+        let (config, source) = Config::load_source(env)?;
+        match source.text {
+            None if env.config.is_some() => Err(ConfigError::Untrusted {
+                source: TrustError::Missing { path: source.path },
+            }),
+            _ => Ok(config),
+        }
+    }
+
+    /// Loads the configuration for this process and keeps the file's text,
+    /// for commands that edit it (`smectl install`). A missing file, even
+    /// one named by `SME_CONFIG`, gives the built-in defaults and no text.
+    pub fn load_source(env: &Env) -> Result<(Config, Source), ConfigError> {
+        let path = env
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
         let read = trusted::read_file(&path, MAX_CONFIG_BYTES, env.strictness)
             .map_err(|source| ConfigError::Untrusted { source })?;
-        let mut config = match read {
+        let (mut config, text) = match read {
             Some(bytes) if bytes.len() as u64 > MAX_CONFIG_BYTES => {
                 return Err(ConfigError::TooLarge { path });
             }
             Some(bytes) => {
                 let text = String::from_utf8(bytes)
                     .map_err(|_| ConfigError::NotText { path: path.clone() })?;
-                Config::parse(&text, &path)?
+                (Config::parse(&text, &path)?, Some(text))
             }
-            None if !required => Config::parse("", Path::new(""))?,
-            None => {
-                return Err(ConfigError::Untrusted {
-                    source: TrustError::Missing { path },
-                });
-            }
+            None => (Config::parse("", Path::new(""))?, None),
         };
         config.apply_env(env);
-        Ok(config)
+        Ok((config, Source { path, text }))
     }
 
     /// Parses and validates configuration text read from `path`.
@@ -344,7 +362,6 @@ impl Config {
     }
 }
 
-/// Whether `name` can name a module: an operation, or `metrics.d/<stem>`.
 /// Whether `name` can name a module: an operation (`stop`) or a metrics
 /// add-on (`metrics.d/uptime`).
 pub fn is_module_name(name: &str) -> bool {

@@ -298,6 +298,14 @@ impl Grant {
         !self.targets(verb).is_empty()
     }
 
+    /// Whether a module importing `imported` could do nothing under this
+    /// grant: it imports at least one gated call and is granted none of
+    /// them. (A module that imports no gated call needs no grant.)
+    pub fn denies_everything(&self, imported: &[Verb]) -> bool {
+        let mut gated = imported.iter().filter(|verb| verb.is_gated()).peekable();
+        gated.peek().is_some() && gated.all(|&verb| !self.has(verb))
+    }
+
     /// The verbs granted on at least one target.
     pub fn verbs(&self) -> impl Iterator<Item = Verb> + '_ {
         Verb::GRANTABLE.into_iter().filter(|&verb| self.has(verb))
@@ -360,6 +368,16 @@ pub enum Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_denies_everything_only_when_no_gated_import_is_granted() {
+        let stop_self = grant(&[(Verb::Stop, "self")]);
+        assert!(Grant::none().denies_everything(&[Verb::Inspect, Verb::Log]));
+        assert!(stop_self.denies_everything(&[Verb::Inspect, Verb::Pause]));
+        assert!(!stop_self.denies_everything(&[Verb::Inspect, Verb::Stop]));
+        assert!(!Grant::none().denies_everything(&[Verb::Log, Verb::Clock]));
+        assert!(!Grant::none().denies_everything(&[]));
+    }
 
     fn grant(rules: &[(Verb, &str)]) -> Grant {
         let mut grant = Grant::none();

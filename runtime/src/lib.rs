@@ -22,6 +22,7 @@ pub mod gate;
 pub mod grants;
 pub mod host;
 pub mod inspect;
+pub mod install;
 pub mod invoke;
 pub mod limits;
 pub mod loader;

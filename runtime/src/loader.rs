@@ -52,6 +52,20 @@ pub enum CacheVerdict {
     },
 }
 
+/// Why a compiled component was not stored in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotStored {
+    /// Caching is off (`SME_CACHE_DIR` empty).
+    #[error("the cache is off")]
+    Off,
+    /// The directory cannot be created, or someone else could change it.
+    #[error("the cache directory {} is not usable (missing and cannot be created, or not private to this user)", .0.display())]
+    Unusable(PathBuf),
+    /// Writing the artifact failed.
+    #[error("writing the artifact failed: {0}")]
+    Failed(String),
+}
+
 /// A module that is not a usable component.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -128,6 +142,25 @@ impl Loader {
     /// Compiles (or finds) `policy` and checks it is a component of its world.
     pub fn load(&self, policy: &Policy) -> Result<Loaded, LoadError> {
         let loaded = self.compile(policy)?;
+        self.check_world(policy, loaded)
+    }
+
+    /// Like [`Loader::load`], but always compiles and leaves the cache
+    /// alone: for `smectl install`, which changes nothing until the module
+    /// has passed every check (then [`Loader::store`] caches it).
+    pub fn load_fresh(&self, policy: &Policy) -> Result<Loaded, LoadError> {
+        check_header(policy)?;
+        let component = self.compile_now(policy)?;
+        self.check_world(
+            policy,
+            Loaded {
+                component,
+                source: Source::Compiled,
+            },
+        )
+    }
+
+    fn check_world(&self, policy: &Policy, loaded: Loaded) -> Result<Loaded, LoadError> {
         let exports = inspect::export_names(&self.engine, &loaded.component);
         if !exports.iter().any(|name| name == policy.world.export()) {
             return Err(LoadError::WrongWorld {
@@ -171,12 +204,34 @@ impl Loader {
         if let (Some(cache), Origin::File(_)) = (self.cache(), &policy.origin)
             && let Ok(artifact) = component.serialize()
         {
-            cache.put(&policy.sha256, &artifact);
+            // A run that cannot cache still runs; `put` logs why.
+            let _ = cache.put(&policy.sha256, &artifact);
         }
         Ok(Loaded {
             component,
             source: Source::Compiled,
         })
+    }
+
+    /// Stores `component`, compiled from `policy`, in the cache, so the
+    /// module's first run maps it instead of compiling it; gives the
+    /// artifact's path, or why there is none.
+    pub fn store(&self, policy: &Policy, component: &Component) -> Result<PathBuf, NotStored> {
+        let dir = self.cache_dir.as_deref().ok_or(NotStored::Off)?;
+        let cache = self
+            .cache()
+            .ok_or_else(|| NotStored::Unusable(dir.to_path_buf()))?;
+        let artifact = component
+            .serialize()
+            .map_err(|error| NotStored::Failed(one_line(&error)))?;
+        cache
+            .put(&policy.sha256, &artifact)
+            .map_err(|error| NotStored::Failed(error.to_string()))
+    }
+
+    /// The cache directory, if caching is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 
     fn compile_now(&self, policy: &Policy) -> Result<Component, LoadError> {

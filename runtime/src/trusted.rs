@@ -382,6 +382,25 @@ impl TrustedDir {
     /// Writes `name` atomically through a temporary file in the directory:
     /// readers see the old file or the new one, never a part.
     pub fn write_atomic(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.write_through_temporary(name, bytes, 0o600, false)
+    }
+
+    /// Like [`TrustedDir::write_atomic`], and durable: the new file gets
+    /// `mode`, its contents reach the disk before it replaces `name`, and
+    /// the directory's new entry after. For the files an operator installs
+    /// (modules, the configuration), which a crash must leave old or whole;
+    /// cache entries can be lost and do without the cost.
+    pub fn write_durable(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.write_through_temporary(name, bytes, mode, true)
+    }
+
+    fn write_through_temporary(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        mode: u32,
+        sync: bool,
+    ) -> io::Result<()> {
         let temporary = format!(
             ".{name}.{}.{:x}.tmp",
             std::process::id(),
@@ -396,18 +415,39 @@ impl TrustedDir {
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )?;
-        let written = File::from(fd).write_all(bytes).and_then(|()| {
-            Ok(rustix::fs::renameat(
-                &self.fd,
-                temporary.as_str(),
-                &self.fd,
-                name,
-            )?)
-        });
+        let mut file = File::from(fd);
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| {
+                // Explicitly, so the umask does not decide who may read it.
+                rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+                if sync {
+                    file.sync_all()?;
+                }
+                Ok(rustix::fs::renameat(
+                    &self.fd,
+                    temporary.as_str(),
+                    &self.fd,
+                    name,
+                )?)
+            })
+            .and_then(|()| if sync { self.sync() } else { Ok(()) });
         if written.is_err() {
             let _ = rustix::fs::unlinkat(&self.fd, temporary.as_str(), AtFlags::empty());
         }
         written
+    }
+
+    /// Flushes the directory's entries to disk (through a readable handle:
+    /// the one kept is a path-only handle, which cannot be synced).
+    fn sync(&self) -> io::Result<()> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(rustix::fs::fsync(&fd)?)
     }
 
     /// Removes the file `name` (never a directory).

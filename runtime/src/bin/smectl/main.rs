@@ -1,6 +1,6 @@
 //! `smectl`: the operator's and auditor's command. Shows what a module
-//! imports and is granted, checks a deployment, and runs a policy with its
-//! mutating calls only recorded. (`sme`'s own arguments belong to the agent,
+//! imports and is granted, checks a deployment, runs a policy with its
+//! mutating calls only recorded, installs a module, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
 //! so everything human-facing lives here.)
 
 mod commands;
@@ -74,6 +74,37 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         replay: Option<PathBuf>,
     },
+    /// Check a module under the current configuration, copy it into the
+    /// policy directory atomically, pin its sha256 in the configuration and
+    /// precompile it into the cache.
+    Install {
+        /// The component file (`target/wasm32-wasip2/release/pause.wasm`).
+        module: PathBuf,
+        /// Install it as this module (`stop`, `metrics.d/uptime`); by
+        /// default its file stem.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Check and print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Scaffold a policy project: a Rust crate that builds `<operation>`'s
+    /// module, with a unit test, a scenario and a README.
+    New {
+        /// The operation (`drain`), or with --metrics the add-on's name
+        /// (`metrics` itself for the base metrics module).
+        operation: String,
+        /// A metrics module instead of an operation.
+        #[arg(long)]
+        metrics: bool,
+        /// The guest SDK to depend on (default: $SME_GUEST_SDK, else the
+        /// source tree smectl was built from).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+        /// Where to create it (default: ./<operation>); must not exist or
+        /// be empty.
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -118,6 +149,17 @@ fn main() -> ExitCode {
                 json: cli.json,
             },
         ),
+        Command::Install {
+            module,
+            name,
+            dry_run,
+        } => commands::install::run(&env, &module, name.as_deref(), dry_run, cli.json),
+        Command::New {
+            operation,
+            metrics,
+            sdk,
+            dir,
+        } => commands::new::run(&operation, metrics, sdk, dir, cli.json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

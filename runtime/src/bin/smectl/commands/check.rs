@@ -1,6 +1,9 @@
 //! `smectl check`: validates the configuration and every module in the
 //! policy directory, the way `sme` would load them, without running any.
-//! Exit code 0 means every module would load; for CI and deploy pipelines.
+//! Exit code 0 means every module would load and could do something under
+//! its grant; for CI and deploy pipelines. A module whose grant denies every
+//! gated call it imports is a problem (it could only ever be refused), one
+//! denied only some of them a warning.
 //!
 //! It also verifies the compiled-policy cache: each policy file's cached
 //! artifact is compared, before anything deserializes it, with what
@@ -10,13 +13,12 @@
 use std::path::Path;
 
 use sme::config::{Config, Env};
-use sme::inspect;
 use sme::loader::{CacheVerdict, Loader};
 use sme::policy::{Policy, PolicyDir, PolicyError, World};
 use sme::trusted;
 use wasmtime::component::Linker;
 
-use super::{grant_warnings, imported_verbs, wasmtime_error};
+use super::{verify, wasmtime_error};
 
 /// The verdict on one module.
 struct Entry {
@@ -45,8 +47,7 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
         }
     };
     let loader = Loader::new(config.cache_dir.as_deref()).map_err(wasmtime_error)?;
-    let mut linker = Linker::new(loader.engine());
-    sme::host::add_to_linker(&mut linker).map_err(wasmtime_error)?;
+    let linker = super::linker(loader.engine())?;
     let checker = Checker {
         config: &config,
         loader: &loader,
@@ -242,26 +243,10 @@ impl Checker<'_> {
                 return;
             }
         };
-        if let Err(error) = self.linker.instantiate_pre(&component) {
-            entry.problem = Some(format!(
-                "{policy}: imports something SME does not provide: {}",
-                sme::loader::one_line(&error)
-            ));
-            return;
+        match verify(self.config, self.linker, policy, &component) {
+            Ok(warnings) => entry.warnings = warnings,
+            Err(problem) => entry.problem = Some(problem),
         }
-        let module = self.config.module(&policy.name);
-        if let Err(error) = sme::settings::resolve(
-            &policy.name,
-            &policy.wasm,
-            &module.settings,
-            self.config.file.as_deref(),
-        ) {
-            entry.problem = Some(error.to_string());
-            return;
-        }
-        let description = inspect::describe(self.loader.engine(), &component);
-        let grant = module.grant;
-        entry.warnings = grant_warnings(&grant, &imported_verbs(&description));
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod check;
 pub mod inspect;
+pub mod install;
+pub mod new;
 pub mod run;
 pub mod test;
 
@@ -10,7 +12,10 @@ use std::fmt::Write as _;
 
 use sme::config::{Config, GrantSource};
 use sme::grants::{Grant, Verb};
+use sme::host::PolicyState;
 use sme::limits::Limits;
+use sme::policy::Policy;
+use wasmtime::component::{Component, Linker};
 
 /// Converts wasmtime's error (which is not a `std::error::Error`).
 pub fn wasmtime_error(error: wasmtime::Error) -> anyhow::Error {
@@ -141,4 +146,56 @@ pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// A linker with every host function `sme` provides, to check that a
+/// module's imports can be satisfied.
+pub fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<PolicyState>> {
+    let mut linker = Linker::new(engine);
+    sme::host::add_to_linker(&mut linker).map_err(wasmtime_error)?;
+    Ok(linker)
+}
+
+/// Checks a compiled module as `sme` would before running it, and what it
+/// could do: everything it imports is provided, its settings resolve, and
+/// its grant lets it do something. `Ok` carries the warnings (calls it
+/// imports but may make on no container, grants it never uses); `Err` the
+/// problem, on one line naming the module.
+pub fn verify(
+    config: &Config,
+    linker: &Linker<PolicyState>,
+    policy: &Policy,
+    component: &Component,
+) -> Result<Vec<String>, String> {
+    if let Err(error) = linker.instantiate_pre(component) {
+        return Err(format!(
+            "{policy}: imports something SME does not provide: {}",
+            sme::loader::one_line(&error)
+        ));
+    }
+    let module = config.module(&policy.name);
+    sme::settings::resolve(
+        &policy.name,
+        &policy.wasm,
+        &module.settings,
+        config.file.as_deref(),
+    )
+    .map_err(|error| error.to_string())?;
+    let description = sme::inspect::describe(linker.engine(), component);
+    let imported = imported_verbs(&description);
+    if module.grant.denies_everything(&imported) {
+        let gated: Vec<&str> = imported
+            .iter()
+            .filter(|verb| verb.is_gated())
+            .map(|verb| verb.name())
+            .collect();
+        return Err(format!(
+            "{policy}: can do nothing: it imports {} and is granted none of them ({}), so every \
+             container call it makes would be denied; grant what it needs under [modules.\"{}\".grants]",
+            gated.join(", "),
+            grant_source(module.grant_source),
+            policy.name
+        ));
+    }
+    Ok(grant_warnings(&module.grant, &imported))
 }
