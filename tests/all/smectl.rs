@@ -901,9 +901,8 @@ fn new_misuse_is_one_line_naming_the_directory() {
 }
 
 /// The scaffold's unit tests run on the SDK's off-wasm fake
-/// (`sme_guest::testing`, from the h-sdk branch).
+/// (`sme_guest::testing`).
 #[test]
-#[ignore = "needs the SDK's off-wasm fake (sme_guest::testing)"]
 fn new_scaffold_unit_tests_pass() {
     let sandbox = Sandbox::new();
     for (operation, extra) in [("drain", &[][..]), ("queue-depth", &["--metrics"][..])] {
@@ -917,9 +916,8 @@ fn new_scaffold_unit_tests_pass() {
     }
 }
 
-/// POLICY KIT: the scaffold's scenario passes `smectl test` (the lead's).
+/// A fresh scaffold's scenario passes `smectl test`, unchanged.
 #[test]
-#[ignore = "needs smectl test"]
 fn new_scaffold_scenarios_pass_smectl_test() {
     let (sandbox, project, _) = scaffold("drain", &[]);
     let mut command = sandbox.command(env!("CARGO_BIN_EXE_smectl"), &["test"]);
