@@ -407,3 +407,52 @@ fn dry_run_shows_what_the_daemon_shows_after_the_same_call() {
         }
     }
 }
+
+/// A container the example protected stop refuses (so it logs a warning).
+fn protected(prefix: &str) -> Container {
+    Container::with_args(prefix, &["--label", "org.sme.protected=true"])
+}
+
+#[test]
+fn run_shows_the_module_log_lines_among_its_host_calls() {
+    let container = protected("logs");
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    let said = format!("refused to stop protected service {}", container.name);
+
+    // Logging is off (the sandbox clears SME_LOG and sets no log_file).
+    let run = sandbox.smectl(&["run", &container.name, "stop"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(1), ""), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{}", run.stdout))
+    };
+    assert!(at("inspect") < at(&format!("log      stop warn: {said}")));
+
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &container.name, "stop"])
+            .stdout,
+    );
+    let calls = report["host_calls"].as_array().unwrap();
+    let verbs: Vec<&str> = calls.iter().map(|c| c["verb"].as_str().unwrap()).collect();
+    assert_eq!(verbs, ["inspect", "log"], "{report}");
+    assert_eq!(
+        (
+            &calls[1]["module"],
+            &calls[1]["level"],
+            &calls[1]["message"]
+        ),
+        (&"stop".into(), &"warn".into(), &said.as_str().into()),
+    );
+    assert!(container.is_running());
+    // The audit log has the log call, never what was said.
+    let audit = sandbox.audit();
+    assert!(audit.iter().any(|l| l["verb"] == "log"));
+    assert!(audit.iter().all(|l| l["event"] != "log"), "{audit:?}");
+    let text = std::fs::read_to_string(sandbox.root.join("audit.jsonl")).unwrap();
+    assert!(!text.contains("refused to stop protected"), "{text}");
+}

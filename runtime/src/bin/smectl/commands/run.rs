@@ -4,6 +4,9 @@
 //! recorded and printed instead of performed (later inspections and listings
 //! see the state they would have left, calls the daemon would refuse are
 //! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
+//!
+//! The module's log messages (`sme_guest::log::*`) are shown with its `log`
+//! host call, in order, whether or not logging is on.
 
 use std::sync::Arc;
 
@@ -48,12 +51,7 @@ pub fn run(
     if let Some(log) = log {
         log.flush();
     }
-    let calls: Vec<serde_json::Value> = audit
-        .captured()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|line| line["event"] == "host-call")
-        .collect();
+    let calls = host_calls(&audit.captured());
     let recorded = dry.map(|d| d.recorded()).unwrap_or_default();
 
     if json {
@@ -74,6 +72,16 @@ pub fn run(
     } else {
         println!("host calls ({}):", calls.len());
         for call in &calls {
+            if let Some(message) = call["message"].as_str() {
+                println!(
+                    "  {:<8} {} {}: {}",
+                    "log",
+                    call["module"].as_str().unwrap_or_default(),
+                    call["level"].as_str().unwrap_or_default(),
+                    printable(message),
+                );
+                continue;
+            }
             let detail = call["detail"]
                 .as_str()
                 .map(|d| format!(": {d}"))
@@ -96,4 +104,46 @@ pub fn run(
         println!("exit code: {}", outcome.exit_code());
     }
     Ok(outcome.success)
+}
+
+/// The host-call lines of the captured audit trail, in order; a `log` call
+/// carries the module's `level` and `message` (captured just before its
+/// line).
+fn host_calls(captured: &[String]) -> Vec<serde_json::Value> {
+    let mut calls = Vec::new();
+    let mut said: Option<serde_json::Value> = None;
+    for line in captured {
+        let Ok(mut line) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        match line["event"].as_str() {
+            Some("log") => said = Some(line),
+            Some("host-call") => {
+                if line["verb"] == "log"
+                    && let Some(said) = said.take()
+                {
+                    line["level"] = said["level"].clone();
+                    line["message"] = said["message"].clone();
+                }
+                calls.push(line);
+            }
+            _ => {}
+        }
+    }
+    calls
+}
+
+/// A module's message on one terminal line: control characters escaped.
+fn printable(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
