@@ -456,3 +456,31 @@ fn run_shows_the_module_log_lines_among_its_host_calls() {
     let text = std::fs::read_to_string(sandbox.root.join("audit.jsonl")).unwrap();
     assert!(!text.contains("refused to stop protected"), "{text}");
 }
+
+#[test]
+fn stable_json_is_the_same_for_two_runs_of_the_same_request() {
+    let (kept, plain) = (protected("stable"), Container::running("stable"));
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    for (container, extra) in [(&kept, None), (&plain, Some("--dry-run"))] {
+        let mut args = vec!["--json", "run", &container.name, "stop", "--stable"];
+        args.extend(extra);
+        let (first, second) = (sandbox.smectl(&args), sandbox.smectl(&args));
+        assert_eq!(first.stderr, "", "{first:?}");
+        assert_eq!(first.stdout, second.stdout);
+        let report = json(&first.stdout);
+        for call in report["host_calls"].as_array().unwrap() {
+            for key in ["time", "invocation", "duration_us"] {
+                assert!(call.get(key).is_none(), "{key} in {call}");
+            }
+        }
+        assert!(container.is_running());
+    }
+    // Without --stable, the per-run values are there.
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &kept.name, "stop"])
+            .stdout,
+    );
+    assert!(report["host_calls"][0]["duration_us"].is_u64(), "{report}");
+}

@@ -52,6 +52,10 @@ enum Command {
         /// Perform reads, but only record start/stop/restart/pause/unpause.
         #[arg(long)]
         dry_run: bool,
+        /// Leave out per-run values (times, durations, invocation IDs), so
+        /// two runs of the same request print the same JSON.
+        #[arg(long)]
+        stable: bool,
     },
 }
 
@@ -73,7 +77,8 @@ fn main() -> ExitCode {
             service,
             operation,
             dry_run,
-        } => commands::run::run(&env, &service, &operation, dry_run, cli.json),
+            stable,
+        } => commands::run::run(&env, &service, &operation, dry_run, stable, cli.json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,4 +1,4 @@
-//! `smectl run <service> <operation> [--dry-run]`: runs the policy as `sme`
+//! `smectl run <service> <operation> [--dry-run] [--stable]`: runs the policy as `sme`
 //! would, against the real daemon, and shows its output, exit code and every
 //! host call. With `--dry-run`, start/stop/restart/pause/unpause are
 //! recorded and printed instead of performed (later inspections and listings
@@ -6,7 +6,10 @@
 //! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
 //!
 //! The module's log messages (`sme_guest::log::*`) are shown with its `log`
-//! host call, in order, whether or not logging is on.
+//! host call, in order, whether or not logging is on. With `--stable`, the
+//! JSON leaves out what differs from run to run of the same request (each
+//! call's time, duration and invocation ID), so it can be kept as a golden
+//! file; the module's output is printed as it answered.
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ pub fn run(
     service: &str,
     operation: &str,
     dry_run: bool,
+    stable: bool,
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
@@ -51,7 +55,7 @@ pub fn run(
     if let Some(log) = log {
         log.flush();
     }
-    let calls = host_calls(&audit.captured());
+    let calls = host_calls(&audit.captured(), stable);
     let recorded = dry.map(|d| d.recorded()).unwrap_or_default();
 
     if json {
@@ -106,10 +110,13 @@ pub fn run(
     Ok(outcome.success)
 }
 
+/// Per-call values that differ between two runs of the same request.
+const PER_RUN: [&str; 3] = ["invocation", "time", "duration_us"];
+
 /// The host-call lines of the captured audit trail, in order; a `log` call
 /// carries the module's `level` and `message` (captured just before its
-/// line).
-fn host_calls(captured: &[String]) -> Vec<serde_json::Value> {
+/// line). With `stable`, without [`PER_RUN`] values.
+fn host_calls(captured: &[String], stable: bool) -> Vec<serde_json::Value> {
     let mut calls = Vec::new();
     let mut said: Option<serde_json::Value> = None;
     for line in captured {
@@ -124,6 +131,11 @@ fn host_calls(captured: &[String]) -> Vec<serde_json::Value> {
                 {
                     line["level"] = said["level"].clone();
                     line["message"] = said["message"].clone();
+                }
+                if stable && let Some(fields) = line.as_object_mut() {
+                    for key in PER_RUN {
+                        fields.remove(key);
+                    }
                 }
                 calls.push(line);
             }
