@@ -484,3 +484,97 @@ fn stable_json_is_the_same_for_two_runs_of_the_same_request() {
     );
     assert!(report["host_calls"][0]["duration_us"].is_u64(), "{report}");
 }
+
+#[test]
+fn bench_times_a_policy_without_disturbing_the_service() {
+    let container = Container::running("bench");
+    let started = container.started_at();
+    let sandbox = Sandbox::new();
+    let run = sandbox.smectl(&["--json", "bench", &container.name, "stop", "-n", "3"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["module"]["name"], "stop");
+    assert_eq!(report["module"]["location"], "builtin");
+    assert_eq!(report["module"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(report["module"]["size_bytes"].as_u64().unwrap() > 0);
+    assert!(report["compile_us"].as_u64().unwrap() > 0);
+    assert_eq!(report["warm"]["runs"], 3);
+    assert_eq!(report["warm"]["source"], "precompiled");
+    for series in ["total_us", "guest_us", "host_calls_us"] {
+        let summary = &report["warm"][series];
+        assert!(
+            summary["median"].as_u64().unwrap() <= summary["p95"].as_u64().unwrap(),
+            "{series}: {summary}"
+        );
+    }
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        let (total, host) = (
+            run["total_us"].as_u64().unwrap(),
+            run["host_calls_us"].as_u64().unwrap(),
+        );
+        assert!(host <= total, "{run}");
+        assert_eq!(run["guest_us"].as_u64().unwrap(), total - host);
+        // The container's own stop timeout, the stop, the inspection after.
+        assert_eq!(run["host_calls"], 3, "{run}");
+        assert_eq!(run["exit_code"], 0);
+    }
+    assert_eq!(report["output"], "\"\"");
+    assert!(container.is_running() && container.started_at() == started);
+
+    let text = sandbox.smectl(&["bench", &container.name, "stop", "-n", "2"]);
+    assert_eq!(text.code, Some(0), "{text:?}");
+    for expected in [
+        "compile ",
+        "warm runs   2",
+        "median",
+        "host calls",
+        "dry run",
+    ] {
+        assert!(
+            text.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            text.stdout
+        );
+    }
+    assert!(container.is_running() && container.started_at() == started);
+}
+
+#[test]
+fn bench_misuse_is_one_line() {
+    let container = Container::running("bench-misuse");
+    let mut sandbox = Sandbox::new();
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            &container.name,
+            "frobnicate",
+            "no policy for operation \"frobnicate\"",
+        ),
+        ("a;b", "stop", "is not a valid container name"),
+        (
+            "edgex-no-such-bench",
+            "stop",
+            "No such container: edgex-no-such-bench",
+        ),
+    ];
+    for (service, operation, expected) in cases {
+        let run = sandbox.smectl(&["bench", service, operation, "-n", "1"]);
+        assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing: {run:?}"
+        );
+    }
+    sandbox.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let run = sandbox.smectl(&["--json", "bench", &container.name, "stop"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let error = json(&run.stdout)["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'));
+}

@@ -57,6 +57,23 @@ enum Command {
         #[arg(long)]
         stable: bool,
     },
+    /// Time the policy for `<service> <operation>` as `sme` runs it: cold
+    /// compile, then warm runs split into guest and host-call time.
+    Bench {
+        /// The service (container) name.
+        service: String,
+        /// The operation.
+        operation: String,
+        /// Timed warm runs.
+        #[arg(short = 'n', long = "runs", value_name = "N",
+              default_value_t = commands::bench::DEFAULT_RUNS,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        runs: u32,
+        /// Perform start/stop/restart/pause/unpause (default: dry run, the
+        /// service is not disturbed and those calls are not the daemon's time).
+        #[arg(long)]
+        real: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,6 +96,21 @@ fn main() -> ExitCode {
             dry_run,
             stable,
         } => commands::run::run(&env, &service, &operation, dry_run, stable, cli.json),
+        Command::Bench {
+            service,
+            operation,
+            runs,
+            real,
+        } => commands::bench::run(
+            &env,
+            commands::bench::Bench {
+                service: &service,
+                operation: &operation,
+                runs,
+                real,
+            },
+            cli.json,
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
