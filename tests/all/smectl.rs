@@ -490,10 +490,20 @@ fn bench_times_a_policy_without_disturbing_the_service() {
     let container = Container::running("bench");
     let started = container.started_at();
     let sandbox = Sandbox::new();
-    let run = sandbox.smectl(&["--json", "bench", &container.name, "stop", "-n", "3"]);
+    let run = sandbox.smectl(&[
+        "--json",
+        "bench",
+        &container.name,
+        "stop",
+        "-n",
+        "3",
+        "--interval",
+        "10",
+    ]);
     assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
     let report = json(&run.stdout);
     assert_eq!(report["dry_run"], true);
+    assert_eq!(report["interval_ms"], 10);
     assert_eq!(report["module"]["name"], "stop");
     assert_eq!(report["module"]["location"], "builtin");
     assert_eq!(report["module"]["sha256"].as_str().unwrap().len(), 64);

@@ -73,6 +73,11 @@ enum Command {
         /// service is not disturbed and those calls are not the daemon's time).
         #[arg(long)]
         real: bool,
+        /// Wait this long before each timed run, in milliseconds (for
+        /// metrics: the agent polls seconds apart, and back-to-back stats
+        /// requests wait for Docker's stats collector).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        interval: u64,
     },
 }
 
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
             operation,
             runs,
             real,
+            interval,
         } => commands::bench::run(
             &env,
             commands::bench::Bench {
@@ -108,6 +114,7 @@ fn main() -> ExitCode {
                 operation: &operation,
                 runs,
                 real,
+                interval: std::time::Duration::from_millis(interval),
             },
             cli.json,
         ),
