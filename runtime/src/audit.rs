@@ -172,6 +172,28 @@ impl Audit {
         })
     }
 
+    /// Keeps a module's log message in the captured lines, in order with
+    /// its host calls, for `smectl run` to show. Never written to the file:
+    /// the audit log records what a module did, not what it said (its
+    /// `log` host call is audited as usual), and the operator's log has the
+    /// text when logging is on. Nothing is kept when not capturing.
+    pub fn guest_log(&self, log: &GuestLog<'_>) {
+        if let Some(captured) = &self.captured {
+            let line = Line {
+                event: "log",
+                invocation: &self.invocation,
+                time: now(),
+                dry_run: self.dry_run,
+                body: log,
+            };
+            let text = serde_json::to_string(&line).expect("log lines are plain data");
+            captured
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text);
+        }
+    }
+
     /// Writes the line for one invocation of a module (or of the executor,
     /// when it stopped before choosing one).
     pub fn invocation_done(&self, done: &Invocation<'_>) -> Result<(), AuditError> {
@@ -233,6 +255,19 @@ pub struct Call<'a> {
     /// The container (or list filter) the call named.
     #[serde(serialize_with = "clipped")]
     pub target: &'a str,
+}
+
+/// A module's log message, as captured for `smectl run` (see
+/// [`Audit::guest_log`]).
+#[derive(Debug, Serialize)]
+pub struct GuestLog<'a> {
+    /// The module that logged.
+    pub module: &'a str,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: &'a str,
+    /// The message, as bounded by the log capability
+    /// ([`crate::host::log::MAX_MESSAGE`]).
+    pub message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -405,6 +440,30 @@ mod tests {
         let target = value["target"].as_str().unwrap();
         assert!(target.ends_with("... [100000 bytes]"), "{target}");
         assert!(line.contains("\\u0001"));
+    }
+
+    #[test]
+    fn guest_logs_are_captured_in_order_and_never_written() {
+        let audit = Audit::none().capturing();
+        audit.host_call(&call(None)).unwrap();
+        audit.guest_log(&GuestLog {
+            module: "stop",
+            level: "warn",
+            message: "careful",
+        });
+        let lines = audit.captured();
+        assert_eq!(lines.len(), 2);
+        let value: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(
+            (&value["event"], &value["level"], &value["message"]),
+            (&"log".into(), &"warn".into(), &"careful".into())
+        );
+        // Not capturing: nothing kept, nothing to write.
+        Audit::none().guest_log(&GuestLog {
+            module: "stop",
+            level: "warn",
+            message: "dropped",
+        });
     }
 
     #[test]

@@ -78,6 +78,12 @@ impl Gate {
         }
     }
 
+    /// The audit trail this gate writes to (the `log` capability also
+    /// hands it the module's messages, see [`Audit::guest_log`]).
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
     /// Checks, performs and audits one host call. `perform` receives the
     /// time the call may take and does the work; for container and listing
     /// calls that time is also enforced here.

@@ -234,6 +234,13 @@ impl Loader {
         self.cache_dir.as_deref()
     }
 
+    /// Compiles `policy` with Cranelift now, whatever its origin, without
+    /// looking at or filling the cache (`smectl bench` times this).
+    pub fn compile_uncached(&self, policy: &Policy) -> Result<Component, LoadError> {
+        check_header(policy)?;
+        self.compile_now(policy)
+    }
+
     fn compile_now(&self, policy: &Policy) -> Result<Component, LoadError> {
         Component::new(&self.engine, &policy.wasm).map_err(|error| LoadError::Invalid {
             policy: policy.to_string(),

@@ -928,3 +928,184 @@ fn new_scaffold_scenarios_pass_smectl_test() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
 }
+
+/// A container the example protected stop refuses (so it logs a warning).
+fn protected(prefix: &str) -> Container {
+    Container::with_args(prefix, &["--label", "org.sme.protected=true"])
+}
+
+#[test]
+fn run_shows_the_module_log_lines_among_its_host_calls() {
+    let container = protected("logs");
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    let said = format!("refused to stop protected service {}", container.name);
+
+    // Logging is off (the sandbox clears SME_LOG and sets no log_file).
+    let run = sandbox.smectl(&["run", &container.name, "stop"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(1), ""), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{}", run.stdout))
+    };
+    assert!(at("inspect") < at(&format!("log      stop warn: {said}")));
+
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &container.name, "stop"])
+            .stdout,
+    );
+    let calls = report["host_calls"].as_array().unwrap();
+    let verbs: Vec<&str> = calls.iter().map(|c| c["verb"].as_str().unwrap()).collect();
+    assert_eq!(verbs, ["inspect", "log"], "{report}");
+    assert_eq!(
+        (
+            &calls[1]["module"],
+            &calls[1]["level"],
+            &calls[1]["message"]
+        ),
+        (&"stop".into(), &"warn".into(), &said.as_str().into()),
+    );
+    assert!(container.is_running());
+    // The audit log has the log call, never what was said.
+    let audit = sandbox.audit();
+    assert!(audit.iter().any(|l| l["verb"] == "log"));
+    assert!(audit.iter().all(|l| l["event"] != "log"), "{audit:?}");
+    let text = std::fs::read_to_string(sandbox.root.join("audit.jsonl")).unwrap();
+    assert!(!text.contains("refused to stop protected"), "{text}");
+}
+
+#[test]
+fn stable_json_is_the_same_for_two_runs_of_the_same_request() {
+    let (kept, plain) = (protected("stable"), Container::running("stable"));
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
+    for (container, extra) in [(&kept, None), (&plain, Some("--dry-run"))] {
+        let mut args = vec!["--json", "run", &container.name, "stop", "--stable"];
+        args.extend(extra);
+        let (first, second) = (sandbox.smectl(&args), sandbox.smectl(&args));
+        assert_eq!(first.stderr, "", "{first:?}");
+        assert_eq!(first.stdout, second.stdout);
+        let report = json(&first.stdout);
+        for call in report["host_calls"].as_array().unwrap() {
+            for key in ["time", "invocation", "duration_us"] {
+                assert!(call.get(key).is_none(), "{key} in {call}");
+            }
+        }
+        assert!(container.is_running());
+    }
+    // Without --stable, the per-run values are there.
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "run", &kept.name, "stop"])
+            .stdout,
+    );
+    assert!(report["host_calls"][0]["duration_us"].is_u64(), "{report}");
+}
+
+#[test]
+fn bench_times_a_policy_without_disturbing_the_service() {
+    let container = Container::running("bench");
+    let started = container.started_at();
+    let sandbox = Sandbox::new();
+    let run = sandbox.smectl(&[
+        "--json",
+        "bench",
+        &container.name,
+        "stop",
+        "-n",
+        "3",
+        "--interval",
+        "10",
+    ]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    let report = json(&run.stdout);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["interval_ms"], 10);
+    assert_eq!(report["module"]["name"], "stop");
+    assert_eq!(report["module"]["location"], "builtin");
+    assert_eq!(report["module"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(report["module"]["size_bytes"].as_u64().unwrap() > 0);
+    assert!(report["compile_us"].as_u64().unwrap() > 0);
+    assert_eq!(report["warm"]["runs"], 3);
+    assert_eq!(report["warm"]["source"], "precompiled");
+    for series in ["total_us", "guest_us", "host_calls_us"] {
+        let summary = &report["warm"][series];
+        assert!(
+            summary["median"].as_u64().unwrap() <= summary["p95"].as_u64().unwrap(),
+            "{series}: {summary}"
+        );
+    }
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        let (total, host) = (
+            run["total_us"].as_u64().unwrap(),
+            run["host_calls_us"].as_u64().unwrap(),
+        );
+        assert!(host <= total, "{run}");
+        assert_eq!(run["guest_us"].as_u64().unwrap(), total - host);
+        // The container's own stop timeout, the stop, the inspection after.
+        assert_eq!(run["host_calls"], 3, "{run}");
+        assert_eq!(run["exit_code"], 0);
+    }
+    assert_eq!(report["output"], "\"\"");
+    assert!(container.is_running() && container.started_at() == started);
+
+    let text = sandbox.smectl(&["bench", &container.name, "stop", "-n", "2"]);
+    assert_eq!(text.code, Some(0), "{text:?}");
+    for expected in [
+        "compile ",
+        "warm runs   2",
+        "median",
+        "host calls",
+        "dry run",
+    ] {
+        assert!(
+            text.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            text.stdout
+        );
+    }
+    assert!(container.is_running() && container.started_at() == started);
+}
+
+#[test]
+fn bench_misuse_is_one_line() {
+    let container = Container::running("bench-misuse");
+    let mut sandbox = Sandbox::new();
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            &container.name,
+            "frobnicate",
+            "no policy for operation \"frobnicate\"",
+        ),
+        ("a;b", "stop", "is not a valid container name"),
+        (
+            "edgex-no-such-bench",
+            "stop",
+            "No such container: edgex-no-such-bench",
+        ),
+    ];
+    for (service, operation, expected) in cases {
+        let run = sandbox.smectl(&["bench", service, operation, "-n", "1"]);
+        assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing: {run:?}"
+        );
+    }
+    sandbox.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let run = sandbox.smectl(&["--json", "bench", &container.name, "stop"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let error = json(&run.stdout)["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'));
+}

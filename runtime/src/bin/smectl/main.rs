@@ -56,6 +56,10 @@ enum Command {
         /// `smectl test --replay FILE`.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        /// Leave out per-run values (times, durations, invocation IDs), so
+        /// two runs of the same request print the same JSON.
+        #[arg(long)]
+        stable: bool,
     },
     /// Run scenarios against a simulated Docker Engine (no daemon), or a
     /// module against a recording; with no arguments, the policy project in
@@ -105,6 +109,28 @@ enum Command {
         /// be empty.
         dir: Option<PathBuf>,
     },
+    /// Time the policy for `<service> <operation>` as `sme` runs it: cold
+    /// compile, then warm runs split into guest and host-call time.
+    Bench {
+        /// The service (container) name.
+        service: String,
+        /// The operation.
+        operation: String,
+        /// Timed warm runs.
+        #[arg(short = 'n', long = "runs", value_name = "N",
+              default_value_t = commands::bench::DEFAULT_RUNS,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        runs: u32,
+        /// Perform start/stop/restart/pause/unpause (default: dry run, the
+        /// service is not disturbed and those calls are not the daemon's time).
+        #[arg(long)]
+        real: bool,
+        /// Wait this long before each timed run, in milliseconds (for
+        /// metrics: the agent polls seconds apart, and back-to-back stats
+        /// requests wait for Docker's stats collector).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        interval: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,12 +152,14 @@ fn main() -> ExitCode {
             operation,
             dry_run,
             record,
+            stable,
         } => commands::run::run(
             &env,
             &service,
             &operation,
             dry_run,
             record.as_deref(),
+            stable,
             cli.json,
         ),
         Command::Test {
@@ -160,6 +188,23 @@ fn main() -> ExitCode {
             sdk,
             dir,
         } => commands::new::run(&operation, metrics, sdk, dir, cli.json),
+        Command::Bench {
+            service,
+            operation,
+            runs,
+            real,
+            interval,
+        } => commands::bench::run(
+            &env,
+            commands::bench::Bench {
+                service: &service,
+                operation: &operation,
+                runs,
+                real,
+                interval: std::time::Duration::from_millis(interval),
+            },
+            cli.json,
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

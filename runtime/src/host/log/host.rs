@@ -1,6 +1,7 @@
 //! `impl Host` for the `log` capability.
 
 use super::{LogHost, MAX_MESSAGE};
+use crate::audit::GuestLog;
 use crate::bindings::log::{self, Level};
 use crate::gate::Scope;
 use crate::grants::Verb;
@@ -9,9 +10,16 @@ impl log::Host for LogHost {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let module = self.module.as_str();
         let message = truncate(&message, MAX_MESSAGE);
-        let answer = self
-            .gate
+        let gate = &self.gate;
+        let answer = gate
             .call(Verb::Log, Scope::Local("log"), |_| async move {
+                // Before the call's own audit line, so `smectl run` shows
+                // the message in its place among the host calls.
+                gate.audit().guest_log(&GuestLog {
+                    module,
+                    level: level_name(level),
+                    message,
+                });
                 match level {
                     Level::Trace => tracing::trace!(target: "policy", module, "{message}"),
                     Level::Debug => tracing::debug!(target: "policy", module, "{message}"),
@@ -25,6 +33,16 @@ impl log::Host for LogHost {
         // Logging cannot be refused; a limit has already stopped the guest.
         debug_assert!(answer.is_ok());
         Ok(())
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
     }
 }
 

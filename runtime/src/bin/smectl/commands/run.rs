@@ -1,9 +1,15 @@
-//! `smectl run <service> <operation> [--dry-run]`: runs the policy as `sme`
+//! `smectl run <service> <operation> [--dry-run] [--stable]`: runs the policy as `sme`
 //! would, against the real daemon, and shows its output, exit code and every
 //! host call. With `--dry-run`, start/stop/restart/pause/unpause are
 //! recorded and printed instead of performed (later inspections and listings
 //! see the state they would have left, calls the daemon would refuse are
 //! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
+//!
+//! The module's log messages (`sme_guest::log::*`) are shown with its `log`
+//! host call, in order, whether or not logging is on. With `--stable`, the
+//! JSON leaves out what differs from run to run of the same request (each
+//! call's time, duration and invocation ID), so it can be kept as a golden
+//! file; the module's output is printed as it answered.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +26,7 @@ pub fn run(
     operation: &str,
     dry_run: bool,
     record: Option<&Path>,
+    stable: bool,
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
@@ -52,12 +59,7 @@ pub fn run(
     if let Some(log) = log {
         log.flush();
     }
-    let calls: Vec<serde_json::Value> = audit
-        .captured()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|line| line["event"] == "host-call")
-        .collect();
+    let calls = host_calls(&audit.captured(), stable);
     let recorded = dry.map(|d| d.recorded()).unwrap_or_default();
     if let (Some(file), Some(recording)) = (record, recording) {
         let modules = audit
@@ -103,6 +105,16 @@ pub fn run(
     } else {
         println!("host calls ({}):", calls.len());
         for call in &calls {
+            if let Some(message) = call["message"].as_str() {
+                println!(
+                    "  {:<8} {} {}: {}",
+                    "log",
+                    call["module"].as_str().unwrap_or_default(),
+                    call["level"].as_str().unwrap_or_default(),
+                    printable(message),
+                );
+                continue;
+            }
             let detail = call["detail"]
                 .as_str()
                 .map(|d| format!(": {d}"))
@@ -125,4 +137,54 @@ pub fn run(
         println!("exit code: {}", outcome.exit_code());
     }
     Ok(outcome.success)
+}
+
+/// Per-call values that differ between two runs of the same request.
+const PER_RUN: [&str; 3] = ["invocation", "time", "duration_us"];
+
+/// The host-call lines of the captured audit trail, in order; a `log` call
+/// carries the module's `level` and `message` (captured just before its
+/// line). With `stable`, without [`PER_RUN`] values.
+fn host_calls(captured: &[String], stable: bool) -> Vec<serde_json::Value> {
+    let mut calls = Vec::new();
+    let mut said: Option<serde_json::Value> = None;
+    for line in captured {
+        let Ok(mut line) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        match line["event"].as_str() {
+            Some("log") => said = Some(line),
+            Some("host-call") => {
+                if line["verb"] == "log"
+                    && let Some(said) = said.take()
+                {
+                    line["level"] = said["level"].clone();
+                    line["message"] = said["message"].clone();
+                }
+                if stable && let Some(fields) = line.as_object_mut() {
+                    for key in PER_RUN {
+                        fields.remove(key);
+                    }
+                }
+                calls.push(line);
+            }
+            _ => {}
+        }
+    }
+    calls
+}
+
+/// A module's message on one terminal line: control characters escaped.
+fn printable(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
