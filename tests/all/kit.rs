@@ -453,3 +453,43 @@ fn a_file_that_is_not_a_recording_is_one_line() {
         "{run:?}"
     );
 }
+
+#[test]
+fn bench_times_a_policy_against_a_scenario_with_no_daemon() {
+    let sandbox = no_daemon();
+    let scenario = repo().join("policies/default/stop/scenarios/stops-a-running-service.toml");
+    let file = scenario.display().to_string();
+    let run = sandbox.smectl(&[
+        "--json",
+        "bench",
+        "edgex-core-data",
+        "stop",
+        "-n",
+        "5",
+        "--scenario",
+        &file,
+    ]);
+    let report = json(&run.stdout);
+    assert_eq!(run.code, Some(0), "{report:#}");
+    assert_eq!(report["scenario"], file.as_str());
+    assert_eq!(report["warm"]["runs"], 5);
+    // Every run starts from the scenario's state: a running service to stop.
+    for one in report["runs"].as_array().unwrap() {
+        assert_eq!(
+            (one["exit_code"].as_i64(), one["host_calls"].as_u64()),
+            (Some(0), Some(3))
+        );
+    }
+    assert_eq!(report["output"], "\"\"");
+
+    let real = sandbox.smectl(&[
+        "bench",
+        "edgex-core-data",
+        "stop",
+        "--real",
+        "--scenario",
+        &file,
+    ]);
+    assert_eq!(real.code, Some(1));
+    assert!(real.stderr.contains("--real with --scenario"), "{real:?}");
+}

@@ -130,6 +130,10 @@ enum Command {
         /// requests wait for Docker's stats collector).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         interval: u64,
+        /// Run against this scenario's simulated engine and configuration
+        /// (see docs/policy-kit.md) instead of the daemon.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
     },
 }
 
@@ -194,6 +198,7 @@ fn main() -> ExitCode {
             runs,
             real,
             interval,
+            scenario,
         } => commands::bench::run(
             &env,
             commands::bench::Bench {
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
                 runs,
                 real,
                 interval: std::time::Duration::from_millis(interval),
+                scenario: scenario.as_deref(),
             },
             cli.json,
         ),

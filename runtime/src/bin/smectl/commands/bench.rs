@@ -25,19 +25,25 @@
 //! (untimed) run changes the container and the timed runs find it already
 //! in the operation's target state.
 //!
+//! `--scenario FILE` measures against that scenario's simulated engine and
+//! configuration instead (each run starts from the scenario's state): the
+//! policy's own time with no daemon in it.
+//!
 //! [`measure`] takes the Docker as an `Arc<dyn Docker>`, so the same
 //! measurement runs against any engine behind the trait.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use sme::audit::{self, Audit};
 use sme::config::{Config, Env};
 use sme::docker::{Docker, DryRun, Engine};
 use sme::loader::{Loader, Source};
 use sme::policy::{self, Policy, PolicyDir};
+use sme::scenario::Scenario;
 
 use super::wasmtime_error;
 
@@ -57,6 +63,8 @@ pub struct Bench<'a> {
     pub real: bool,
     /// The untimed wait before each timed run.
     pub interval: Duration,
+    /// Run against this scenario's simulated engine instead of the daemon.
+    pub scenario: Option<&'a Path>,
 }
 
 /// One timed run.
@@ -132,8 +140,25 @@ pub struct Report {
 
 /// Prints the report; `Ok(false)` when a run would have exited 1.
 pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
-    let config = Config::load(env)?;
-    let engine: Arc<dyn Docker> = Arc::new(Engine::connect(&config.docker_host)?);
+    let deployment = Config::load(env)?;
+    let (config, engine): (Config, Arc<dyn Docker>) = match bench.scenario {
+        Some(file) => {
+            if bench.real {
+                bail!("--real with --scenario: a scenario's engine is simulated; leave out --real");
+            }
+            let scenario = Scenario::load(file)?;
+            // The scenario's configuration, with the deployment's cache:
+            // warm runs load what `sme` would load.
+            let config = scenario
+                .config(env, deployment.cache_dir.as_deref())
+                .map_err(|error| anyhow!("{}: {error}", file.display()))?;
+            (config, Arc::new(scenario.engine()))
+        }
+        None => {
+            let engine = Engine::connect(&deployment.docker_host)?;
+            (deployment, Arc::new(engine))
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -267,6 +292,7 @@ fn report_json(report: &Report, bench: Bench<'_>) -> serde_json::Value {
             "sha256": report.policy.sha256_hex(),
         },
         "dry_run": report.dry_run,
+        "scenario": bench.scenario,
         "interval_ms": audit::micros(bench.interval) / 1000,
         "compile_us": audit::micros(report.compile),
         "warm": {
@@ -302,7 +328,15 @@ fn report_text(report: &Report, bench: Bench<'_>) -> String {
         policy.sha256_hex()
     )
     .unwrap();
-    let docker = if report.dry_run {
+    let scenario = bench.scenario.map(|file| {
+        format!(
+            "scenario {}: the simulated engine, every run from its state",
+            file.display()
+        )
+    });
+    let docker = if let Some(scenario) = &scenario {
+        scenario.as_str()
+    } else if report.dry_run {
         "dry run: start/stop/restart/pause/unpause not performed, so not timed as the daemon's (--real to perform them)"
     } else {
         "real: every call performed"
