@@ -919,14 +919,21 @@ fn new_scaffold_unit_tests_pass() {
 /// A fresh scaffold's scenario passes `smectl test`, unchanged.
 #[test]
 fn new_scaffold_scenarios_pass_smectl_test() {
-    let (sandbox, project, _) = scaffold("drain", &[]);
-    let mut command = sandbox.command(env!("CARGO_BIN_EXE_smectl"), &["test"]);
-    command
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", scaffold_target());
-    let run = crate::support::Run::of(command);
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
+    let kinds: [(&str, &[&str]); 3] = [
+        ("drain", &[]),
+        ("queue-depth", &["--metrics"]),
+        ("metrics", &["--metrics"]),
+    ];
+    for (operation, extra) in kinds {
+        let (sandbox, project, _) = scaffold(operation, extra);
+        let mut command = sandbox.command(env!("CARGO_BIN_EXE_smectl"), &["test"]);
+        command
+            .current_dir(&project)
+            .env("CARGO_TARGET_DIR", scaffold_target());
+        let run = crate::support::Run::of(command);
+        assert_eq!(run.code, Some(0), "{operation}: {run:?}");
+        assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
+    }
 }
 
 /// A container the example protected stop refuses (so it logs a warning).

@@ -164,11 +164,26 @@ impl Project {
     }
 
     fn scenario(&self) -> String {
-        self.fill(if self.metrics {
-            METRICS_SCENARIO
+        if !self.metrics {
+            return self.fill(OPERATION_SCENARIO);
+        }
+        // An add-on's field follows the base metrics policy's, which reads
+        // the scenario's figures through `docker stats`' arithmetic; the
+        // base metrics module's fields are the whole object.
+        let (output, calls) = if self.module == "metrics" {
+            (
+                r#"{"restartCount":3}"#.to_owned(),
+                r#"["inspect edgex-demo"]"#,
+            )
         } else {
-            OPERATION_SCENARIO
-        })
+            (
+                format!("{BASE_METRICS_OUTPUT},\"restartCount\":3}}"),
+                r#"["stats edgex-demo", "inspect edgex-demo"]"#,
+            )
+        };
+        self.fill(METRICS_SCENARIO)
+            .replace("{output}", &output)
+            .replace("{calls}", calls)
     }
 
     /// The grant the module needs: a new operation or add-on is granted
@@ -349,14 +364,21 @@ status = "running"
 cpu_percent = 2.5
 memory_bytes = 688128
 memory_limit = 1073741824
+restart_count = 3
 
 # Granted nothing by default: this is what it needs.
 [config.modules."{module}".grants]
 inspect = ["self"]
 
 [expect]
+output = '{output}'
 exit_code = 0
+calls = {calls}
 "#;
+
+/// What the built-in metrics policy prints for the scaffold scenario's
+/// figures, without its closing brace.
+const BASE_METRICS_OUTPUT: &str = r#"{"cpuUsedPercent":2.5,"memoryUsed":688128,"raw":{"cpu_perc":"2.50%","mem_usage":"672KiB / 1GiB","mem_perc":"0.06%","net_io":"0B / 0B","block_io":"0B / 0B","pids":"1"}"#;
 
 const STAGING: &str = r#"# Staging: try the module before it is installed for real. Run smectl from
 # this directory (the paths below are relative to it):
