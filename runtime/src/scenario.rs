@@ -531,6 +531,13 @@ pub async fn run(
         .as_deref()
         .or(subject.operation())
         .ok_or("the scenario names no operation (`request.operation`) and no module decides one")?;
+    if let (Some(asked), Some(module)) = (scenario.operation.as_deref(), subject.operation())
+        && asked != module
+    {
+        return Err(format!(
+            "the scenario's request is for `{asked}`, but the module under test answers `{module}`"
+        ));
+    }
     let request = Request {
         service: scenario.service.clone(),
         operation: operation.to_owned(),

@@ -493,3 +493,64 @@ fn bench_times_a_policy_against_a_scenario_with_no_daemon() {
     assert_eq!(real.code, Some(1));
     assert!(real.stderr.contains("--real with --scenario"), "{real:?}");
 }
+
+#[test]
+fn misuse_of_test_and_record_is_one_line_and_runs_nothing() {
+    let sandbox = no_daemon();
+    let scenario = repo().join("policies/default/stop/scenarios/stops-a-running-service.toml");
+    let scenario = scenario.display().to_string();
+    let missing = sandbox.root.join("missing.wasm").display().to_string();
+    let cases: [(&[&str], String); 3] = [
+        (
+            &["test", "--module", &missing, "--as", "stop", &scenario],
+            missing.clone(),
+        ),
+        (
+            &["test", "--module", guests::PROTECTED_STOP, &scenario],
+            "cannot tell which module this is from its name; pass --as".to_owned(),
+        ),
+        (
+            &[
+                "test",
+                "--module",
+                guests::PAUSE,
+                "--as",
+                "Pause!",
+                &scenario,
+            ],
+            "--as \"Pause!\": expected an operation".to_owned(),
+        ),
+    ];
+    for (args, fragment) in cases {
+        let run = sandbox.smectl(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(
+            run.stderr.starts_with("smectl: ") && run.stderr.lines().count() == 1,
+            "{args:?}: {run:?}"
+        );
+        assert!(run.stderr.contains(&fragment), "{args:?}: {run:?}");
+    }
+
+    // A recording that cannot be written is refused before the run.
+    let container = Container::running("edgex-unrecorded");
+    let real = Sandbox::new();
+    let nowhere = real.root.join("no-such-dir/rec.json").display().to_string();
+    let run = real.smectl(&["run", &container.name, "stop", "--record", &nowhere]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{nowhere}: cannot write the recording")),
+        "{run:?}"
+    );
+    assert!(container.is_running(), "the run went ahead");
+
+    // A module that answers another operation than the scenario asks for.
+    let other = sandbox.smectl(&["test", "--module", guests::PAUSE, &scenario]);
+    assert_eq!(other.code, Some(1));
+    assert!(
+        other.stdout.contains(
+            "the scenario's request is for `stop`, but the module under test answers `pause`"
+        ),
+        "{other:?}"
+    );
+}

@@ -30,6 +30,14 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
+    // The recording's file is opened before anything runs, so a path that
+    // cannot be written fails with nothing done.
+    let mut record_file = record
+        .map(|file| {
+            std::fs::File::create(file)
+                .with_context(|| format!("{}: cannot write the recording", file.display()))
+        })
+        .transpose()?;
     let audit = Audit::open(config.audit_log.as_deref(), config.strictness)?.capturing();
     let log = match sme::logging::init(&config) {
         Ok(log) => log,
@@ -83,8 +91,11 @@ pub fn run(
             exit_code: outcome.exit_code(),
         };
         let text = serde_json::to_string_pretty(&record)?;
-        std::fs::write(file, text + "\n")
-            .with_context(|| format!("{}: cannot write the recording", file.display()))?;
+        if let Some(out) = record_file.as_mut() {
+            use std::io::Write as _;
+            out.write_all((text + "\n").as_bytes())
+                .with_context(|| format!("{}: cannot write the recording", file.display()))?;
+        }
     }
 
     if json {
