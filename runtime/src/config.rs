@@ -403,6 +403,8 @@ struct RawLimits {
     host_calls: Option<Spanned<u32>>,
     output_kib: Option<Spanned<u64>>,
     docker_timeout_ms: Option<Spanned<u64>>,
+    module_mib: Option<Spanned<u64>>,
+    compile_on_demand_kib: Option<Spanned<u64>>,
     /// Global only: one budget for the whole request.
     request_deadline_ms: Option<Spanned<u64>>,
 }
@@ -460,6 +462,20 @@ impl RawLimits {
         }
         if let Some(v) = &self.docker_timeout_ms {
             limits.docker_timeout = Duration::from_millis(positive(v, "docker_timeout_ms")?);
+        }
+        if let Some(v) = &self.module_mib {
+            let mib = positive(v, "module_mib")?;
+            if mib > 1024 {
+                return Err((
+                    v.span(),
+                    "`module_mib` must be at most 1024 (1 GiB)".to_owned(),
+                ));
+            }
+            limits.module_size = mib << 20;
+        }
+        if let Some(v) = &self.compile_on_demand_kib {
+            // 0 is allowed: every policy file must then be precompiled.
+            limits.compile_on_demand = v.get_ref().saturating_mul(1 << 10);
         }
         Ok(limits)
     }

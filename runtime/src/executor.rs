@@ -12,7 +12,7 @@ use crate::audit::{self, Audit};
 use crate::bindings::Request;
 use crate::config::{Config, Env};
 use crate::docker::{Docker, Engine};
-use crate::invoke::{Answer, Runtime};
+use crate::invoke::{Answer, CompileRule, Runtime};
 use crate::metrics::{self, ModuleFields};
 use crate::policy::{self, Policy, PolicyDir, World};
 use crate::{logging, names};
@@ -78,7 +78,18 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
     };
     tracing::debug!("configuration loaded");
     let outcome = match Engine::connect(&config.docker_host) {
-        Ok(engine) => serve(config, Arc::new(engine), audit, service, operation).await,
+        // The agent's request: a large policy file is never compiled here.
+        Ok(engine) => {
+            Invocation {
+                service,
+                operation,
+                audit,
+                started: Instant::now(),
+                compile_rule: CompileRule::UpToLimit,
+            }
+            .run(config, Arc::new(engine))
+            .await
+        }
         Err(error) => Outcome::failed(error.to_string()),
     };
     if let Some(log) = log {
@@ -89,7 +100,9 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
 
 /// Serves one request with the given Docker and audit trail: what `sme`
 /// does once its arguments, configuration and connections are in place
-/// (`smectl run` calls it with a dry-run Docker and a capturing audit).
+/// (`smectl run` calls it with a dry-run Docker and a capturing audit),
+/// except that a policy file of any size is compiled when it has no
+/// artifact in the cache (`sme` compiles up to `compile_on_demand_kib`).
 pub async fn serve(
     config: Config,
     docker: Arc<dyn Docker>,
@@ -102,6 +115,7 @@ pub async fn serve(
         operation,
         audit,
         started: Instant::now(),
+        compile_rule: CompileRule::AnySize,
     }
     .run(config, docker)
     .await
@@ -133,6 +147,7 @@ struct Invocation<'a> {
     operation: &'a str,
     audit: Arc<Audit>,
     started: Instant,
+    compile_rule: CompileRule,
 }
 
 impl Invocation<'_> {
@@ -160,7 +175,7 @@ impl Invocation<'_> {
         // The request's time budget counts from when the request arrived,
         // so loading and compiling modules are paid from it too.
         let runtime = match Runtime::new(config, docker, self.audit.clone(), self.started) {
-            Ok(runtime) => runtime,
+            Ok(runtime) => runtime.with_compile_rule(self.compile_rule),
             Err(error) => {
                 return self.refuse(
                     Some(&policy.name),

@@ -94,6 +94,18 @@ pub struct Runtime {
     /// When the request's time budget, shared by every module, runs out.
     request_ends: Instant,
     ticker: Ticker,
+    /// Whether policy files over `compile_on_demand_kib` must come from the
+    /// cache (an agent request) or may be compiled now (`smectl`).
+    compile_rule: CompileRule,
+}
+
+/// Whether a runtime may compile any policy file it has no artifact for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileRule {
+    /// Any size (`smectl run`, `test`, `bench`).
+    AnySize,
+    /// Only up to the module's `compile_on_demand_kib` (`sme`).
+    UpToLimit,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -129,7 +141,14 @@ impl Runtime {
             request_ends: request_started + config.request_deadline,
             config,
             ticker,
+            compile_rule: CompileRule::AnySize,
         })
+    }
+
+    /// Sets what this runtime may compile (by default any size).
+    pub fn with_compile_rule(mut self, rule: CompileRule) -> Runtime {
+        self.compile_rule = rule;
+        self
     }
 
     /// The configuration the runtime was made with.
@@ -195,7 +214,13 @@ impl Runtime {
             &module.settings,
             self.config.file.as_deref(),
         )?;
-        let loaded = self.loader.load(policy)?;
+        let loaded = match self.compile_rule {
+            CompileRule::AnySize => self.loader.load(policy)?,
+            CompileRule::UpToLimit => {
+                let limit = self.config.module(&policy.name).limits.compile_on_demand;
+                self.loader.load_within(policy, limit)?
+            }
+        };
         tracing::debug!(module = %policy.name, source = ?loaded.source, "component loaded");
         let component = loaded.component;
         // The module's own deadline counts from when it can run; loading is

@@ -29,6 +29,15 @@ pub const DEFAULT_OUTPUT: usize = 64 << 10;
 /// Time one Docker request may take: a stop waits for the container's grace
 /// period (10 s by default) before Docker kills it.
 pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
+/// Size a module file may have. Rust policies are 40 to 120 KiB; a Python
+/// policy built with componentize-py is about 18 MiB (it carries CPython).
+pub const DEFAULT_MODULE_SIZE: u64 = 64 << 20;
+/// Size above which `sme` never compiles a module inside an agent request:
+/// such a module must be precompiled by `smectl install` or `smectl check`.
+/// Cranelift needs about 1 s and 20 MiB of memory per MiB of component
+/// here (docs/performance.md), so 1 MiB keeps a first run's compile near a
+/// second; Rust policies stay far below it and keep compiling on first use.
+pub const DEFAULT_COMPILE_ON_DEMAND: u64 = 1 << 20;
 
 /// Bytes of guest data wasmtime may copy out of a module's memory for the
 /// arguments of one host call (SME's capabilities and WASI alike), unless
@@ -88,6 +97,10 @@ pub struct Limits {
     pub output: usize,
     /// Timeout of each Docker request.
     pub docker_timeout: Duration,
+    /// Size of the module file, in bytes.
+    pub module_size: u64,
+    /// Largest module `sme` compiles inside a request, in bytes.
+    pub compile_on_demand: u64,
 }
 
 impl Default for Limits {
@@ -99,6 +112,8 @@ impl Default for Limits {
             host_calls: DEFAULT_HOST_CALLS,
             output: DEFAULT_OUTPUT,
             docker_timeout: DEFAULT_DOCKER_TIMEOUT,
+            module_size: DEFAULT_MODULE_SIZE,
+            compile_on_demand: DEFAULT_COMPILE_ON_DEMAND,
         }
     }
 }

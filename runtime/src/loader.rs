@@ -91,6 +91,27 @@ pub enum LoadError {
         /// Wasmtime's reason, on one line.
         reason: String,
     },
+    /// A module too large to compile inside an agent request, with no
+    /// compiled artifact in the cache.
+    #[error(
+        "{policy}: not precompiled, and at {} KiB it is over the {} KiB `sme` compiles inside a \
+         request (limit `compile_on_demand_kib`): run `smectl install {path} --as {name}` or \
+         `smectl check` to precompile it",
+        size >> 10,
+        limit >> 10
+    )]
+    NotPrecompiled {
+        /// Names the module.
+        policy: String,
+        /// Its name (`stop`, `metrics.d/uptime`).
+        name: String,
+        /// Its file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A component of another world.
     #[error("{policy}: implements {found}, not the {expected} world (it must export `{export}`)")]
     WrongWorld {
@@ -143,6 +164,34 @@ impl Loader {
     pub fn load(&self, policy: &Policy) -> Result<Loaded, LoadError> {
         let loaded = self.compile(policy)?;
         self.check_world(policy, loaded)
+    }
+
+    /// Like [`Loader::load`], but a policy file larger than `compile_limit`
+    /// bytes is only loaded from the cache, never compiled: what `sme` does
+    /// inside an agent request (limit `compile_on_demand_kib`).
+    pub fn load_within(&self, policy: &Policy, compile_limit: u64) -> Result<Loaded, LoadError> {
+        let size = policy.wasm.len() as u64;
+        if matches!(policy.origin, Origin::File(_)) && size > compile_limit {
+            check_header(policy)?;
+            let Some(component) = self
+                .cache()
+                .and_then(|c| c.get(&self.engine, &policy.sha256))
+            else {
+                return Err(LoadError::NotPrecompiled {
+                    policy: policy.to_string(),
+                    name: policy.name.clone(),
+                    path: policy.location(),
+                    size,
+                    limit: compile_limit,
+                });
+            };
+            let loaded = Loaded {
+                component,
+                source: Source::Cached,
+            };
+            return self.check_world(policy, loaded);
+        }
+        self.load(policy)
     }
 
     /// Like [`Loader::load`], but always compiles and leaves the cache
@@ -227,6 +276,13 @@ impl Loader {
         cache
             .put(&policy.sha256, &artifact)
             .map_err(|error| NotStored::Failed(error.to_string()))
+    }
+
+    /// Whether the cache holds an artifact for `policy` (not checked
+    /// further: `sme` deserializes it, or compiles when it cannot).
+    pub fn has_artifact(&self, policy: &Policy) -> bool {
+        self.cache()
+            .is_some_and(|cache| cache.artifact(&policy.sha256).is_some())
     }
 
     /// The cache directory, if caching is on.

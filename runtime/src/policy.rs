@@ -12,10 +12,6 @@ use crate::config::Config;
 use crate::names;
 use crate::trusted::{self, Strictness, TrustError, TrustedDir};
 
-/// Largest module file accepted. Real policies are 50 to 500 KiB; a huge
-/// file would only cost memory and compile time inside the agent's timeout.
-pub const MAX_MODULE_BYTES: u64 = 16 << 20;
-
 /// The directory under the policy directory holding metrics add-ons.
 pub const METRICS_ADDONS: &str = "metrics.d";
 
@@ -100,7 +96,8 @@ impl Policy {
         path: PathBuf,
         wasm: Vec<u8>,
     ) -> Result<Policy, PolicyError> {
-        let policy = Policy::unpinned(name, World::of_module(name), path, wasm)?;
+        let max_size = config.module(name).limits.module_size;
+        let policy = Policy::unpinned(name, World::of_module(name), path, wasm, max_size)?;
         let sha256 = policy.sha256;
         let path = || match &policy.origin {
             Origin::File(path) => path.clone(),
@@ -126,9 +123,13 @@ impl Policy {
         world: World,
         path: PathBuf,
         wasm: Vec<u8>,
+        max_size: u64,
     ) -> Result<Policy, PolicyError> {
-        if wasm.len() as u64 > MAX_MODULE_BYTES {
-            return Err(PolicyError::TooLarge { path });
+        if wasm.len() as u64 > max_size {
+            return Err(PolicyError::TooLarge {
+                path,
+                limit: max_size,
+            });
         }
         Ok(Policy {
             name: name.to_owned(),
@@ -142,19 +143,25 @@ impl Policy {
     /// Reads the module file at `path` without checking its pin or who may
     /// write it: for `smectl inspect`, which reports on any file. It must
     /// still be a regular file, not a link, FIFO or device.
-    pub fn read_unchecked(name: &str, world: World, path: &Path) -> Result<Policy, PolicyError> {
+    /// At most `max_size` bytes are read (the module's `module_mib`).
+    pub fn read_unchecked(
+        name: &str,
+        world: World,
+        path: &Path,
+        max_size: u64,
+    ) -> Result<Policy, PolicyError> {
         let refused = |source| PolicyError::Untrusted {
             path: path.to_path_buf(),
             source,
         };
-        let wasm = trusted::read_file(path, MAX_MODULE_BYTES, Strictness::Lax)
+        let wasm = trusted::read_file(path, max_size, Strictness::Lax)
             .map_err(refused)?
             .ok_or_else(|| {
                 refused(TrustError::Missing {
                     path: path.to_path_buf(),
                 })
             })?;
-        Policy::unpinned(name, world, path.to_path_buf(), wasm)
+        Policy::unpinned(name, world, path.to_path_buf(), wasm, max_size)
     }
 
     /// The file path, or `builtin`.
@@ -193,11 +200,17 @@ pub enum PolicyError {
         #[source]
         source: TrustError,
     },
-    /// The file is larger than [`MAX_MODULE_BYTES`].
-    #[error("policy {}: larger than the {} MiB a policy may be", path.display(), MAX_MODULE_BYTES >> 20)]
+    /// The file is larger than its limit `module_mib`.
+    #[error(
+        "policy {}: larger than the {} MiB a policy may be (limit `module_mib`)",
+        path.display(),
+        limit >> 20
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// The file's hash is not the pinned one.
     #[error("policy {}: refused, its sha256 is {actual} but the configuration pins {expected}", path.display())]
@@ -342,7 +355,7 @@ fn read_in(
     file: &str,
 ) -> Result<Option<Policy>, PolicyError> {
     let path = dir.join(file);
-    match dir.read(file, MAX_MODULE_BYTES) {
+    match dir.read(file, config.module(name).limits.module_size) {
         Ok(Some(wasm)) => Policy::pinned(config, name, path, wasm).map(Some),
         Ok(None) => Ok(None),
         Err(source) => Err(PolicyError::Untrusted { path, source }),

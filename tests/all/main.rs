@@ -10,6 +10,7 @@ mod performance;
 mod policies;
 mod security;
 mod settings;
+mod sizes;
 mod smectl;
 mod support;
 mod trust;

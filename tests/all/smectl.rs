@@ -1116,3 +1116,39 @@ fn bench_misuse_is_one_line() {
     );
     assert!(!error.contains('\n'));
 }
+
+/// A module that imports every host function (as componentize-py builds
+/// do) but is granted only what it calls: nothing to warn about.
+#[test]
+fn inspect_does_not_alarm_about_a_module_that_imports_the_whole_world() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::WHOLE_WORLD, "stop.wasm");
+    let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stdout.contains("warning:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "note: imports every host function (as componentize-py builds do), so its imports \
+             do not tell which calls it makes"
+        ) && run.stdout.contains(
+            "note: not granted, and answered `denied` if it ever calls them: list, stats, start, \
+             restart, pause, unpause"
+        ),
+        "{}",
+        run.stdout
+    );
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "inspect", path.to_str().unwrap()])
+            .stdout,
+    );
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    assert_eq!(report["notes"].as_array().unwrap().len(), 2);
+
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(check.code, Some(0), "{check:?}");
+    assert!(!check.stdout.contains("warning: stop"), "{}", check.stdout);
+    // Granted nothing at all, it still can do nothing.
+    sandbox.config("[modules.stop.grants]\n");
+    assert_eq!(sandbox.smectl(&["check"]).code, Some(1));
+}

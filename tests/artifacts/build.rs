@@ -53,6 +53,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("DEFAULT_STOP", "sme-policy-stop", "stop"),
     ("DEFAULT_METRICS", "sme-policy-metrics", "metrics"),
     ("OLD_WIT", "sme-test-old-wit", "old_wit"),
+    ("WHOLE_WORLD", "sme-test-whole-world", "whole_world"),
 ];
 
 /// (constant, WebAssembly text under `tests/guests-text/`): guests Rust

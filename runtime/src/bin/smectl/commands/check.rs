@@ -14,7 +14,7 @@ use std::path::Path;
 
 use sme::config::{Config, Env};
 use sme::loader::{CacheVerdict, Loader};
-use sme::policy::{Policy, PolicyDir, PolicyError, World};
+use sme::policy::{Origin, Policy, PolicyDir, PolicyError, World};
 use sme::trusted;
 use wasmtime::component::Linker;
 
@@ -243,6 +243,22 @@ impl Checker<'_> {
                 return;
             }
         };
+        // Loading a policy file stored its artifact; a module too large for
+        // `sme` to compile in a request cannot run without one.
+        let limit = self.config.module(&policy.name).limits.compile_on_demand;
+        if matches!(policy.origin, Origin::File(_))
+            && policy.wasm.len() as u64 > limit
+            && !self.loader.has_artifact(policy)
+        {
+            entry.problem = Some(format!(
+                "{policy}: at {} KiB it is over the {} KiB `sme` compiles inside a request \
+                 (limit `compile_on_demand_kib`), and the cache directory cannot hold its \
+                 precompiled artifact: sme would refuse it; configure a usable cache_dir",
+                policy.wasm.len() >> 10,
+                limit >> 10
+            ));
+            return;
+        }
         match verify(self.config, self.linker, policy, &component) {
             Ok(warnings) => entry.warnings = warnings,
             Err(problem) => entry.problem = Some(problem),

@@ -10,7 +10,8 @@ use sme::loader::Loader;
 use sme::policy::{Policy, World, hex};
 
 use super::{
-    grant_json, grant_text, grant_warnings, imported_verbs, limits_json, limits_text, module_name,
+    grant_json, grant_notes, grant_text, grant_warnings, imported_verbs, limits_json, limits_text,
+    module_name,
 };
 
 /// Prints the report; `Ok(false)` when the module would not run as named.
@@ -18,7 +19,8 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
     let config = Config::load(env)?;
     let name = name.map_or_else(|| module_name(&config, path), str::to_owned);
     let expected = World::of_module(&name);
-    let policy = Policy::read_unchecked(&name, expected, path)?;
+    let max_size = config.module(&name).limits.module_size;
+    let policy = Policy::read_unchecked(&name, expected, path, max_size)?;
     let loader = Loader::new(config.cache_dir.as_deref()).map_err(super::wasmtime_error)?;
     let component = loader.compile(&policy)?.component;
     let description = inspect::describe(loader.engine(), &component);
@@ -72,6 +74,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
     };
     let imported = imported_verbs(&description);
     let warnings = grant_warnings(&settings.grant, &imported);
+    let notes = grant_notes(&settings.grant, &imported);
     let wasi: Vec<&str> = description
         .imports
         .iter()
@@ -111,6 +114,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             }).collect::<Vec<_>>(),
             "problems": problems,
             "warnings": warnings,
+            "notes": notes,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -134,6 +138,9 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
         }
         for warning in &warnings {
             println!("warning: {warning}");
+        }
+        for note in &notes {
+            println!("note: {note}");
         }
     }
     Ok(problems.is_empty())

@@ -63,7 +63,8 @@ pub fn run(
     }
 
     // The module, checked exactly as `check` checks the policy directory's.
-    let policy = Policy::read_unchecked(&name, World::of_module(&name), file)?;
+    let max_size = config.module(&name).limits.module_size;
+    let policy = Policy::read_unchecked(&name, World::of_module(&name), file, max_size)?;
     let loader = Loader::new(config.cache_dir.as_deref()).map_err(wasmtime_error)?;
     let component = loader.load_fresh(&policy)?.component;
     let warnings =
@@ -120,6 +121,21 @@ pub fn run(
     } else {
         loader.store(&policy, &component)
     };
+    // `sme` never compiles a module this large inside a request: without
+    // an artifact it could not run, so installing it would break the agent.
+    let limit = config.module(&name).limits.compile_on_demand;
+    if let Err(why) = &cached
+        && policy.wasm.len() as u64 > limit
+    {
+        bail!(
+            "{}: not installed: at {} KiB it is over the {} KiB `sme` compiles inside a request \
+             (limit `compile_on_demand_kib`) and cannot be precompiled ({why}); configure a \
+             usable cache_dir",
+            file.display(),
+            policy.wasm.len() >> 10,
+            limit >> 10
+        );
+    }
     changes.push(match cached {
         Ok(path) => Change {
             what: "precompiled",

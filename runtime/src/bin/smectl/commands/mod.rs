@@ -129,11 +129,21 @@ pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
     verbs
 }
 
-/// Mismatches between what a module imports and what it is granted.
+/// Whether a module imports every container call there is, as a
+/// componentize-py build does (it imports the whole world, whatever the
+/// policy calls): its imports then say nothing about what it needs.
+pub fn imports_whole_world(imported: &[Verb]) -> bool {
+    Verb::GRANTABLE.iter().all(|verb| imported.contains(verb))
+}
+
+/// Mismatches between what a module imports and what it is granted. A
+/// module that imports the whole world gets no warning for the calls it is
+/// not granted: see [`grant_notes`].
 pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
     let mut warnings = Vec::new();
+    let whole_world = imports_whole_world(imported);
     for &verb in imported.iter().filter(|verb| verb.is_gated()) {
-        if !grant.has(verb) {
+        if !grant.has(verb) && !whole_world {
             warnings.push(format!(
                 "imports {verb} but is granted {verb} on no container: every {verb} call will be denied"
             ));
@@ -147,6 +157,31 @@ pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// What `inspect` says, without alarm, about a module that imports the
+/// whole world: which of its imports its grant does not cover.
+pub fn grant_notes(grant: &Grant, imported: &[Verb]) -> Vec<String> {
+    if !imports_whole_world(imported) {
+        return Vec::new();
+    }
+    let outside: Vec<&str> = Verb::GRANTABLE
+        .iter()
+        .filter(|verb| !grant.has(**verb))
+        .map(|verb| verb.name())
+        .collect();
+    let mut notes = vec![
+        "imports every host function (as componentize-py builds do), so its imports do not \
+         tell which calls it makes"
+            .to_owned(),
+    ];
+    if !outside.is_empty() {
+        notes.push(format!(
+            "not granted, and answered `denied` if it ever calls them: {}",
+            outside.join(", ")
+        ));
+    }
+    notes
 }
 
 /// A linker with every host function `sme` provides, to check that a

@@ -15,6 +15,8 @@ use anyhow::{Context as _, bail};
 use sme::config::{Config, Env};
 use sme::docker::{Docker, RECORD_VERSION, RecordFile, Replay};
 use sme::executor::Outcome;
+use sme::limits::Limits;
+use sme::loader::Loader;
 use sme::policy::{Policy, World};
 use sme::scenario::{self, Difference, Report, Scenario, Subject};
 
@@ -60,10 +62,16 @@ pub fn run(env: &Env, mut args: Args) -> anyhow::Result<bool> {
         args.name = args.name.or(Some(project.module));
     }
     let subject = match &args.module {
-        Some(file) => Subject::Module(module(file, args.name.as_deref())?),
+        Some(file) => Subject::Module(module(env, file, args.name.as_deref())?),
         None => Subject::Deployment,
     };
     let cache_dir = test_cache_dir();
+    if let Subject::Module(policy) = &subject {
+        // Compiled (and cached) before any scenario runs, so that a large
+        // module's compile is not paid from a scenario's time budget.
+        let loader = Loader::new(cache_dir.as_deref()).map_err(super::wasmtime_error)?;
+        loader.load(policy)?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,7 +115,7 @@ pub fn run(env: &Env, mut args: Args) -> anyhow::Result<bool> {
 }
 
 /// The module file `file`, named `name` or by its file stem.
-fn module(file: &Path, name: Option<&str>) -> anyhow::Result<Policy> {
+fn module(env: &Env, file: &Path, name: Option<&str>) -> anyhow::Result<Policy> {
     let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
     let name = match name {
         Some(name) => name.to_owned(),
@@ -125,10 +133,15 @@ fn module(file: &Path, name: Option<&str>) -> anyhow::Result<Policy> {
             "--as {name:?}: expected an operation like \"stop\" or an add-on like \"metrics.d/uptime\""
         );
     }
+    // The deployment's size limit for it, when there is a deployment.
+    let max_size = Config::load(env).map_or(Limits::default().module_size, |config| {
+        config.module(&name).limits.module_size
+    });
     Ok(Policy::read_unchecked(
         &name,
         World::of_module(&name),
         file,
+        max_size,
     )?)
 }
 
