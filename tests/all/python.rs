@@ -17,7 +17,9 @@ fn repo() -> PathBuf {
 
 /// A built Python example, or a clear failure naming the step that builds it.
 fn built(name: &str) -> String {
-    let path = repo().join("target/python-policies").join(format!("{name}.wasm"));
+    let path = repo()
+        .join("target/python-policies")
+        .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: run `scripts/setup && scripts/python-policy build-examples` \
@@ -33,7 +35,11 @@ fn installed(file: &str, name: &str, config: &str) -> Sandbox {
     let sandbox = Sandbox::new();
     sandbox.config(config);
     let run = sandbox.smectl(&["install", file, "--as", name]);
-    assert_eq!(run.code, Some(0), "smectl install {file} --as {name}: {run:?}");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "smectl install {file} --as {name}: {run:?}"
+    );
     sandbox
 }
 
@@ -56,7 +62,10 @@ fn python_stop_answers_byte_for_byte_as_the_built_in_stop() {
     let run = python.sme(&[&first.name, "stop"]);
     run.succeeds_with("\"\"");
     same_answer(&run, &rust.sme(&[&second.name, "stop"]));
-    assert_eq!((first.status(), second.status()), ("exited".into(), "exited".into()));
+    assert_eq!(
+        (first.status(), second.status()),
+        ("exited".into(), "exited".into())
+    );
 
     let stopped = Container::stopped("py-stopped");
     same_answer(
@@ -134,7 +143,13 @@ fn python_uptime_adds_its_fields_after_the_base_metrics() {
     assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
     assert_eq!(
         keys_in_order(&run.stdout),
-        ["cpuUsedPercent", "memoryUsed", "raw", "uptimeSeconds", "restartCount"]
+        [
+            "cpuUsedPercent",
+            "memoryUsed",
+            "raw",
+            "uptimeSeconds",
+            "restartCount"
+        ]
     );
     let fields: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(fields["uptimeSeconds"].as_i64().unwrap() >= 0, "{fields}");
@@ -150,18 +165,35 @@ fn python_uptime_adds_its_fields_after_the_base_metrics() {
 
 #[test]
 fn python_examples_pass_their_scenarios_under_smectl_test() {
-    let mut sandbox = Sandbox::new();
-    let nowhere = format!("unix://{}", sandbox.root.join("no-docker.sock").display());
-    let cache = sandbox.root.join("xdg-cache").display().to_string();
-    sandbox
-        .env("DOCKER_HOST", &nowhere)
-        .env("XDG_CACHE_HOME", &cache);
-    for (example, name) in [
-        ("stop", "stop"),
-        ("protected-stop", "stop"),
-        ("uptime", "metrics.d/uptime"),
+    for (example, name, config) in [
+        ("stop", "stop", ""),
+        ("protected-stop", "stop", ""),
+        (
+            "uptime",
+            "metrics.d/uptime",
+            "[modules.\"metrics.d/uptime\".grants]\ninspect = [\"self\"]\n",
+        ),
     ] {
-        let dir = repo().join("policies/python").join(example).join("scenarios");
+        // `smectl install` precompiles into the cache `smectl test` reads
+        // (`$XDG_CACHE_HOME/sme`), as an operator's install does; compiling
+        // a whole CPython inside the first scenario would spend its deadline.
+        let mut sandbox = Sandbox::new();
+        let nowhere = format!("unix://{}", sandbox.root.join("no-docker.sock").display());
+        let xdg = sandbox.root.join("xdg");
+        let cache = xdg.join("sme").display().to_string();
+        sandbox
+            .env("DOCKER_HOST", &nowhere)
+            .env("XDG_CACHE_HOME", &xdg.display().to_string())
+            .env("SME_CACHE_DIR", &cache);
+        sandbox.config(config);
+        let module = built(example);
+        let install = sandbox.smectl(&["install", &module, "--as", name]);
+        assert_eq!(install.code, Some(0), "{example}: {install:?}");
+
+        let dir = repo()
+            .join("policies/python")
+            .join(example)
+            .join("scenarios");
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.unwrap().path().display().to_string())
@@ -169,7 +201,6 @@ fn python_examples_pass_their_scenarios_under_smectl_test() {
             .collect();
         files.sort();
         assert!(!files.is_empty(), "no scenarios in {}", dir.display());
-        let module = built(example);
         let mut args = vec!["--json", "test", "--module", &module, "--as", name];
         args.extend(files.iter().map(String::as_str));
         let run = sandbox.smectl(&args);
