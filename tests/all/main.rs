@@ -8,6 +8,7 @@ mod grace;
 mod kit;
 mod performance;
 mod policies;
+mod python;
 mod security;
 mod settings;
 mod sizes;

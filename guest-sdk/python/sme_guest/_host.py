@@ -1,0 +1,158 @@
+"""Answers host calls: the component's imports inside a component, the
+test thread's fake (:mod:`sme_guest.testing`) everywhere else, so a policy's
+unit tests run with plain CPython.
+
+Every call goes through :func:`backend`; the component backend converts the
+generated bindings' records and errors into :mod:`sme_guest.types`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from . import types as t
+
+try:  # Present only in a component built by componentize-py.
+    from componentize_py_types import Err as _Err
+    from wit_world.imports import clock as _clock
+    from wit_world.imports import container_config as _container_config
+    from wit_world.imports import containers as _containers
+    from wit_world.imports import cpu_window as _cpu_window
+    from wit_world.imports import log as _log
+    from wit_world.imports import settings as _settings
+    from wit_world.imports import stats as _stats
+
+    IN_COMPONENT = True
+except ImportError:
+    IN_COMPONENT = False
+
+_ERRORS = {
+    "Error_Denied": t.Denied,
+    "Error_NotFound": t.NotFound,
+    "Error_Timeout": t.Timeout,
+    "Error_LimitExceeded": t.LimitExceeded,
+    "Error_InvalidArgument": t.InvalidArgument,
+    "Error_Docker": t.Docker,
+}
+
+
+def _error(err: Exception) -> t.HostError:
+    value = err.value  # type: ignore[attr-defined]
+    return _ERRORS[type(value).__name__](value.value)
+
+
+def _container(c) -> t.Container:
+    return t.Container(
+        c.id,
+        c.name,
+        c.image,
+        t.Status(c.status.value),
+        c.running,
+        t.Health(c.health.value),
+        c.exit_code,
+        c.restart_count,
+        c.created_ms,
+        c.started_ms,
+        c.finished_ms,
+        list(c.labels),
+    )
+
+
+def _reading(r) -> t.CpuReading:
+    return t.CpuReading(r.read_ns, r.total_ns, r.system_ns, r.online_cpus)
+
+
+def _sample(s) -> t.Sample:
+    return t.Sample(
+        _reading(s.cpu),
+        s.memory_usage,
+        s.memory_limit,
+        s.total_inactive_file,
+        s.inactive_file,
+        s.network_rx,
+        s.network_tx,
+        s.block_read,
+        s.block_write,
+        s.pids,
+    )
+
+
+def _measurement(m) -> t.Measurement:
+    return t.Measurement(None if m.previous is None else _reading(m.previous), _sample(m.current))
+
+
+class _Component:
+    """The component's imports, with SDK types in and out."""
+
+    def inspect(self, name: str) -> t.Container:
+        try:
+            return _container(_containers.inspect(name))
+        except _Err as err:
+            raise _error(err) from None
+
+    def list(self, f: t.Filter) -> list:
+        try:
+            rows = _containers.list(_containers.Filter(f.name, f.label, f.all))
+        except _Err as err:
+            raise _error(err) from None
+        return [t.Summary(r.id, r.name, r.image, t.Status(r.status.value), list(r.labels)) for r in rows]
+
+    def lifecycle(self, verb: str, name: str, timeout: Optional[int]) -> None:
+        try:
+            if verb == "stop":
+                _containers.stop(name, timeout)
+            elif verb == "restart":
+                _containers.restart(name, timeout)
+            else:
+                getattr(_containers, verb)(name)
+        except _Err as err:
+            raise _error(err) from None
+
+    def stop_timeout(self, name: str) -> Optional[int]:
+        try:
+            return _container_config.stop_timeout(name)
+        except _Err as err:
+            raise _error(err) from None
+
+    def one_shot(self, name: str) -> t.Sample:
+        try:
+            return _sample(_stats.one_shot(name))
+        except _Err as err:
+            raise _error(err) from None
+
+    def measure(self, name: str, how: str, max_age_ms: int = 0) -> t.Measurement:
+        try:
+            if how == "measure":
+                return _measurement(_stats.measure(name))
+            if how == "recent":
+                return _measurement(_stats.recent(name))
+            return _measurement(_cpu_window.recent_within(name, max_age_ms))
+        except _Err as err:
+            raise _error(err) from None
+
+    def now_ms(self) -> int:
+        return _clock.now_ms()
+
+    def sleep(self, millis: int) -> None:
+        try:
+            _clock.sleep(millis)
+        except _Err as err:
+            raise _error(err) from None
+
+    def log(self, level: t.Level, message: str) -> None:
+        _log.log(_log.Level(level.value), message)
+
+    def setting(self, key: str) -> Optional[str]:
+        return _settings.get(key)
+
+
+_COMPONENT = _Component() if IN_COMPONENT else None
+
+
+def backend():
+    """The component's imports, or the fake the running test installed."""
+    if _COMPONENT is not None:
+        return _COMPONENT
+    from . import testing
+
+    return testing._current()

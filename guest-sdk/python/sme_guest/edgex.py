@@ -1,0 +1,263 @@
+"""What the EdgeX reference Docker executor does, as building blocks.
+
+The default policies are one call each into this module; example policies
+add their own checks before or after the same calls. Texts and formats are
+the reference executor's (and the Rust SDK's ``sme_guest::edgex``), byte for
+byte, so the agent sees exactly what it used to see.
+
+Functions that print return the success text and raise
+:class:`~sme_guest.types.Failure` with the failure text, so a policy returns
+or lets them propagate:
+
+>>> from sme_guest import testing
+>>> testing.Scene().install()
+>>> try:
+...     lifecycle(Lifecycle.STOP, "edgex-x")
+... except Failure as failure:
+...     print(repr(failure.text))
+'exit status 1: Error response from daemon: No such container: edgex-x\\n'
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import List
+
+from . import container_config, containers, cpu_window, log, stats
+from .figures import Figures, json_string
+from .types import Docker, Failure, HostError, Integer, Measurement, Metric, NotFound, Number, Json
+
+#: What the reference executor prints when an operation succeeds: the JSON
+#: encoding of an empty string.
+SUCCESS = '""'
+
+#: The longest grace period, in seconds, a stop or restart asks Docker for
+#: (the default of the default policies' ``grace_cap_s`` setting): grace + 2 s
+#: must fit the 12 s Docker call budget inside the agent's 20 s, and 10 s is
+#: Docker's own default. See the Rust SDK's ``DEFAULT_GRACE_CAP``.
+DEFAULT_GRACE_CAP = 10
+
+#: Go's text for a command that exited with status 1, which the reference put
+#: before the command's output. The docker CLI exits 1 on every error.
+EXIT_STATUS_1 = "exit status 1: "
+
+
+class Lifecycle(enum.Enum):
+    """A lifecycle operation of the reference executor."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+
+    def prefix(self) -> str:
+        """The prefix of the reference executor's error texts for this operation.
+
+        >>> Lifecycle.RESTART.prefix()
+        'Error restarting service'
+        """
+        return {
+            Lifecycle.START: "Error starting service",
+            Lifecycle.STOP: "Error stopping service",
+            Lifecycle.RESTART: "Error restarting service",
+        }[self]
+
+    def should_run(self) -> bool:
+        """Whether the container must be running once the operation is done."""
+        return self is not Lifecycle.STOP
+
+    def perform(self, service: str) -> None:
+        """Asks the host to perform the operation, the container's own grace period
+        shortened to :data:`DEFAULT_GRACE_CAP` when longer. Raises the host's error."""
+        self.perform_within(service, DEFAULT_GRACE_CAP)
+
+    def perform_within(self, service: str, cap_seconds: int) -> None:
+        """Asks the host to perform the operation. A stop or restart gives the
+        container its own grace period (Docker's ``StopTimeout``, 10 s when unset)
+        but at most ``cap_seconds``; a shortened grace period is logged."""
+        if self is Lifecycle.START:
+            containers.start(service)
+            return
+        own = container_config.stop_timeout(service)
+        if own is None:
+            own = container_config.DOCKER_DEFAULT_STOP_TIMEOUT
+        timeout = min(own, cap_seconds)
+        if timeout < own:
+            log.warn(
+                f"{service}: grace period shortened from {own} s to {timeout} s so the "
+                f"{self.value} answers within the agent's 20 s (setting grace_cap_s)"
+            )
+        if self is Lifecycle.STOP:
+            containers.stop(service, timeout)
+        else:
+            containers.restart(service, timeout)
+
+
+def lifecycle(action: Lifecycle, service: str) -> str:
+    """Performs ``action`` on the service's container and checks its state,
+    exactly as the reference executor does: the whole default policy for
+    ``start``, ``stop`` and ``restart``. Returns :data:`SUCCESS` or raises
+    :class:`Failure` with the reference's text."""
+    return lifecycle_within(action, service, DEFAULT_GRACE_CAP)
+
+
+def lifecycle_within(action: Lifecycle, service: str, cap_seconds: int) -> str:
+    """:func:`lifecycle`, with at most ``cap_seconds`` of grace period for a stop
+    or restart (see :meth:`Lifecycle.perform_within`)."""
+    try:
+        action.perform_within(service, cap_seconds)
+    except HostError as error:
+        raise Failure(failure(action, service, error)) from None
+    return verify(action, service)
+
+
+def failure(action: Lifecycle, service: str, error: HostError) -> str:
+    """The reference executor's text for a failed operation.
+
+    A refusal by the Docker Engine (:class:`NotFound` or :class:`Docker`) is
+    printed as the reference printed the CLI's failure (:func:`cli_failure`);
+    anything the reference could not have answered (a denial, a timeout, an
+    unreachable daemon) is ``<prefix>: <SME's message>``.
+
+    >>> failure(Lifecycle.START, "edgex-x", NotFound("No such container: edgex-x"))
+    'exit status 1: Error response from daemon: No such container: edgex-x\\nError: failed to start containers: edgex-x\\n'
+    """
+    if isinstance(error, (NotFound, Docker)):
+        return cli_failure(action, service, error.message)
+    return f"{action.prefix()}: {error.message}"
+
+
+def cli_failure(action: Lifecycle, service: str, message: str) -> str:
+    """What the reference printed when the docker CLI's ``start``, ``stop`` or
+    ``restart`` failed on the daemon's ``message``: Go's ``exit status 1: ``,
+    the CLI's ``Error response from daemon: <message>`` line and, for
+    ``start``, ``Error: failed to start containers: <name>``; every line ends
+    with a newline."""
+    text = EXIT_STATUS_1 + daemon_error(message)
+    if action is Lifecycle.START:
+        text += f"Error: failed to start containers: {service}\n"
+    return text
+
+
+def daemon_error(message: str) -> str:
+    """The docker CLI's line for an error the daemon answered with ``message``."""
+    return f"Error response from daemon: {message}\n"
+
+
+def verify(action: Lifecycle, service: str) -> str:
+    """Inspects the container after ``action`` and checks it is (or is not)
+    running, with the reference's texts. A container gone by then is what the
+    reference's ``docker inspect`` answered:
+    ``<prefix>: exit status 1: []\\nError: No such object: <name>\\n``."""
+    prefix = action.prefix()
+    try:
+        container = containers.inspect(service)
+    except NotFound:
+        raise Failure(f"{prefix}: {EXIT_STATUS_1}[]\nError: No such object: {service}\n") from None
+    except HostError as error:
+        raise Failure(f"{prefix}: {error.message}") from None
+    return expect_state(action, container.running)
+
+
+def expect_state(action: Lifecycle, running: bool) -> str:
+    """The reference executor's verdict on the state a container was left in.
+
+    >>> expect_state(Lifecycle.STOP, False)
+    '""'
+    >>> expect_state(Lifecycle.STOP, True)
+    Traceback (most recent call last):
+    ...
+    sme_guest.types.Failure: Error stopping service: service is running but shouldn't be
+    """
+    prefix = action.prefix()
+    if not running and action.should_run():
+        raise Failure(f"{prefix}: service is not running but should be")
+    if running and not action.should_run():
+        raise Failure(f"{prefix}: service is running but shouldn't be")
+    return SUCCESS
+
+
+def not_found(service: str) -> str:
+    """The reference executor's inspection text when no container matched its name."""
+    return f"container {service} not found"
+
+
+def metrics(service: str) -> List[Metric]:
+    """The reference executor's metrics: ``cpuUsedPercent``, ``memoryUsed`` and
+    ``raw``, measured with the host's fast path (:func:`sme_guest.stats.recent`).
+    A daemon's refusal raises :class:`Failure` with
+    ``exit status 1: Error response from daemon: <message>\\n``."""
+    return _metrics_from(lambda: stats.recent(service))
+
+
+def metrics_within(service: str, window_ms: int) -> List[Metric]:
+    """:func:`metrics`, measuring CPU against a kept reading at most ``window_ms`` old."""
+    return _metrics_from(lambda: cpu_window.recent_within(service, window_ms))
+
+
+def _metrics_from(measure) -> List[Metric]:
+    try:
+        measurement: Measurement = measure()
+    except (NotFound, Docker) as error:
+        raise Failure(EXIT_STATUS_1 + daemon_error(error.message)) from None
+    except HostError as error:
+        raise Failure(error.message) from None
+    return metric_fields(Figures.of(measurement))
+
+
+def metric_fields(figures: Figures) -> List[Metric]:
+    """The reference executor's three fields for these figures; the two numbers
+    are read back from the formatted ``raw`` strings, so they carry the same
+    rounding."""
+    raw = figures.raw()
+    memory = raw.mem_usage.split(" ")[0]
+    return [
+        Metric("cpuUsedPercent", Number(percent_value(raw.cpu_perc))),
+        Metric("memoryUsed", Integer(memory_bytes(memory))),
+        Metric("raw", Json(raw.to_json())),
+    ]
+
+
+def percent_value(text: str) -> float:
+    """The number at the start of a ``docker stats`` percentage, or -1.
+
+    >>> percent_value("5.08%"), percent_value("--")
+    (5.08, -1.0)
+    """
+    number = _leading_number(text)
+    return -1.0 if number is None else number[0]
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes in a ``docker stats`` memory figure (KiB, MiB and GiB being powers
+    of 1024), rounded to the nearest byte; -1 when there is no number followed
+    by a unit. Like the reference, other units are not scaled.
+
+    >>> memory_bytes("5.234MiB"), memory_bytes("512B"), memory_bytes("12")
+    (5488247, 512, -1)
+    """
+    number = _leading_number(text)
+    if number is None:
+        return -1
+    value, unit = number
+    if unit == "":
+        return -1
+    scale = {"KiB": 1024.0, "MiB": 1024.0 * 1024.0, "GiB": 1024.0 * 1024.0 * 1024.0}.get(unit, 1.0)
+    result = value * scale + 0.5
+    if result != result:  # NaN: Rust's `as i64` gives 0
+        return 0
+    return int(max(min(result, 2.0**63 - 1), -(2.0**63)))
+
+
+def _leading_number(text: str):
+    end = 0
+    while end < len(text) and (text[end].isascii() and (text[end].isdigit() or text[end] in ".-+")):
+        end += 1
+    try:
+        return float(text[:end]), text[end:]
+    except ValueError:
+        return None
+
+
+def json_quote(text: str) -> str:
+    """``text`` quoted as a JSON string, for ``Json`` metric values built by hand."""
+    return json_string(text)

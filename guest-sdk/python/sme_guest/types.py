@@ -1,0 +1,289 @@
+"""The records and errors of the WIT package ``sme:policy@0.1.0``, as Python types.
+
+Inside a component the SDK converts the generated bindings' records into
+these, so a policy (and its unit tests, run natively against
+:mod:`sme_guest.testing`) sees the same types everywhere.
+
+>>> from sme_guest.types import NotFound
+>>> error = NotFound("No such container: edgex-x")
+>>> (error.kind, error.message)
+('not-found', 'No such container: edgex-x')
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+
+@dataclass
+class Request:
+    """What the runtime was asked to do: ``executor <service> <operation>``."""
+
+    service: str
+    operation: str
+
+
+class Status(enum.Enum):
+    """Docker's ``State.Status``."""
+
+    CREATED = 0
+    RUNNING = 1
+    PAUSED = 2
+    RESTARTING = 3
+    REMOVING = 4
+    EXITED = 5
+    DEAD = 6
+
+
+class Health(enum.Enum):
+    """Docker's ``State.Health.Status``; ``NONE`` when the image has no health check."""
+
+    NONE = 0
+    STARTING = 1
+    HEALTHY = 2
+    UNHEALTHY = 3
+
+
+@dataclass
+class Container:
+    """What ``docker inspect`` says about one container (the parts policies use)."""
+
+    id: str
+    name: str
+    image: str
+    status: Status
+    running: bool
+    health: Health
+    exit_code: int
+    restart_count: int
+    created_ms: int
+    started_ms: Optional[int]
+    finished_ms: Optional[int]
+    labels: List[Tuple[str, str]] = field(default_factory=list)
+
+    def label(self, key: str) -> Optional[str]:
+        """The value of label ``key``, or None when the container has none."""
+        for name, value in self.labels:
+            if name == key:
+                return value
+        return None
+
+
+@dataclass
+class Summary:
+    """One row of a container listing."""
+
+    id: str
+    name: str
+    image: str
+    status: Status
+    labels: List[Tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Filter:
+    """Which containers to list; every given criterion must match.
+
+    ``name`` is a pattern (``*`` any run, ``?`` one character), ``label`` a
+    key with an optional ``=value``, ``all`` includes stopped containers.
+    """
+
+    name: Optional[str] = None
+    label: Optional[str] = None
+    all: bool = False
+
+
+@dataclass
+class CpuReading:
+    """The CPU counters of one reading (nanoseconds; ``read_ns`` 0 when not running)."""
+
+    read_ns: int
+    total_ns: int
+    system_ns: int
+    online_cpus: int
+
+
+@dataclass
+class Sample:
+    """One reading of a container's cgroup counters."""
+
+    cpu: CpuReading
+    memory_usage: int
+    memory_limit: int
+    total_inactive_file: Optional[int]
+    inactive_file: Optional[int]
+    network_rx: int
+    network_tx: int
+    block_read: int
+    block_write: int
+    pids: int
+
+
+@dataclass
+class Measurement:
+    """A current sample and the earlier CPU reading it is measured against."""
+
+    previous: Optional[CpuReading]
+    current: Sample
+
+
+class Level(enum.Enum):
+    """A log message's level."""
+
+    TRACE = 0
+    DEBUG = 1
+    INFO = 2
+    WARN = 3
+    ERROR = 4
+
+
+class HostError(Exception):
+    """Why a host call did not do what the policy asked (the WIT ``error`` variant).
+
+    Catch one kind (``except NotFound``) or all (``except HostError``); an
+    uncaught one ends the policy with its message as the failure text, as
+    Rust's ``?`` does.
+    """
+
+    #: The WIT case name.
+    kind = ""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        #: The host's explanation, without the kind.
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.message == other.message  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.message))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class Denied(HostError):
+    """The module's grant does not cover this verb on this container."""
+
+    kind = "denied"
+
+
+class NotFound(HostError):
+    """No container has this name; the text is the daemon's ``No such container: <name>``."""
+
+    kind = "not-found"
+
+
+class Timeout(HostError):
+    """The call did not finish in its time budget, or no Docker Engine answered."""
+
+    kind = "timeout"
+
+
+class LimitExceeded(HostError):
+    """The request asks for more than the module's limits allow."""
+
+    kind = "limit-exceeded"
+
+
+class InvalidArgument(HostError):
+    """An argument is malformed (for example an invalid container name)."""
+
+    kind = "invalid-argument"
+
+
+class Docker(HostError):
+    """The Docker Engine refused or failed the request; the text is its own message."""
+
+    kind = "docker"
+
+
+class Failure(Exception):
+    """Ends an operation or metrics policy with ``text`` printed and exit 1.
+
+    A refusal is data, not a crash: raise this (or return a string for
+    success) from a policy function.
+
+    >>> Failure("Error stopping service: edgex-redis is protected").text
+    'Error stopping service: edgex-redis is protected'
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        #: What is printed.
+        self.text = text
+
+
+# Metric values: the WIT `metric-value` variant.
+
+
+@dataclass
+class Number:
+    """A JSON number, written as Go's encoding/json writes a float64."""
+
+    value: float
+
+
+@dataclass
+class Integer:
+    """A JSON integer."""
+
+    value: int
+
+
+@dataclass
+class Text:
+    """A JSON string."""
+
+    value: str
+
+
+@dataclass
+class Boolean:
+    """A JSON boolean."""
+
+    value: bool
+
+
+@dataclass
+class Json:
+    """Any JSON value, as text; the runtime checks it is valid JSON."""
+
+    value: str
+
+
+@dataclass
+class Metric:
+    """One top-level field of the metrics object the executor prints.
+
+    ``value`` is one of :class:`Number`, :class:`Integer`, :class:`Text`,
+    :class:`Boolean`, :class:`Json`; a plain ``bool``, ``int``, ``float`` or
+    ``str`` is taken as the matching one.
+
+    >>> Metric("restartCount", 3).value
+    Integer(value=3)
+    """
+
+    name: str
+    value: object
+
+    def __post_init__(self) -> None:
+        self.value = metric_value(self.value)
+
+
+def metric_value(value: object) -> object:
+    """The metric value for ``value``: plain Python values become their WIT case."""
+    if isinstance(value, (Number, Integer, Text, Boolean, Json)):
+        return value
+    if isinstance(value, bool):
+        return Boolean(value)
+    if isinstance(value, int):
+        return Integer(value)
+    if isinstance(value, float):
+        return Number(value)
+    if isinstance(value, str):
+        return Text(value)
+    raise TypeError(f"a metric value must be a number, text or boolean, not {type(value).__name__}")
