@@ -146,8 +146,9 @@ fn install_precompiles_a_large_module_and_refuses_it_without_a_cache() {
     assert!(!uncached.policy_dir().join("pause.wasm").exists());
 
     // smectl's own runs are not the agent's: they compile any size.
+    let running = Container::running("run-large");
     uncached.install_bytes(&padded(2 << 20), "pause.wasm");
-    assert_eq!(uncached.sme(&[&container.name, "pause"]).code, Some(1));
-    let tried = uncached.smectl(&["run", &container.name, "pause", "--dry-run"]);
+    assert_eq!(uncached.sme(&[&running.name, "pause"]).code, Some(1));
+    let tried = uncached.smectl(&["run", &running.name, "pause", "--dry-run"]);
     assert_eq!(tried.code, Some(0), "{tried:?}");
 }
