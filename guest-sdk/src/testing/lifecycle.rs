@@ -1,7 +1,9 @@
 //! How each lifecycle verb changes a container: the runtime's `simulate`
-//! (`runtime/src/docker/dry_run.rs`) over the guest's types, so the fake
+//! (`runtime/src/docker/lifecycle.rs`) over the guest's types, so the fake
 //! changes state and refuses calls exactly as the simulated engine and the
-//! Docker Engine do.
+//! Docker Engine do. The guest SDK cannot depend on the host crate, so this
+//! is a copy: change both together (the runtime's is held against the real
+//! daemon by `kit::the_simulation_answers_and_changes_state_as_the_daemon_does`).
 
 use crate::containers::{Container, Health, Status};
 
