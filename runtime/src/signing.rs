@@ -376,7 +376,7 @@ impl SecretKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest as _, Sha256};
+    use sha2::Sha256;
 
     /// An unencrypted secret key made by `minisign -G -W` (0.11), and its
     /// public key.
@@ -536,5 +536,26 @@ mod tests {
         let damaged = SECRET.replace("qieUX2wz", "qieUX2wA");
         assert!(SecretKey::from_file_text(&damaged).is_err());
         assert!(SecretKey::from_file_text("nothing").is_err());
+    }
+
+    /// The cost docs/performance.md states: run with
+    /// `cargo test --release --lib verification_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn verification_cost() {
+        let key = key();
+        let signing = signing(&key);
+        let wasm: Vec<u8> = (0..50 << 10).map(|i| (i * 31 % 251) as u8).collect();
+        let sha: [u8; 32] = Sha256::digest(&wasm).into();
+        let sig = key.sign(&wasm, "stop");
+        let runs = 2000;
+        let started = std::time::Instant::now();
+        for _ in 0..runs {
+            let verified =
+                signing.verify("stop", "stop.wasm", &wasm, &sha, Some(sig.as_bytes()), true);
+            assert_eq!(verified, Ok(Some(key.id)));
+        }
+        let each = started.elapsed() / runs;
+        println!("verifying a 50 KiB module: {each:?} per module ({runs} runs)");
     }
 }
