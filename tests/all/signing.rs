@@ -343,6 +343,24 @@ fn minisign_verifies_smectl_signatures_and_smectl_verifies_minisign_ones() {
     assert!(!container.is_running());
     assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
 
+    // The legacy format (`minisign -l`) is accepted too.
+    start(&container);
+    minisign(&[
+        "-S",
+        "-l",
+        "-s",
+        keys.secret.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+        "-t",
+        "sme-module: stop",
+    ]);
+    install_signed(&sandbox, &file, "stop");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
+
     // minisign's default trusted comment binds to no name: refused.
     start(&container);
     minisign(&[
@@ -432,5 +450,60 @@ fn rotating_keys_old_and_new_both_verify_until_the_old_is_removed() {
     sandbox
         .sme(&[&container.name, "stop"])
         .fails_mentioning(&[&old.id, "revoked"]);
+    assert!(container.is_running());
+}
+
+#[test]
+fn key_and_signature_files_are_trusted_paths_and_a_present_signature_is_always_checked() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    let container = Container::running("sign-paths");
+    let sandbox = Sandbox::new();
+    let keys = keys(&sandbox, "team");
+    let file = unsigned_stop(&sandbox);
+    smectl_sign(&sandbox, &file, &keys, "stop");
+    install_signed(&sandbox, &file, "stop");
+
+    // A key file others can write is refused, naming the line.
+    std::fs::set_permissions(&keys.public, std::fs::Permissions::from_mode(0o666)).unwrap();
+    sandbox.config(&format!(
+        "\n[signing]\nkey_files = [\"{}\"]\n",
+        keys.public.display()
+    ));
+    sandbox.sme(&[&container.name, "stop"]).fails_mentioning(&[
+        "line 3",
+        "[signing] key file",
+        "is writable by group or others (mode 0666)",
+    ]);
+    assert!(container.is_running());
+    std::fs::set_permissions(&keys.public, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // A signature file that is a link is refused like a module file.
+    let signature = sandbox.policy_dir().join("stop.wasm.minisig");
+    let elsewhere = sandbox.root.join("elsewhere.minisig");
+    std::fs::rename(&signature, &elsewhere).unwrap();
+    symlink(&elsewhere, &signature).unwrap();
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["stop.wasm.minisig is a symbolic link, not a regular file"]);
+    assert!(container.is_running());
+    std::fs::remove_file(&signature).unwrap();
+    std::fs::rename(&elsewhere, &signature).unwrap();
+
+    // Not required, but present and by an unknown key: refused all the same.
+    sandbox.config("");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["which is not a trusted key", &keys.id]);
+    assert!(container.is_running());
+
+    // A signature does not satisfy require_pinning.
+    sandbox.config(&format!(
+        "require_pinning = true\n[signing]\nkeys = [{:?}]\n",
+        keys.line
+    ));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["require_pinning is set and it has no pin"]);
     assert!(container.is_running());
 }
