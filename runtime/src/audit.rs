@@ -318,6 +318,10 @@ pub struct Invocation<'a> {
     /// The module's sha256, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<&'a str>,
+    /// How the module was trusted (see [`crate::policy::Trust`]): `builtin`,
+    /// `pinned`, `signed:<key id>`, `pinned+signed:<key id>` or `unverified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<&'a str>,
     /// `ok`, `failed` (the policy answered with an error) or `error` (SME
     /// could not run the module or stopped it).
     pub outcome: &'a str,

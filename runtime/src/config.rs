@@ -19,6 +19,7 @@ use toml::Spanned;
 use crate::grants::{Grant, Target, Verb};
 use crate::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
 use crate::settings::{Configured, Value};
+use crate::signing::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
 use crate::trusted::{self, Strictness, TrustError};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
@@ -154,6 +155,12 @@ pub struct Config {
     /// The time the whole request may take, every module included
     /// (`[limits] request_deadline_ms`).
     pub request_deadline: Duration,
+    /// Trusted keys, revocations and whether signatures are required
+    /// (`[signing]`); the keys of `key_files` are added when the file is
+    /// loaded.
+    pub signing: Signing,
+    /// `[signing] key_files`, each with its line, read by [`Config::load`].
+    key_files: Vec<(PathBuf, usize)>,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -179,6 +186,8 @@ pub struct ModuleConfig {
     /// `[modules.<name>.settings]`, checked against the module when it
     /// loads (see [`crate::settings`]).
     pub settings: Vec<Configured>,
+    /// `require_signature`, when the module sets it.
+    pub require_signature: Option<bool>,
 }
 
 /// What applies to one module when it runs.
@@ -194,6 +203,9 @@ pub struct ModuleSettings {
     pub pin: Option<[u8; 32]>,
     /// Its configured settings, not yet checked against the module.
     pub settings: Vec<Configured>,
+    /// Whether its file must carry a valid signature: its own
+    /// `require_signature`, else `[signing]`'s.
+    pub require_signature: bool,
 }
 
 /// Where a module's grant came from.
@@ -241,6 +253,7 @@ impl Config {
             None => (Config::parse("", Path::new(""))?, None),
         };
         config.apply_env(env);
+        config.read_key_files()?;
         Ok((config, Source { path, text }))
     }
 
@@ -266,6 +279,11 @@ impl Config {
                 l.get_ref().apply(Limits::default())
             })
             .map_err(|(span, message)| invalid(Some(span), message))?;
+        let (signing, key_files) = match raw.signing {
+            Some(signing) => signing.validate(&|offset| line_of(text, offset)),
+            None => Ok((Signing::default(), Vec::new())),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[signing] {message}")))?;
         let mut modules = BTreeMap::new();
         for (name, module) in raw.modules {
             let span = name.span();
@@ -301,8 +319,35 @@ impl Config {
             limits,
             strictness: Strictness::Strict,
             request_deadline,
+            signing,
+            key_files,
             modules,
         })
+    }
+
+    /// Adds the keys of `[signing] key_files`, each read as a trusted file
+    /// (like this configuration) of at most [`MAX_KEY_FILE_BYTES`].
+    fn read_key_files(&mut self) -> Result<(), ConfigError> {
+        let file = self.file.clone().unwrap_or_default();
+        for (path, line) in &self.key_files {
+            let invalid = |message: String| ConfigError::Invalid {
+                path: file.clone(),
+                line: *line,
+                message: format!("[signing] key file {}: {message}", path.display()),
+            };
+            let bytes = trusted::read_file(path, MAX_KEY_FILE_BYTES, self.strictness)
+                .map_err(|error| invalid(format!("refused: {error}")))?
+                .ok_or_else(|| invalid("no such file".to_owned()))?;
+            if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+                return Err(invalid("too large to be a minisign public key".to_owned()));
+            }
+            let key = std::str::from_utf8(&bytes)
+                .map_err(|_| "not UTF-8 text".to_owned())
+                .and_then(TrustedKey::from_file_text)
+                .map_err(invalid)?;
+            self.signing.keys.push(key);
+        }
+        Ok(())
     }
 
     /// This configuration with the process's overrides applied, as
@@ -353,6 +398,9 @@ impl Config {
             limits: configured.map_or(self.limits, |m| m.limits),
             pin: configured.and_then(|m| m.pin),
             settings: configured.map(|m| m.settings.clone()).unwrap_or_default(),
+            require_signature: configured
+                .and_then(|m| m.require_signature)
+                .unwrap_or(self.signing.require_signature),
         }
     }
 
@@ -390,8 +438,74 @@ struct RawConfig {
     log_file: Option<PathBuf>,
     log_level: Option<String>,
     limits: Option<Spanned<RawLimits>>,
+    signing: Option<RawSigning>,
     #[serde(default)]
     modules: BTreeMap<Spanned<String>, RawModule>,
+}
+
+/// `[signing]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    key_files: Vec<Spanned<PathBuf>>,
+    require_signature: Option<bool>,
+    #[serde(default)]
+    revoked_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    revoked_sha256: Vec<Spanned<String>>,
+}
+
+impl RawSigning {
+    fn validate(
+        self,
+        line_of: &dyn Fn(usize) -> usize,
+    ) -> AtSpan<(Signing, Vec<(PathBuf, usize)>)> {
+        let mut signing = Signing {
+            require_signature: self.require_signature.unwrap_or(false),
+            ..Signing::default()
+        };
+        for key in self.keys {
+            let parsed = TrustedKey::from_base64(key.get_ref()).map_err(|e| (key.span(), e))?;
+            signing.keys.push(parsed);
+        }
+        for id in self.revoked_keys {
+            let parsed = KeyId::parse(id.get_ref()).ok_or_else(|| {
+                (
+                    id.span(),
+                    format!(
+                        "revoked key {:?} is not a key ID (16 hexadecimal digits, as in \
+                         \"minisign public key E7620F1842B4E81F\")",
+                        id.get_ref()
+                    ),
+                )
+            })?;
+            signing.revoked_keys.insert(parsed);
+        }
+        for sha in self.revoked_sha256 {
+            let parsed = parse_sha256(sha.get_ref()).ok_or_else(|| {
+                (
+                    sha.span(),
+                    format!(
+                        "revoked sha256 {:?} is not 64 hexadecimal digits",
+                        sha.get_ref()
+                    ),
+                )
+            })?;
+            signing.revoked_sha256.insert(parsed);
+        }
+        let key_files = self
+            .key_files
+            .into_iter()
+            .map(|path| {
+                let line = line_of(path.span().start);
+                (path.into_inner(), line)
+            })
+            .collect();
+        Ok((signing, key_files))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +602,7 @@ struct RawModule {
     grants: Option<RawGrants>,
     limits: Option<Spanned<RawLimits>>,
     settings: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    require_signature: Option<bool>,
 }
 
 impl RawModule {
@@ -545,6 +660,7 @@ impl RawModule {
             grant: self.grants.map(RawGrants::validate).transpose()?,
             limits,
             settings,
+            require_signature: self.require_signature,
         })
     }
 }
@@ -765,6 +881,61 @@ inspect = ["self"]
             line_of_error("[modules.stop.settings]\n\nratio = 0.5\n"),
             3,
             "floats are not settings"
+        );
+    }
+
+    #[test]
+    fn signing_settings_are_understood() {
+        let config = parse(
+            r#"
+[signing]
+keys = ["RWThwDAna6R4ZdO0dJPvYulnJbipM2W/3P5hUPGqg4zRY/aGSrGp7+ys"]
+revoked_keys = ["e7620f1842b4e81f"]
+revoked_sha256 = ["00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]
+
+[modules.stop]
+require_signature = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.signing.keys[0].id.to_string(), "6578A46B2730C0E1");
+        assert!(!config.signing.require_signature);
+        assert!(config.module("stop").require_signature);
+        assert!(!config.module("restart").require_signature);
+        assert_eq!(
+            config
+                .signing
+                .revoked_keys
+                .iter()
+                .next()
+                .unwrap()
+                .to_string(),
+            "E7620F1842B4E81F"
+        );
+        assert_eq!(config.signing.revoked_sha256.len(), 1);
+        let global = parse(
+            "[signing]\nrequire_signature = true\n[modules.stop]\nrequire_signature = false\n",
+        )
+        .unwrap();
+        assert!(global.module("restart").require_signature);
+        assert!(
+            !global.module("stop").require_signature,
+            "a module may opt out"
+        );
+    }
+
+    #[test]
+    fn signing_errors_name_the_line() {
+        assert_eq!(line_of_error("[signing]\n\nkeys = [\"RWQ\"]\n"), 3);
+        assert_eq!(line_of_error("[signing]\nrevoked_keys = [\"xyz\"]\n"), 2);
+        assert_eq!(line_of_error("[signing]\nrevoked_sha256 = [\"ab\"]\n"), 2);
+        assert_eq!(line_of_error("[signing]\nrequire = true\n"), 2);
+        let message = parse("[signing]\nkeys = [\"RWQ\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("[signing] public key \"RWQ\""),
+            "{message}"
         );
     }
 

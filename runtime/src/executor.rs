@@ -200,6 +200,7 @@ impl Invocation<'_> {
             module,
             path: None,
             sha256: None,
+            trust: None,
             outcome: "error",
             detail: Some(message),
             duration_us: audit::micros(self.started.elapsed()),

@@ -167,12 +167,14 @@ impl Runtime {
         };
         let location = policy.location();
         let sha256 = policy.sha256_hex();
+        let trust = policy.trust.to_string();
         let written = self.audit.invocation_done(&audit::Invocation {
             service: &request.service,
             operation: &request.operation,
             module: Some(&policy.name),
             path: Some(&location),
             sha256: Some(&sha256),
+            trust: Some(&trust),
             outcome,
             detail: detail.as_deref(),
             duration_us: audit::micros(started.elapsed()),

@@ -33,5 +33,6 @@ pub mod policy;
 pub mod private_dir;
 pub mod scenario;
 pub mod settings;
+pub mod signing;
 pub mod sink;
 pub mod trusted;

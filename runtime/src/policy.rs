@@ -1,5 +1,6 @@
 //! Finding the module for an operation and reading it: `<policy_dir>/<op>.wasm`
-//! when present, else the built-in; the file's sha256 checked against its pin.
+//! when present, else the built-in; the file's sha256 checked against its pin,
+//! and its signature `<op>.wasm.minisig` against the trusted keys.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::builtin::{self, Builtin};
 use crate::config::Config;
 use crate::names;
+use crate::signing::{KeyId, MAX_SIGNATURE_BYTES, Refusal, SIGNATURE_SUFFIX};
 use crate::trusted::{self, Strictness, TrustError, TrustedDir};
 
 /// The directory under the policy directory holding metrics add-ons.
@@ -61,6 +63,36 @@ pub enum Origin {
     Builtin(&'static Builtin),
 }
 
+/// How a module came to be trusted, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Embedded in the binary.
+    Builtin,
+    /// Its sha256 matches the configured pin.
+    Pinned,
+    /// A trusted key signed it for its name.
+    Signed(KeyId),
+    /// Both.
+    PinnedSigned(KeyId),
+    /// Neither: a file nothing vouches for (allowed unless `require_pinning`
+    /// or `require_signature` is set).
+    Unverified,
+}
+
+/// `builtin`, `pinned`, `signed:<key id>`, `pinned+signed:<key id>` or
+/// `unverified`.
+impl fmt::Display for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trust::Builtin => f.write_str("builtin"),
+            Trust::Pinned => f.write_str("pinned"),
+            Trust::Signed(key) => write!(f, "signed:{key}"),
+            Trust::PinnedSigned(key) => write!(f, "pinned+signed:{key}"),
+            Trust::Unverified => f.write_str("unverified"),
+        }
+    }
+}
+
 /// A module ready to be compiled and run.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -74,6 +106,8 @@ pub struct Policy {
     pub wasm: Cow<'static, [u8]>,
     /// sha256 of `wasm`.
     pub sha256: [u8; 32],
+    /// How it was trusted.
+    pub trust: Trust,
 }
 
 impl Policy {
@@ -85,37 +119,70 @@ impl Policy {
             origin: Origin::Builtin(builtin),
             wasm: Cow::Borrowed(builtin.wasm),
             sha256: builtin.sha256,
+            trust: Trust::Builtin,
         }
     }
 
     /// A module named `name` from the bytes of the file at `path`, checked
-    /// against the configured pin and the `require_pinning` setting.
+    /// against the configured pin and the `require_pinning` setting, then
+    /// against its signature file's bytes (`signature`) and `[signing]`.
     fn pinned(
         config: &Config,
         name: &str,
         path: PathBuf,
         wasm: Vec<u8>,
+        signature: Option<Vec<u8>>,
     ) -> Result<Policy, PolicyError> {
-        let max_size = config.module(name).limits.module_size;
-        let policy = Policy::unpinned(name, World::of_module(name), path, wasm, max_size)?;
+        let module = config.module(name);
+        let max_size = module.limits.module_size;
+        let mut policy = Policy::unpinned(name, World::of_module(name), path, wasm, max_size)?;
         let sha256 = policy.sha256;
         let path = || match &policy.origin {
             Origin::File(path) => path.clone(),
             Origin::Builtin(_) => PathBuf::from("builtin"),
         };
-        match config.module(name).pin {
-            Some(pin) if pin != sha256 => Err(PolicyError::PinMismatch {
-                path: path(),
-                expected: hex(&pin),
-                actual: hex(&sha256),
-            }),
-            None if config.require_pinning => Err(PolicyError::Unpinned {
-                path: path(),
-                name: name.to_owned(),
-                actual: hex(&sha256),
-            }),
-            _ => Ok(policy),
+        match module.pin {
+            Some(pin) if pin != sha256 => {
+                return Err(PolicyError::PinMismatch {
+                    path: path(),
+                    expected: hex(&pin),
+                    actual: hex(&sha256),
+                });
+            }
+            None if config.require_pinning => {
+                return Err(PolicyError::Unpinned {
+                    path: path(),
+                    name: name.to_owned(),
+                    actual: hex(&sha256),
+                });
+            }
+            _ => {}
         }
+        let file = path()
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let signed = config
+            .signing
+            .verify(
+                name,
+                &file,
+                &policy.wasm,
+                &sha256,
+                signature.as_deref(),
+                module.require_signature,
+            )
+            .map_err(|refusal| PolicyError::Signature {
+                policy: policy.to_string(),
+                refusal,
+            })?;
+        policy.trust = match (module.pin.is_some(), signed) {
+            (true, Some(key)) => Trust::PinnedSigned(key),
+            (false, Some(key)) => Trust::Signed(key),
+            (true, None) => Trust::Pinned,
+            (false, None) => Trust::Unverified,
+        };
+        Ok(policy)
     }
 
     fn unpinned(
@@ -137,6 +204,7 @@ impl Policy {
             origin: Origin::File(path),
             sha256: Sha256::digest(&wasm).into(),
             wasm: Cow::Owned(wasm),
+            trust: Trust::Unverified,
         })
     }
 
@@ -231,6 +299,15 @@ pub enum PolicyError {
         name: String,
         /// The file's hash.
         actual: String,
+    },
+    /// The module's signature does not vouch for it (or it is revoked).
+    #[error("{policy}: refused: {refusal}")]
+    Signature {
+        /// The module, as [`Policy`] displays it.
+        policy: String,
+        /// Why.
+        #[source]
+        refusal: Refusal,
     },
     /// A metrics add-on file name is not a valid module name.
     #[error("policy {}: add-on names must be lowercase letters, digits and dashes, ending in .wasm", path.display())]
@@ -347,7 +424,8 @@ fn wasm_stems(dir: &TrustedDir) -> Result<Vec<String>, PolicyError> {
 
 /// Reads module `name` from file `file` of `dir`: refused, without being
 /// opened, when it is not a regular file; then checked for owner and mode,
-/// size and pin.
+/// size, pin and signature. Its signature file `<file>.minisig`, when there
+/// is one, is read through the same directory handle with the same checks.
 fn read_in(
     dir: &TrustedDir,
     config: &Config,
@@ -355,11 +433,25 @@ fn read_in(
     file: &str,
 ) -> Result<Option<Policy>, PolicyError> {
     let path = dir.join(file);
-    match dir.read(file, config.module(name).limits.module_size) {
-        Ok(Some(wasm)) => Policy::pinned(config, name, path, wasm).map(Some),
-        Ok(None) => Ok(None),
-        Err(source) => Err(PolicyError::Untrusted { path, source }),
-    }
+    let wasm = match dir.read(file, config.module(name).limits.module_size) {
+        Ok(Some(wasm)) => wasm,
+        Ok(None) => return Ok(None),
+        Err(source) => return Err(PolicyError::Untrusted { path, source }),
+    };
+    let signature = read_signature(dir, file)?;
+    Policy::pinned(config, name, path, wasm, signature).map(Some)
+}
+
+/// The signature file of module file `file` in `dir`, if there is one; at
+/// most [`MAX_SIGNATURE_BYTES`] (a longer one is not a signature, and is
+/// kept whole enough to fail as one).
+pub fn read_signature(dir: &TrustedDir, file: &str) -> Result<Option<Vec<u8>>, PolicyError> {
+    let name = format!("{file}{SIGNATURE_SUFFIX}");
+    dir.read(&name, MAX_SIGNATURE_BYTES)
+        .map_err(|source| PolicyError::Untrusted {
+            path: dir.join(&name),
+            source,
+        })
 }
 
 /// Finds the module for `operation`: its file in the policy directory, else

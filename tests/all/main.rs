@@ -11,6 +11,7 @@ mod policies;
 mod python;
 mod security;
 mod settings;
+mod signing;
 mod sizes;
 mod smectl;
 mod support;

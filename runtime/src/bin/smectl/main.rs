@@ -1,6 +1,6 @@
 //! `smectl`: the operator's and auditor's command. Shows what a module
 //! imports and is granted, checks a deployment, runs a policy with its
-//! mutating calls only recorded, installs a module, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
+//! mutating calls only recorded, signs and installs a module, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
 //! so everything human-facing lives here.)
 
 mod commands;
@@ -91,6 +91,20 @@ enum Command {
         /// Check and print what would change, and change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Sign a module for the name it will run under: writes
+    /// `<module>.wasm.minisig` (minisign format, trusted comment
+    /// `sme-module: <name>`).
+    Sign {
+        /// The component file.
+        module: PathBuf,
+        /// An unencrypted minisign secret key (`minisign -G -W`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Sign it as this module (`stop`, `metrics.d/uptime`); by default
+        /// its file stem.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
     },
     /// Scaffold a policy project: a Rust crate that builds `<operation>`'s
     /// module, with a unit test, a scenario and a README.
@@ -186,6 +200,9 @@ fn main() -> ExitCode {
             name,
             dry_run,
         } => commands::install::run(&env, &module, name.as_deref(), dry_run, cli.json),
+        Command::Sign { module, key, name } => {
+            commands::sign::run(&module, &key, name.as_deref(), cli.json)
+        }
         Command::New {
             operation,
             metrics,

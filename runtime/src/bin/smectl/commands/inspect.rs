@@ -8,6 +8,8 @@ use sme::config::{Config, Env};
 use sme::inspect::{self, Description};
 use sme::loader::Loader;
 use sme::policy::{Policy, World, hex};
+use sme::signing::{MAX_SIGNATURE_BYTES, ModuleSignature, SIGNATURE_SUFFIX};
+use sme::trusted::{self, Strictness};
 
 use super::{
     grant_json, grant_notes, grant_text, grant_warnings, imported_verbs, limits_json, limits_text,
@@ -43,6 +45,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
         }
         None => "not pinned".to_owned(),
     };
+    let signature = signature(&config, &name, path, &policy, &mut problems)?;
     if description.world != Some(expected) {
         problems.push(format!(
             "as `{name}` it must implement the {} world (export `{}`)",
@@ -94,6 +97,12 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             "module": name,
             "sha256": policy.sha256_hex(),
             "pin": pin,
+            "signature": {
+                "file": signature.file,
+                "key_id": signature.key_id,
+                "trusted_comment": signature.comment,
+                "verdict": signature.verdict,
+            },
             "world": description.world.map(World::name),
             "expected_world": expected.name(),
             "exports": items(&description.exports),
@@ -119,6 +128,13 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", text(path, &name, &policy, &pin, &description, &wasi));
+        match (&signature.key_id, &signature.comment) {
+            (Some(key), Some(comment)) => println!(
+                "signature   key {key}, trusted comment {comment:?}: {}",
+                signature.verdict
+            ),
+            _ => println!("signature   {}", signature.verdict),
+        }
         print!("{}", grant_text(&settings.grant, settings.grant_source));
         print!("{}", limits_text(&settings.limits));
         if declared.is_empty() {
@@ -189,4 +205,54 @@ fn text(
         .unwrap();
     }
     text
+}
+
+/// What `inspect` says of a module's signature file.
+struct SignatureReport {
+    file: Option<String>,
+    key_id: Option<String>,
+    comment: Option<String>,
+    verdict: String,
+}
+
+/// Reads `<path>.minisig` and verifies it as `sme` would for `name`; a
+/// refusal is also a problem.
+fn signature(
+    config: &Config,
+    name: &str,
+    path: &Path,
+    policy: &Policy,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<SignatureReport> {
+    let mut file = path.as_os_str().to_owned();
+    file.push(SIGNATURE_SUFFIX);
+    let file = std::path::PathBuf::from(file);
+    let bytes = trusted::read_file(&file, MAX_SIGNATURE_BYTES, Strictness::Lax)?;
+    let parsed = bytes.as_deref().map(ModuleSignature::parse);
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let verdict = match config.signing.verify(
+        name,
+        &file_name,
+        &policy.wasm,
+        &policy.sha256,
+        bytes.as_deref(),
+        config.module(name).require_signature,
+    ) {
+        Ok(Some(key)) => format!("valid, signed by trusted key {key} for {name}"),
+        Ok(None) => "none (not required)".to_owned(),
+        Err(refusal) => {
+            problems.push(format!("{refusal}: it would be refused"));
+            format!("REFUSED: {refusal}")
+        }
+    };
+    let parsed = parsed.and_then(Result::ok);
+    Ok(SignatureReport {
+        file: bytes.is_some().then(|| file.display().to_string()),
+        key_id: parsed.as_ref().map(|s| s.key_id.to_string()),
+        comment: parsed.as_ref().map(|s| s.trusted_comment().to_owned()),
+        verdict,
+    })
 }

@@ -3,6 +3,10 @@
 //! policy directory, pins its sha256 in the configuration file and
 //! precompiles it into the cache, so the agent's next call runs it warm.
 //!
+//! A signature `FILE.minisig` beside the module is verified as `sme` will
+//! verify it (and must be there when the module requires a signature), and
+//! is installed with it; an old signature of the module is removed.
+//!
 //! Every check comes before the first change: a module that would be
 //! refused, or could do nothing under its grant, changes nothing. Both files
 //! are replaced atomically and durably, through the same trusted-directory
@@ -19,7 +23,8 @@ use sme::config::{self, Config, Env};
 use sme::install::{self, PinChange};
 use sme::loader::{Loader, NotStored};
 use sme::policy::{Policy, World};
-use sme::trusted::{self, TrustedDir};
+use sme::signing::{MAX_SIGNATURE_BYTES, SIGNATURE_SUFFIX};
+use sme::trusted::{self, Strictness, TrustedDir};
 
 use super::{linker, verify, wasmtime_error};
 
@@ -69,6 +74,25 @@ pub fn run(
     let component = loader.load_fresh(&policy)?.component;
     let warnings =
         verify(&config, &linker(loader.engine())?, &policy, &component).map_err(|e| anyhow!(e))?;
+
+    // Its signature, checked now as `sme` will check it where it goes.
+    let (_, file_name) = install::location(&name);
+    let mut signature_path = file.as_os_str().to_owned();
+    signature_path.push(SIGNATURE_SUFFIX);
+    let signature_path = PathBuf::from(signature_path);
+    let signature = trusted::read_file(&signature_path, MAX_SIGNATURE_BYTES, Strictness::Lax)
+        .with_context(|| format!("signature {}", signature_path.display()))?;
+    let signed = config
+        .signing
+        .verify(
+            &name,
+            &file_name,
+            &policy.wasm,
+            &policy.sha256,
+            signature.as_deref(),
+            config.module(&name).require_signature,
+        )
+        .map_err(|refusal| anyhow!("{}: not installed as {name}: {refusal}", file.display()))?;
 
     // Where it goes: the policy directory (and `metrics.d/`) as `sme` trusts
     // them; a missing one is created on the way, after the same checks.
@@ -153,8 +177,32 @@ pub fn run(
     if !dry_run {
         let dir = TrustedDir::create(&dir_path, 0o755, config.strictness)
             .with_context(|| format!("policy directory {}: refused", dir_path.display()))?;
+        // The signature first: between the two writes the old module meets
+        // the new signature and is refused, never run unverified.
+        let signature_name = format!("{file_name}{SIGNATURE_SUFFIX}");
+        match &signature {
+            Some(bytes) => dir
+                .write_durable(&signature_name, bytes, FILE_MODE)
+                .with_context(|| format!("writing {}", dir.join(&signature_name).display()))?,
+            None => match dir.remove(&signature_name) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(error).with_context(|| {
+                        format!("removing {}", dir.join(&signature_name).display())
+                    });
+                }
+                _ => {}
+            },
+        }
         dir.write_durable(&file_name, &policy.wasm, FILE_MODE)
             .with_context(|| format!("writing {}", target.display()))?;
+    }
+    if let Some(key) = signed {
+        changes.push(Change {
+            what: "signature installed",
+            would: "would install signature",
+            path: Some(dir_path.join(format!("{file_name}{SIGNATURE_SUFFIX}"))),
+            detail: format!("verified, signed by trusted key {key}"),
+        });
     }
     changes.push(Change {
         what: "installed",

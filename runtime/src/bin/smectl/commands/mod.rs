@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod install;
 pub mod new;
 pub mod run;
+pub mod sign;
 pub mod test;
 
 use std::fmt::Write as _;

@@ -1,0 +1,509 @@
+//! Signed policies (docs/security.md, "Signed policies"): modules signed with
+//! minisign keys, bound to their name, refused before any code runs when the
+//! signature does not vouch for them; and interoperability with the real
+//! `minisign` tool both ways.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sme_test_artifacts as guests;
+
+use crate::support::{Container, Sandbox, docker, sha256_of};
+
+/// Starts the container again after a policy stopped it.
+fn start(container: &Container) {
+    docker(&["start", &container.name]);
+    container.wait_ready();
+}
+
+/// A minisign key pair made by the real tool (`minisign -G -W`).
+struct Keys {
+    public: PathBuf,
+    secret: PathBuf,
+    /// The base64 line of the public key, for `[signing] keys`.
+    line: String,
+    /// Its ID as minisign prints it.
+    id: String,
+}
+
+fn minisign(args: &[&str]) -> std::process::Output {
+    let output = Command::new("minisign")
+        .args(args)
+        .output()
+        .expect("the minisign tool is needed: run scripts/setup");
+    assert!(output.status.success(), "minisign {args:?}: {output:?}");
+    output
+}
+
+fn keys(sandbox: &Sandbox, label: &str) -> Keys {
+    let public = sandbox.root.join(format!("{label}.pub"));
+    let secret = sandbox.root.join(format!("{label}.key"));
+    minisign(&[
+        "-G",
+        "-W",
+        "-p",
+        public.to_str().unwrap(),
+        "-s",
+        secret.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&public).unwrap();
+    let mut lines = text.lines();
+    let id = lines.next().unwrap().rsplit(' ').next().unwrap().to_owned();
+    Keys {
+        public,
+        secret,
+        line: lines.next().unwrap().to_owned(),
+        id,
+    }
+}
+
+/// Copies the default `stop` policy (it stops the service's container) into
+/// the sandbox, outside the policy directory, for signing there.
+fn unsigned_stop(sandbox: &Sandbox) -> PathBuf {
+    let file = sandbox.root.join("build").join("stop.wasm");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::copy(guests::DEFAULT_STOP, &file).unwrap();
+    file
+}
+
+/// Signs `file` with `smectl sign` as `name`.
+fn smectl_sign(sandbox: &Sandbox, file: &Path, keys: &Keys, name: &str) {
+    let run = sandbox.smectl(&[
+        "sign",
+        file.to_str().unwrap(),
+        "--key",
+        keys.secret.to_str().unwrap(),
+        "--as",
+        name,
+    ]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+}
+
+/// Installs `file` and its signature as `<name>.wasm` in the policy
+/// directory.
+fn install_signed(sandbox: &Sandbox, file: &Path, name: &str) {
+    sandbox.install(file.to_str().unwrap(), &format!("{name}.wasm"));
+    sandbox.install(
+        &format!("{}.minisig", file.display()),
+        &format!("{name}.wasm.minisig"),
+    );
+}
+
+fn trusting(keys: &[&Keys], extra: &str) -> String {
+    let lines: Vec<String> = keys.iter().map(|k| format!("{:?}", k.line)).collect();
+    format!(
+        "[signing]\nkeys = [{}]\nrequire_signature = true\n{extra}",
+        lines.join(", ")
+    )
+}
+
+/// The `trust` of the last invocation line of the audit log.
+fn last_trust(sandbox: &Sandbox) -> serde_json::Value {
+    let audit = sandbox.audit();
+    let line = audit
+        .iter()
+        .rev()
+        .find(|l| l["event"] == "invocation")
+        .expect("an invocation line");
+    line["trust"].clone()
+}
+
+#[test]
+fn a_module_signed_for_its_name_runs_and_the_audit_names_the_key() {
+    let container = Container::running("sign-ok");
+    let sandbox = Sandbox::new();
+    let keys = keys(&sandbox, "team");
+    let file = unsigned_stop(&sandbox);
+    smectl_sign(&sandbox, &file, &keys, "stop");
+    install_signed(&sandbox, &file, "stop");
+    sandbox.config(&trusting(&[&keys], ""));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert!(!container.is_running());
+    assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
+
+    // Pinned as well: both are checked, and both recorded.
+    start(&container);
+    let sha = sha256_of(&file);
+    sandbox.config(&trusting(
+        &[&keys],
+        &format!("[modules.stop]\nsha256 = \"{sha}\"\n"),
+    ));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), format!("pinned+signed:{}", keys.id));
+
+    // Without a signature or pin the module is unverified; built-ins say so.
+    start(&container);
+    std::fs::remove_file(sandbox.policy_dir().join("stop.wasm.minisig")).unwrap();
+    sandbox.config("");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), "unverified");
+    start(&container);
+    sandbox.config(&format!("[modules.stop]\nsha256 = \"{sha}\"\n"));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), "pinned");
+    start(&container);
+    std::fs::remove_file(sandbox.policy_dir().join("stop.wasm")).unwrap();
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), "builtin");
+}
+
+/// One way of getting a module refused: what is done to a correctly signed
+/// `stop` and its configuration, and what the refusal must say.
+struct Case {
+    what: &'static str,
+    operation: &'static str,
+    reason: &'static str,
+}
+
+#[test]
+fn modules_their_signatures_do_not_vouch_for_are_refused_before_running() {
+    let cases = [
+        Case {
+            what: "tampered module",
+            operation: "stop",
+            reason: "bad signature by key",
+        },
+        Case {
+            what: "tampered signature",
+            operation: "stop",
+            reason: "bad signature by key",
+        },
+        Case {
+            what: "wrong key",
+            operation: "stop",
+            reason: "which is not a trusted key",
+        },
+        Case {
+            what: "revoked key",
+            operation: "stop",
+            reason: "which is revoked ([signing] revoked_keys)",
+        },
+        Case {
+            what: "revoked sha256",
+            operation: "stop",
+            reason: "is revoked ([signing] revoked_sha256)",
+        },
+        Case {
+            what: "renamed module",
+            operation: "restart",
+            reason: "for \"sme-module: stop\", not for restart",
+        },
+        Case {
+            what: "missing signature",
+            operation: "stop",
+            reason: "require_signature is set and there is no stop.wasm.minisig",
+        },
+    ];
+    for case in cases {
+        let container = Container::running("sign-refused");
+        let sandbox = Sandbox::new();
+        let trusted = keys(&sandbox, "team");
+        let other = keys(&sandbox, "other");
+        let file = unsigned_stop(&sandbox);
+        let signer = if case.what == "wrong key" {
+            &other
+        } else {
+            &trusted
+        };
+        smectl_sign(&sandbox, &file, signer, "stop");
+        install_signed(&sandbox, &file, case.operation);
+        let module = sandbox
+            .policy_dir()
+            .join(format!("{}.wasm", case.operation));
+        let signature = sandbox
+            .policy_dir()
+            .join(format!("{}.wasm.minisig", case.operation));
+        let mut extra = String::new();
+        match case.what {
+            "tampered module" => {
+                let mut bytes = std::fs::read(&module).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 1;
+                std::fs::write(&module, bytes).unwrap();
+            }
+            "tampered signature" => {
+                let text = std::fs::read_to_string(&signature).unwrap();
+                let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                // A character well past the key ID, still valid base64.
+                let mut chars: Vec<char> = lines[1].chars().collect();
+                chars[40] = if chars[40] == 'A' { 'B' } else { 'A' };
+                lines[1] = chars.into_iter().collect();
+                std::fs::write(&signature, lines.join("\n") + "\n").unwrap();
+            }
+            "revoked key" => extra = format!("revoked_keys = [\"{}\"]\n", trusted.id),
+            "revoked sha256" => {
+                extra = format!("revoked_sha256 = [\"{}\"]\n", sha256_of(&file));
+            }
+            "missing signature" => std::fs::remove_file(&signature).unwrap(),
+            _ => {}
+        }
+        sandbox.config(&trusting(&[&trusted], &extra));
+        let run = sandbox.sme(&[&container.name, case.operation]);
+        let mut fragments = vec![
+            format!("policy {} ({})", case.operation, module.display()),
+            case.reason.to_owned(),
+        ];
+        if !matches!(case.what, "revoked sha256" | "missing signature") {
+            fragments.push(format!("key {}", signer.id));
+        }
+        let fragments: Vec<&str> = fragments.iter().map(String::as_str).collect();
+        run.fails_mentioning(&fragments);
+        assert!(
+            container.is_running(),
+            "{}: the container was touched",
+            case.what
+        );
+        let audit = sandbox.audit();
+        assert!(
+            audit.iter().all(|l| l["event"] != "host-call"),
+            "{}: code ran: {audit:?}",
+            case.what
+        );
+        let last = audit.last().unwrap();
+        assert_eq!(
+            (&last["event"], &last["outcome"], &last["module"]),
+            (
+                &serde_json::json!("invocation"),
+                &serde_json::json!("error"),
+                &serde_json::json!(case.operation)
+            ),
+            "{}",
+            case.what
+        );
+        assert_eq!(last["detail"], run.stdout.as_str(), "{}", case.what);
+        let check = sandbox.smectl(&["check"]);
+        assert_eq!(check.code, Some(1), "{}: {check:?}", case.what);
+        assert!(
+            check.stdout.contains(case.reason),
+            "{}: {check:?}",
+            case.what
+        );
+    }
+}
+
+#[test]
+fn minisign_verifies_smectl_signatures_and_smectl_verifies_minisign_ones() {
+    let container = Container::running("sign-interop");
+    let sandbox = Sandbox::new();
+    let keys = keys(&sandbox, "team");
+    let file = unsigned_stop(&sandbox);
+
+    // smectl signs, minisign verifies, and shows the binding.
+    smectl_sign(&sandbox, &file, &keys, "stop");
+    let output = minisign(&[
+        "-V",
+        "-p",
+        keys.public.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("Trusted comment: sme-module: stop"), "{said}");
+
+    // minisign signs, SME runs it: trusted through a key file this time.
+    std::fs::remove_file(format!("{}.minisig", file.display())).unwrap();
+    minisign(&[
+        "-S",
+        "-s",
+        keys.secret.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+        "-t",
+        "sme-module: stop",
+    ]);
+    install_signed(&sandbox, &file, "stop");
+    sandbox.config(&format!(
+        "[signing]\nkey_files = [\"{}\"]\nrequire_signature = true\n",
+        keys.public.display()
+    ));
+    let inspect = sandbox.smectl(&[
+        "inspect",
+        sandbox.policy_dir().join("stop.wasm").to_str().unwrap(),
+    ]);
+    assert!(
+        inspect.stdout.contains(&format!(
+            "signature   key {}, trusted comment \"sme-module: stop\": valid",
+            keys.id
+        )),
+        "{inspect:?}"
+    );
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert!(!container.is_running());
+    assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
+
+    // The legacy format (`minisign -l`) is accepted too.
+    start(&container);
+    minisign(&[
+        "-S",
+        "-l",
+        "-s",
+        keys.secret.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+        "-t",
+        "sme-module: stop",
+    ]);
+    install_signed(&sandbox, &file, "stop");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
+
+    // minisign's default trusted comment binds to no name: refused.
+    start(&container);
+    minisign(&[
+        "-S",
+        "-s",
+        keys.secret.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+    ]);
+    install_signed(&sandbox, &file, "stop");
+    sandbox.sme(&[&container.name, "stop"]).fails_mentioning(&[
+        "not for stop",
+        "sme-module: stop",
+        &keys.id,
+    ]);
+    assert!(container.is_running());
+}
+
+#[test]
+fn install_verifies_the_signature_and_installs_it_with_the_module() {
+    let sandbox = Sandbox::new();
+    let keys = keys(&sandbox, "team");
+    let file = unsigned_stop(&sandbox);
+    sandbox.config(&trusting(&[&keys], ""));
+    let run = sandbox.smectl(&["install", file.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("not installed as stop: require_signature is set"),
+        "{run:?}"
+    );
+    assert!(!sandbox.policy_dir().join("stop.wasm").exists());
+
+    smectl_sign(&sandbox, &file, &keys, "stop");
+    let run = sandbox.smectl(&["install", file.to_str().unwrap()]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("verified, signed by trusted key {}", keys.id)),
+        "{run:?}"
+    );
+    assert_eq!(
+        std::fs::read(sandbox.policy_dir().join("stop.wasm.minisig")).unwrap(),
+        std::fs::read(format!("{}.minisig", file.display())).unwrap()
+    );
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(check.code, Some(0), "{check:?}");
+
+    // Signed for another name, it is not installed under this one.
+    let run = sandbox.smectl(&["install", file.to_str().unwrap(), "--as", "restart"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("not for restart"), "{run:?}");
+    assert!(!sandbox.policy_dir().join("restart.wasm").exists());
+}
+
+#[test]
+fn rotating_keys_old_and_new_both_verify_until_the_old_is_removed() {
+    let container = Container::running("sign-rotate");
+    let sandbox = Sandbox::new();
+    let old = keys(&sandbox, "old");
+    let new = keys(&sandbox, "new");
+    let file = unsigned_stop(&sandbox);
+    smectl_sign(&sandbox, &file, &old, "stop");
+    install_signed(&sandbox, &file, "stop");
+    // Step 1: trust both keys; what the old key signed still runs.
+    sandbox.config(&trusting(&[&old, &new], ""));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    // Step 2: re-sign with the new key.
+    start(&container);
+    smectl_sign(&sandbox, &file, &new, "stop");
+    install_signed(&sandbox, &file, "stop");
+    // Step 3: remove the old key (and revoke it); the new signature runs.
+    sandbox.config(&trusting(
+        &[&new],
+        &format!("revoked_keys = [\"{}\"]\n", old.id),
+    ));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(last_trust(&sandbox), format!("signed:{}", new.id));
+    // A module still signed by the old key is refused from now on.
+    start(&container);
+    smectl_sign(&sandbox, &file, &old, "stop");
+    install_signed(&sandbox, &file, "stop");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&[&old.id, "revoked"]);
+    assert!(container.is_running());
+}
+
+#[test]
+fn key_and_signature_files_are_trusted_paths_and_a_present_signature_is_always_checked() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    let container = Container::running("sign-paths");
+    let sandbox = Sandbox::new();
+    let keys = keys(&sandbox, "team");
+    let file = unsigned_stop(&sandbox);
+    smectl_sign(&sandbox, &file, &keys, "stop");
+    install_signed(&sandbox, &file, "stop");
+
+    // A key file others can write is refused, naming the line.
+    std::fs::set_permissions(&keys.public, std::fs::Permissions::from_mode(0o666)).unwrap();
+    sandbox.config(&format!(
+        "\n[signing]\nkey_files = [\"{}\"]\n",
+        keys.public.display()
+    ));
+    sandbox.sme(&[&container.name, "stop"]).fails_mentioning(&[
+        "line 3",
+        "[signing] key file",
+        "is writable by group or others (mode 0666)",
+    ]);
+    assert!(container.is_running());
+    std::fs::set_permissions(&keys.public, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // A signature file that is a link is refused like a module file.
+    let signature = sandbox.policy_dir().join("stop.wasm.minisig");
+    let elsewhere = sandbox.root.join("elsewhere.minisig");
+    std::fs::rename(&signature, &elsewhere).unwrap();
+    symlink(&elsewhere, &signature).unwrap();
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["stop.wasm.minisig is a symbolic link, not a regular file"]);
+    assert!(container.is_running());
+    std::fs::remove_file(&signature).unwrap();
+    std::fs::rename(&elsewhere, &signature).unwrap();
+
+    // Not required, but present and by an unknown key: refused all the same.
+    sandbox.config("");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["which is not a trusted key", &keys.id]);
+    assert!(container.is_running());
+
+    // A signature does not satisfy require_pinning.
+    sandbox.config(&format!(
+        "require_pinning = true\n[signing]\nkeys = [{:?}]\n",
+        keys.line
+    ));
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["require_pinning is set and it has no pin"]);
+    assert!(container.is_running());
+}
