@@ -80,8 +80,7 @@ fn a_changed_module_is_compiled_again() {
     sandbox.install(guests::DEFAULT_STOP, "stop.wasm");
     load_source(&mut sandbox, &[&container.name, "stop"]);
     sandbox.install(guests::PROTECTED_STOP, "stop.wasm");
-    docker(&["start", &container.name]);
-    container.wait_ready();
+    container.start_again();
     assert_eq!(
         load_source(&mut sandbox, &[&container.name, "stop"]),
         "Compiled"
@@ -160,8 +159,7 @@ fn concurrent_first_runs_share_one_artifact() {
     );
     let mut sandbox = sandbox;
     let last = &containers[0];
-    docker(&["start", &last.name]);
-    last.wait_ready();
+    last.start_again();
     assert_eq!(load_source(&mut sandbox, &[&last.name, "stop"]), "Cached");
 }
 

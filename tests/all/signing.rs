@@ -8,26 +8,7 @@ use std::process::Command;
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Sandbox, docker, sha256_of};
-
-/// Starts the container again after a policy stopped it.
-/// Starts `container` again and waits until its shell has set its SIGTERM
-/// trap anew (its log keeps the earlier runs' `ready` lines), so that the
-/// next stop is answered at once instead of after the grace period.
-fn start(container: &Container) {
-    let readies = || docker(&["logs", &container.name]).matches("ready").count();
-    let before = readies();
-    docker(&["start", &container.name]);
-    let started = std::time::Instant::now();
-    while readies() <= before {
-        assert!(
-            started.elapsed().as_secs() < 10,
-            "{} never got ready",
-            container.name
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
+use crate::support::{Container, Sandbox, sha256_of};
 
 /// A minisign key pair made by the real tool (`minisign -G -W`).
 struct Keys {
@@ -137,7 +118,7 @@ fn a_module_signed_for_its_name_runs_and_the_audit_names_the_key() {
     assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
 
     // Pinned as well: both are checked, and both recorded.
-    start(&container);
+    container.start_again();
     let sha = sha256_of(&file);
     sandbox.config(&trusting(
         &[&keys],
@@ -149,20 +130,20 @@ fn a_module_signed_for_its_name_runs_and_the_audit_names_the_key() {
     assert_eq!(last_trust(&sandbox), format!("pinned+signed:{}", keys.id));
 
     // Without a signature or pin the module is unverified; built-ins say so.
-    start(&container);
+    container.start_again();
     std::fs::remove_file(sandbox.policy_dir().join("stop.wasm.minisig")).unwrap();
     sandbox.config("");
     sandbox
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
     assert_eq!(last_trust(&sandbox), "unverified");
-    start(&container);
+    container.start_again();
     sandbox.config(&format!("[modules.stop]\nsha256 = \"{sha}\"\n"));
     sandbox
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
     assert_eq!(last_trust(&sandbox), "pinned");
-    start(&container);
+    container.start_again();
     std::fs::remove_file(sandbox.policy_dir().join("stop.wasm")).unwrap();
     sandbox
         .sme(&[&container.name, "stop"])
@@ -357,7 +338,7 @@ fn minisign_verifies_smectl_signatures_and_smectl_verifies_minisign_ones() {
     assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
 
     // The legacy format (`minisign -l`) is accepted too.
-    start(&container);
+    container.start_again();
     minisign(&[
         "-S",
         "-l",
@@ -375,7 +356,7 @@ fn minisign_verifies_smectl_signatures_and_smectl_verifies_minisign_ones() {
     assert_eq!(last_trust(&sandbox), format!("signed:{}", keys.id));
 
     // minisign's default trusted comment binds to no name: refused.
-    start(&container);
+    container.start_again();
     minisign(&[
         "-S",
         "-s",
@@ -444,7 +425,7 @@ fn rotating_keys_old_and_new_both_verify_until_the_old_is_removed() {
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
     // Step 2: re-sign with the new key.
-    start(&container);
+    container.start_again();
     smectl_sign(&sandbox, &file, &new, "stop");
     install_signed(&sandbox, &file, "stop");
     // Step 3: remove the old key (and revoke it); the new signature runs.
@@ -457,7 +438,7 @@ fn rotating_keys_old_and_new_both_verify_until_the_old_is_removed() {
         .succeeds_with("\"\"");
     assert_eq!(last_trust(&sandbox), format!("signed:{}", new.id));
     // A module still signed by the old key is refused from now on.
-    start(&container);
+    container.start_again();
     smectl_sign(&sandbox, &file, &old, "stop");
     install_signed(&sandbox, &file, "stop");
     sandbox

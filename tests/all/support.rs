@@ -104,8 +104,26 @@ impl Container {
 
     /// Waits until the container's shell has set its SIGTERM trap.
     pub fn wait_ready(&self) {
+        self.wait_for_ready_lines(1);
+    }
+
+    /// Starts the container again and waits until its shell has set its
+    /// SIGTERM trap anew: its log keeps the earlier runs' `ready` lines, so
+    /// [`Container::wait_ready`] would return before the trap is set and a
+    /// stop would wait out the whole grace period.
+    pub fn start_again(&self) {
+        let before = self.ready_lines();
+        docker(&["start", &self.name]);
+        self.wait_for_ready_lines(before + 1);
+    }
+
+    fn ready_lines(&self) -> usize {
+        docker(&["logs", &self.name]).matches("ready").count()
+    }
+
+    fn wait_for_ready_lines(&self, lines: usize) {
         let started = Instant::now();
-        while !docker(&["logs", &self.name]).contains("ready") {
+        while self.ready_lines() < lines {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "{} never got ready",
