@@ -39,6 +39,9 @@ mod generated {
 pub use generated::metrics::Metrics;
 pub use generated::operation::Operation;
 pub use generated::sme::policy::containers::{self, Container, Filter, Health, Status, Summary};
+pub use generated::sme::policy::services::{
+    self, Mode, Service, Summary as ServiceSummary, Task, TaskMeasurement, TaskState, UpdateState,
+};
 pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
 pub use generated::sme::policy::{clock, container_config, cpu_window, log, settings};
@@ -51,8 +54,11 @@ use crate::docker::DockerError;
 impl From<DockerError> for CallError {
     fn from(error: DockerError) -> CallError {
         match error {
-            DockerError::NotFound(_) => CallError::NotFound(error.to_string()),
+            DockerError::NotFound(_) | DockerError::NoService(_) => {
+                CallError::NotFound(error.to_string())
+            }
             DockerError::Engine(message) => CallError::Docker(message),
+            DockerError::Unsuitable(message) => CallError::InvalidArgument(message),
             // No variant of its own: the WIT's `error` is a public contract,
             // and a new case would break every component built against it.
             DockerError::Unreachable { .. } | DockerError::Protocol(_) => {

@@ -20,6 +20,7 @@ use crate::grants::{Grant, Target, Verb};
 use crate::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
 use crate::settings::{Configured, Value};
 use crate::signing::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
+use crate::swarm::{self, Swarm};
 use crate::trusted::{self, Strictness, TrustError};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
@@ -161,6 +162,9 @@ pub struct Config {
     pub signing: Signing,
     /// `[signing] key_files`, each with its line, read by [`Config::load`].
     key_files: Vec<(PathBuf, usize)>,
+    /// Whether requests name Swarm services, and how (`[swarm]`, see
+    /// docs/swarm.md).
+    pub swarm: Swarm,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -284,6 +288,11 @@ impl Config {
             None => Ok((Signing::default(), Vec::new())),
         }
         .map_err(|(span, message)| invalid(Some(span), format!("[signing] {message}")))?;
+        let swarm = match raw.swarm {
+            Some(swarm) => swarm.validate(),
+            None => Ok(Swarm::default()),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[swarm] {message}")))?;
         let mut modules = BTreeMap::new();
         for (name, module) in raw.modules {
             let span = name.span();
@@ -321,6 +330,7 @@ impl Config {
             request_deadline,
             signing,
             key_files,
+            swarm,
             modules,
         })
     }
@@ -439,8 +449,39 @@ struct RawConfig {
     log_level: Option<String>,
     limits: Option<Spanned<RawLimits>>,
     signing: Option<RawSigning>,
+    swarm: Option<RawSwarm>,
     #[serde(default)]
     modules: BTreeMap<Spanned<String>, RawModule>,
+}
+
+/// `[swarm]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSwarm {
+    mode: Option<Spanned<String>>,
+    service: Option<Spanned<String>>,
+}
+
+impl RawSwarm {
+    fn validate(self) -> AtSpan<Swarm> {
+        let mut swarm = Swarm::default();
+        if let Some(mode) = self.mode {
+            swarm.mode = swarm::Mode::parse(mode.get_ref()).ok_or_else(|| {
+                (
+                    mode.span(),
+                    format!(
+                        "mode {:?} is not one of \"off\", \"on\", \"auto\"",
+                        mode.get_ref()
+                    ),
+                )
+            })?;
+        }
+        if let Some(service) = self.service {
+            swarm.service = swarm::Template::parse(service.get_ref())
+                .map_err(|error| (service.span(), error.to_string()))?;
+        }
+        Ok(swarm)
+    }
 }
 
 /// `[signing]`.
@@ -682,11 +723,13 @@ struct RawGrants {
     restart: Option<Targets>,
     pause: Option<Targets>,
     unpause: Option<Targets>,
+    scale: Option<Targets>,
+    redeploy: Option<Targets>,
 }
 
 impl RawGrants {
     fn validate(self) -> AtSpan<Grant> {
-        let rules: [(&[Verb], Option<Targets>); 9] = [
+        let rules: [(&[Verb], Option<Targets>); 11] = [
             (&Verb::READ, self.read),
             (&[Verb::Inspect], self.inspect),
             (&[Verb::List], self.list),
@@ -696,6 +739,8 @@ impl RawGrants {
             (&[Verb::Restart], self.restart),
             (&[Verb::Pause], self.pause),
             (&[Verb::Unpause], self.unpause),
+            (&[Verb::Scale], self.scale),
+            (&[Verb::Redeploy], self.redeploy),
         ];
         let mut grant = Grant::none();
         for (verbs, targets) in rules {

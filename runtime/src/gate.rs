@@ -28,6 +28,11 @@ pub enum Scope<'a> {
     /// A listing (described by its filter): allowed when the verb is granted
     /// on any target; the caller keeps only the rows the grant covers.
     Listing(&'a str),
+    /// One Swarm service, named by the policy: checked against the grant,
+    /// where `self` is the service the request maps to.
+    Service(&'a str),
+    /// A listing of services: as [`Scope::Listing`].
+    ServiceListing(&'a str),
     /// No container (logging, the clock): counted and audited only.
     Local(&'a str),
 }
@@ -35,7 +40,11 @@ pub enum Scope<'a> {
 impl Scope<'_> {
     fn target(&self) -> &str {
         match self {
-            Scope::Container(target) | Scope::Listing(target) | Scope::Local(target) => target,
+            Scope::Container(target)
+            | Scope::Listing(target)
+            | Scope::Service(target)
+            | Scope::ServiceListing(target)
+            | Scope::Local(target) => target,
         }
     }
 }
@@ -45,6 +54,8 @@ impl Scope<'_> {
 pub struct Gate {
     module: String,
     service: String,
+    /// The Swarm service `self` means for service calls.
+    swarm_service: String,
     grant: Grant,
     limits: Limits,
     deadline: Deadline,
@@ -52,6 +63,7 @@ pub struct Gate {
     docker: Arc<dyn Docker>,
     audit: Arc<Audit>,
     labels: Mutex<HashMap<String, Vec<(String, String)>>>,
+    service_labels: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 impl Gate {
@@ -68,6 +80,7 @@ impl Gate {
         Gate {
             module: module.to_owned(),
             service: service.to_owned(),
+            swarm_service: service.to_owned(),
             grant,
             limits,
             deadline,
@@ -75,7 +88,20 @@ impl Gate {
             docker,
             audit,
             labels: Mutex::new(HashMap::new()),
+            service_labels: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Makes `self` mean `service` for calls on Swarm services (the agent's
+    /// name mapped by `[swarm] service`); it means the agent's name otherwise.
+    pub fn with_swarm_service(mut self, service: String) -> Gate {
+        self.swarm_service = service;
+        self
+    }
+
+    /// The Swarm service `self` means.
+    pub fn swarm_service(&self) -> &str {
+        &self.swarm_service
     }
 
     /// The audit trail this gate writes to (the `log` capability also
@@ -142,7 +168,10 @@ impl Gate {
         }
         let answer = match scope {
             Scope::Local(_) => perform(left).await,
-            Scope::Container(_) | Scope::Listing(_) => {
+            Scope::Container(_)
+            | Scope::Listing(_)
+            | Scope::Service(_)
+            | Scope::ServiceListing(_) => {
                 let budget = self.limits.docker_timeout.min(left);
                 match tokio::time::timeout(budget, perform(budget)).await {
                     Ok(answer) => answer,
@@ -182,17 +211,74 @@ impl Gate {
     async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
         match scope {
             Scope::Local(_) => Ok(()),
-            Scope::Listing(_) if self.grant.has(verb) => Ok(()),
-            Scope::Listing(_) => Err(self.denied(verb, "containers")),
+            Scope::Listing(_) | Scope::ServiceListing(_) if self.grant.has(verb) => Ok(()),
+            Scope::Listing(_) => Err(self.denied(verb, "containers", &self.service)),
+            Scope::ServiceListing(_) => Err(self.denied(verb, "services", &self.swarm_service)),
             Scope::Container(container) => {
                 names::check_container(container)
                     .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
                 match self.decide(verb, container).await {
                     Decision::Allow => Ok(()),
-                    _ => Err(self.denied(verb, container)),
+                    _ => Err(self.denied(verb, container, &self.service)),
+                }
+            }
+            Scope::Service(service) => {
+                names::check_container(service)
+                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+                match self.decide_service(verb, service).await {
+                    Decision::Allow => Ok(()),
+                    _ => Err(self.denied(verb, service, &self.swarm_service)),
                 }
             }
         }
+    }
+
+    async fn decide_service(&self, verb: Verb, service: &str) -> Decision {
+        match self.grant.permits(verb, service, &self.swarm_service, None) {
+            Decision::NeedLabels => match self.service_labels_of(service).await {
+                Some(labels) => {
+                    self.grant
+                        .permits(verb, service, &self.swarm_service, Some(&labels))
+                }
+                None => Decision::Deny,
+            },
+            decision => decision,
+        }
+    }
+
+    /// Whether the grant covers `verb` on a Swarm service with these labels,
+    /// for filtering the rows of a listing.
+    pub fn covers_service(&self, verb: Verb, service: &str, labels: &[(String, String)]) -> bool {
+        self.grant
+            .permits(verb, service, &self.swarm_service, Some(labels))
+            == Decision::Allow
+    }
+
+    /// The labels of Swarm service `service`, read once per run (and again
+    /// by nothing: a module's own notes never select a grant, see
+    /// [`crate::grants::NOTE_PREFIX`]). `None` when they cannot be read.
+    async fn service_labels_of(&self, service: &str) -> Option<Vec<(String, String)>> {
+        let cached = self
+            .service_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(service)
+            .cloned();
+        if let Some(labels) = cached {
+            return Some(labels);
+        }
+        let left = self.deadline.left();
+        let lookup = self.docker.service(service);
+        let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
+            .await
+            .ok()?
+            .ok()?
+            .labels;
+        self.service_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(service.to_owned(), labels.clone());
+        Some(labels)
     }
 
     async fn decide(&self, verb: Verb, container: &str) -> Decision {
@@ -240,14 +326,14 @@ impl Gate {
         cache.get(container).cloned()
     }
 
-    fn denied(&self, verb: Verb, target: &str) -> CallError {
+    fn denied(&self, verb: Verb, target: &str, own_name: &str) -> CallError {
         let allowed = self.grant.describe(verb);
         let own = if self
             .grant
             .targets(verb)
             .contains(&crate::grants::Target::Service)
         {
-            format!(" (self is {})", self.service)
+            format!(" (self is {own_name})")
         } else {
             String::new()
         };

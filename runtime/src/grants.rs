@@ -23,6 +23,10 @@ pub enum Verb {
     Pause,
     /// Unpause a container.
     Unpause,
+    /// Set a Swarm service's replica count and notes (`services.scale`).
+    Scale,
+    /// Force a rolling update of a Swarm service (`services.redeploy`).
+    Redeploy,
     /// Write to the operator's log; needs no grant.
     Log,
     /// Read or wait on the clock; needs no grant.
@@ -31,7 +35,7 @@ pub enum Verb {
 
 impl Verb {
     /// Every verb a grant can name, in the order they are shown.
-    pub const GRANTABLE: [Verb; 8] = [
+    pub const GRANTABLE: [Verb; 10] = [
         Verb::Inspect,
         Verb::List,
         Verb::Stats,
@@ -40,6 +44,8 @@ impl Verb {
         Verb::Restart,
         Verb::Pause,
         Verb::Unpause,
+        Verb::Scale,
+        Verb::Redeploy,
     ];
 
     /// The verbs the `read` shorthand stands for.
@@ -56,6 +62,8 @@ impl Verb {
             Verb::Restart => "restart",
             Verb::Pause => "pause",
             Verb::Unpause => "unpause",
+            Verb::Scale => "scale",
+            Verb::Redeploy => "redeploy",
             Verb::Log => "log",
             Verb::Clock => "clock",
         }
@@ -70,7 +78,13 @@ impl Verb {
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
-            Verb::Start | Verb::Stop | Verb::Restart | Verb::Pause | Verb::Unpause
+            Verb::Start
+                | Verb::Stop
+                | Verb::Restart
+                | Verb::Pause
+                | Verb::Unpause
+                | Verb::Scale
+                | Verb::Redeploy
         )
     }
 
@@ -110,7 +124,17 @@ pub enum TargetError {
     /// The label key is empty or has spaces or control characters.
     #[error("bad label selector {0:?}: expected label:<key> or label:<key>=<value>")]
     Label(String),
+    /// The label key is one a module can write itself.
+    #[error(
+        "label selector {0:?} names a module's own note ({NOTE_PREFIX}...): modules write those labels, so they cannot grant anything"
+    )]
+    Reserved(String),
 }
+
+/// The label keys modules write on Swarm services (`services.scale` notes).
+/// A grant can never select on them: a module could otherwise widen its own
+/// grant by labelling a service.
+pub const NOTE_PREFIX: &str = "sme.note.";
 
 /// Which containers a grant covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +169,9 @@ impl Target {
             let printable = |s: &str| s.chars().all(|c| !c.is_control() && !c.is_whitespace());
             if key.is_empty() || !printable(key) || !value.is_none_or(printable) {
                 return Err(TargetError::Label(text.to_owned()));
+            }
+            if key.starts_with(NOTE_PREFIX) {
+                return Err(TargetError::Reserved(text.to_owned()));
             }
             return Ok(Target::Label {
                 key: key.to_owned(),
@@ -271,10 +298,11 @@ impl Grant {
     /// service only. `None` for operations that have no built-in.
     pub fn builtin(operation: &str) -> Option<Grant> {
         let verbs: &[Verb] = match operation {
-            "start" => &[Verb::Inspect, Verb::Start],
-            "stop" => &[Verb::Inspect, Verb::Stop],
-            "restart" => &[Verb::Inspect, Verb::Restart],
-            "metrics" => &[Verb::Stats],
+            // Each covers its operation on a container and on a Swarm service.
+            "start" => &[Verb::Inspect, Verb::Start, Verb::Scale],
+            "stop" => &[Verb::Inspect, Verb::Stop, Verb::Scale],
+            "restart" => &[Verb::Inspect, Verb::Restart, Verb::Redeploy],
+            "metrics" => &[Verb::Inspect, Verb::Stats],
             _ => return None,
         };
         let mut grant = Grant::none();
@@ -385,6 +413,15 @@ mod tests {
             grant.allow(verb, Target::parse(target).unwrap());
         }
         grant
+    }
+
+    #[test]
+    fn a_label_modules_write_cannot_be_granted_on() {
+        assert!(matches!(
+            Target::parse("label:sme.note.replicas"),
+            Err(TargetError::Reserved(_))
+        ));
+        assert!(Target::parse("label:sme.notes").is_ok());
     }
 
     #[test]

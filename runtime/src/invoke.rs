@@ -233,7 +233,7 @@ impl Runtime {
             self.request_ends,
             self.config.request_deadline,
         );
-        let gate = Arc::new(Gate::new(
+        let mut gate = Gate::new(
             &policy.name,
             &request.service,
             module.grant,
@@ -241,7 +241,11 @@ impl Runtime {
             deadline.clone(),
             self.docker.clone(),
             self.audit.clone(),
-        ));
+        );
+        if let Some(service) = self.config.swarm.candidate(&request.service) {
+            gate = gate.with_swarm_service(service);
+        }
+        let gate = Arc::new(gate);
         let stdout = Captured::new(limits.output);
         let stderr = Captured::new(limits.output);
         let mut store = Store::new(
@@ -255,6 +259,7 @@ impl Runtime {
                 stdout: stdout.clone(),
                 stderr: stderr.clone(),
                 settings: values,
+                swarm_mode: self.config.swarm.mode,
             }),
         );
         store.limiter(|state| state.limiter());

@@ -35,4 +35,5 @@ pub mod scenario;
 pub mod settings;
 pub mod signing;
 pub mod sink;
+pub mod swarm;
 pub mod trusted;

@@ -132,6 +132,8 @@ pub(super) fn simulate(verb: Verb, before: Lifecycle, id: &str, now_ms: u64) -> 
             _ => refused(format!("Container {id} is not paused")),
         },
         Verb::Inspect | Verb::List | Verb::Stats | Verb::Log | Verb::Clock => Ok(before),
+        // Service verbs never reach a container.
+        Verb::Scale | Verb::Redeploy => Ok(before),
     }
 }
 

@@ -23,7 +23,7 @@ pub use simulated::{SimContainer, Simulated};
 
 use async_trait::async_trait;
 
-use crate::bindings::{Container, CpuReading, Sample, Summary};
+use crate::bindings::{Container, CpuReading, Sample, Service, ServiceSummary, Summary};
 
 /// Why a Docker request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -34,6 +34,12 @@ pub enum DockerError {
     /// container (an ID prefix, see [`crate::names::could_be_id_prefix`]).
     #[error("No such container: {0}")]
     NotFound(String),
+    /// No Swarm service has this name: the daemon's message for it.
+    #[error("service {0} not found")]
+    NoService(String),
+    /// The request cannot apply to this service (scaling a global service).
+    #[error("{0}")]
+    Unsuitable(String),
     /// The daemon could not be reached.
     #[error("cannot reach the Docker Engine at {endpoint}: {reason}")]
     Unreachable {
@@ -91,4 +97,40 @@ pub trait Docker: Send + Sync + std::fmt::Debug {
     /// `GET /containers/{name}/stats?stream=false`: waits for the daemon's
     /// next collection and returns its previous CPU reading with it.
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)>;
+
+    // Swarm services (see docs/swarm.md). Names are validated service names,
+    // addressed exactly: a name that only prefixes an ID is not found.
+
+    /// `GET /services/{name}` and `GET /tasks?filters={"service":[id]}`.
+    async fn service(&self, name: &str) -> Result<Service> {
+        // SWARM-TODO: implemented by every engine before this branch lands.
+        let _ = name;
+        Err(DockerError::Engine("not implemented yet".into()))
+    }
+    /// `GET /services`, optionally filtered by a label selector.
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        // SWARM-TODO: implemented by every engine before this branch lands.
+        let _ = label;
+        Err(DockerError::Engine("not implemented yet".into()))
+    }
+    /// `POST /services/{id}/update`: sets a replicated service's replica
+    /// count and labels (a `None` value removes the label) in one update,
+    /// read and written again when another update came in between.
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        // SWARM-TODO: implemented by every engine before this branch lands.
+        let _ = (name, replicas, labels);
+        Err(DockerError::Engine("not implemented yet".into()))
+    }
+    /// `POST /services/{id}/update` with `TaskTemplate.ForceUpdate` raised by
+    /// one: replaces every task with the service's update settings.
+    async fn redeploy(&self, name: &str) -> Result<()> {
+        // SWARM-TODO: implemented by every engine before this branch lands.
+        let _ = name;
+        Err(DockerError::Engine("not implemented yet".into()))
+    }
 }

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod containers;
 pub mod log;
+pub mod services;
 pub mod settings;
 pub mod stats;
 pub mod stdio;
@@ -25,6 +26,7 @@ use crate::limits::{Copying, MemoryLimiter};
 use clock::ClockHost;
 use containers::ContainersHost;
 use log::LogHost;
+use services::ServicesHost;
 use settings::SettingsHost;
 use stats::StatsHost;
 use stdio::Captured;
@@ -40,6 +42,7 @@ pub struct PolicyState {
     log: LogHost,
     clock: ClockHost,
     settings: SettingsHost,
+    services: ServicesHost,
 }
 
 impl std::fmt::Debug for PolicyState {
@@ -70,6 +73,9 @@ pub struct Setup {
     pub stderr: Captured,
     /// The module's validated settings.
     pub settings: std::collections::BTreeMap<String, String>,
+    /// Whether the request is about a Swarm service (`[swarm] mode`); the
+    /// gate knows which one.
+    pub swarm_mode: crate::swarm::Mode,
 }
 
 impl PolicyState {
@@ -88,7 +94,17 @@ impl PolicyState {
             limiter: MemoryLimiter::new(setup.memory),
             copying: Copying::default(),
             containers: ContainersHost::new(setup.gate.clone(), setup.docker.clone()),
-            stats: StatsHost::new(setup.gate.clone(), setup.docker, setup.state_dir),
+            stats: StatsHost::new(
+                setup.gate.clone(),
+                setup.docker.clone(),
+                setup.state_dir.clone(),
+            ),
+            services: ServicesHost::new(
+                setup.gate.clone(),
+                setup.docker,
+                setup.swarm_mode,
+                setup.state_dir,
+            ),
             log: LogHost::new(setup.gate.clone(), &setup.module),
             clock: ClockHost::new(setup.gate),
             settings: SettingsHost::new(setup.settings),
@@ -131,5 +147,6 @@ pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     log::add_to_linker(linker, |state| &mut state.log)?;
     clock::add_to_linker(linker, |state| &mut state.clock)?;
     settings::add_to_linker(linker, |state| &mut state.settings)?;
+    services::add_to_linker(linker, |state| &mut state.services)?;
     Ok(())
 }

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::StatsHost;
-use super::history::{DEFAULT_MAX_AGE, MAX_AGE};
+use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE};
 use crate::bindings::{CallError, Measurement, Sample, Status, cpu_window, stats};
+use crate::docker::Docker;
 use crate::gate::Scope;
 use crate::grants::Verb;
 
@@ -62,53 +63,65 @@ impl StatsHost {
         let history = history.as_ref();
         let name = name.as_str();
         self.gate
-            .call(Verb::Stats, Scope::Container(name), |_| async move {
-                // Inspecting is quick (no stats collection): it gives the ID
-                // the readings are kept under, and whether there is anything
-                // to measure at all.
-                let container = docker.inspect(name).await?;
-                // A paused container's counters stand still: docker shows
-                // 0 %, which a window reaching back before the pause would not.
-                if !container.running || container.status == Status::Paused {
-                    let current = docker.one_shot(name).await?.sample;
-                    return Ok(Measurement {
-                        previous: None,
-                        current,
-                    });
-                }
-                let mut kept = history.map(|h| h.load(&container.id)).unwrap_or_default();
-                let mut measurement = None;
-                if kept.could_serve(unix_ns_now(), max_age) {
-                    let now = docker.one_shot(name).await?.sample;
-                    measurement =
-                        kept.baseline_for(&now.cpu, max_age)
-                            .map(|previous| Measurement {
-                                previous: Some(previous),
-                                current: now,
-                            });
-                }
-                let measurement = match measurement {
-                    Some(measurement) => measurement,
-                    None => {
-                        // Nothing recent enough: measure the way docker does.
-                        let (previous, measured) = docker.measure(name).await?;
-                        if let Some(previous) = &previous {
-                            kept.remember(previous);
-                        }
-                        Measurement {
-                            previous,
-                            current: measured.sample,
-                        }
-                    }
-                };
-                kept.remember(&measurement.current.cpu);
-                if let Some(history) = history {
-                    history.save(&container.id, &kept);
-                }
-                Ok(measurement)
+            .call(Verb::Stats, Scope::Container(name), |_| {
+                measure_kept(docker, history, name, max_age)
             })
             .await
     }
+}
+
+/// A one-shot sample of container `name` measured against a reading kept in
+/// `history` at most `max_age` old, else the daemon's own measurement; the
+/// new reading is kept for the next run. Shared with `services.task-stats`.
+pub(crate) async fn measure_kept(
+    docker: &dyn Docker,
+    history: Option<&History>,
+    name: &str,
+    max_age: Duration,
+) -> Result<Measurement, CallError> {
+    // Inspecting is quick (no stats collection): it gives the ID
+    // the readings are kept under, and whether there is anything
+    // to measure at all.
+    let container = docker.inspect(name).await?;
+    // A paused container's counters stand still: docker shows
+    // 0 %, which a window reaching back before the pause would not.
+    if !container.running || container.status == Status::Paused {
+        let current = docker.one_shot(name).await?.sample;
+        return Ok(Measurement {
+            previous: None,
+            current,
+        });
+    }
+    let mut kept = history.map(|h| h.load(&container.id)).unwrap_or_default();
+    let mut measurement = None;
+    if kept.could_serve(unix_ns_now(), max_age) {
+        let now = docker.one_shot(name).await?.sample;
+        measurement = kept
+            .baseline_for(&now.cpu, max_age)
+            .map(|previous| Measurement {
+                previous: Some(previous),
+                current: now,
+            });
+    }
+    let measurement = match measurement {
+        Some(measurement) => measurement,
+        None => {
+            // Nothing recent enough: measure the way docker does.
+            let (previous, measured) = docker.measure(name).await?;
+            if let Some(previous) = &previous {
+                kept.remember(previous);
+            }
+            Measurement {
+                previous,
+                current: measured.sample,
+            }
+        }
+    };
+    kept.remember(&measurement.current.cpu);
+    if let Some(history) = history {
+        history.save(&container.id, &kept);
+    }
+    Ok(measurement)
 }
 
 fn unix_ns_now() -> u64 {

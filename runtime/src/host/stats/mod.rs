@@ -6,6 +6,8 @@
 pub mod history;
 mod host;
 
+pub(crate) use host::measure_kept;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
