@@ -3,23 +3,28 @@
 //! The host capabilities talk to Docker only through [`Docker`]: the Engine
 //! API client in [`engine`] is the one real implementation, [`DryRun`]
 //! records mutating calls instead of performing them (for `smectl run
-//! --dry-run`), [`Simulated`] holds a scenario's containers in memory (for
-//! `smectl test`), and [`Recording`] / [`Replay`] keep a run's calls and
-//! answer from them (see docs/policy-kit.md).
+//! --dry-run`), [`Simulated`] holds a scenario's containers and Swarm
+//! services in memory (for `smectl test`), and [`Recording`] / [`Replay`]
+//! keep a run's calls and answer from them (see docs/policy-kit.md). The two
+//! that pretend share the daemon's state machines: [`lifecycle`] for
+//! containers, [`swarm_sim`] for services.
 
 mod dry_run;
 mod engine;
 mod lifecycle;
 mod recording;
 mod simulated;
+mod swarm_sim;
 
-pub use dry_run::{DryRun, Recorded};
+pub use dry_run::{DryRun, Recorded, Scaled};
 pub use engine::Engine;
 pub use lifecycle::now_ms;
 pub use recording::{
-    Call, Exchange, RECORD_VERSION, RecordFile, RecordedModule, Recording, Replay,
+    Call, Exchange, OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, RecordedModule, Recording,
+    Replay,
 };
-pub use simulated::{SimContainer, Simulated};
+pub use simulated::{SimContainer, SimService, Simulated};
+pub use swarm_sim::{Failure, NOT_A_MANAGER, ServiceModel};
 
 use async_trait::async_trait;
 

@@ -9,6 +9,13 @@
 //! `Figures`) gives them back: CPU % over a one-second window, memory as
 //! usage with no inactive file cache. A container that is not running reads
 //! zero counters, as it does from the daemon.
+//!
+//! Swarm services, when the scenario has a swarm, change through the
+//! state machine of [`super::swarm_sim`]; each task that has a container
+//! has one here too, named and labelled as Docker does it, so that listing
+//! a service's task containers and measuring them works as on a node of a
+//! real swarm. A simulation without a swarm answers service calls as a
+//! daemon that is no swarm manager does.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -16,8 +23,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
+use super::swarm_sim::{
+    NOT_A_MANAGER, SERVICE_ID_LABEL, SERVICE_NAME_LABEL, ServiceModel, TASK_ID_LABEL,
+};
 use super::{Docker, DockerError, Result, Stats};
-use crate::bindings::{Container, CpuReading, Health, Sample, Status, Summary};
+use crate::bindings::{
+    Container, CpuReading, Health, Sample, Service, ServiceSummary, Status, Summary, TaskState,
+};
 use crate::grants::Verb;
 
 /// What the simulated engine calls itself in messages.
@@ -88,25 +100,85 @@ impl SimContainer {
     }
 }
 
+/// One Swarm service of the simulation, with what its tasks' containers
+/// report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimService {
+    /// Its state, which service calls change.
+    pub model: ServiceModel,
+    /// Verbs the daemon refuses for this service, with its message
+    /// (`inspect`, `scale`, `redeploy`; `stats` is refused for its tasks'
+    /// containers).
+    pub fail: Vec<(Verb, String)>,
+    /// What every task container is like: its figures and refusals. Its
+    /// name, ID, image, labels and state are its task's.
+    pub task_container: SimContainer,
+}
+
+impl SimService {
+    /// A service as [`ServiceModel::new`] makes it, whose task containers
+    /// have [`SimContainer::new`]'s figures.
+    pub fn new(name: &str, replicas: Option<u64>, now_ms: u64) -> SimService {
+        SimService {
+            model: ServiceModel::new(name, replicas, now_ms),
+            fail: Vec::new(),
+            task_container: SimContainer::new(name, Status::Running, now_ms),
+        }
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.model.name()
+    }
+}
+
 /// The simulated engine.
 #[derive(Debug)]
 pub struct Simulated {
-    containers: Mutex<BTreeMap<String, SimContainer>>,
+    world: Mutex<World>,
     unreachable: bool,
 }
 
+/// Everything the simulated daemon holds.
+#[derive(Debug, Default)]
+struct World {
+    containers: BTreeMap<String, SimContainer>,
+    /// The swarm's services by name; none when the daemon is in no swarm.
+    services: Option<BTreeMap<String, SimService>>,
+}
+
 impl Simulated {
-    /// An engine holding `containers`.
+    /// An engine holding `containers`, in no swarm.
     pub fn new(containers: impl IntoIterator<Item = SimContainer>) -> Simulated {
         Simulated {
-            containers: Mutex::new(
-                containers
+            world: Mutex::new(World {
+                containers: containers
                     .into_iter()
                     .map(|c| (c.container.name.clone(), c))
                     .collect(),
-            ),
+                services: None,
+            }),
             unreachable: false,
         }
+    }
+
+    /// This engine as the manager of a single-node swarm running
+    /// `services`, with a container for each of their tasks that has one.
+    #[must_use]
+    pub fn with_services(self, services: impl IntoIterator<Item = SimService>) -> Simulated {
+        {
+            let mut world = self.world();
+            let world = &mut *world;
+            let services: BTreeMap<String, SimService> = services
+                .into_iter()
+                .map(|s| (s.name().to_owned(), s))
+                .collect();
+            for service in services.values() {
+                sync_task_containers(&mut world.containers, service);
+            }
+            world.services = Some(services);
+        }
+        self
     }
 
     /// An engine nobody answers for, as when the daemon is down.
@@ -119,32 +191,66 @@ impl Simulated {
 
     /// The containers as they are now, by name.
     pub fn containers(&self) -> BTreeMap<String, SimContainer> {
-        self.state().clone()
+        self.world().containers.clone()
     }
 
-    fn state(&self) -> MutexGuard<'_, BTreeMap<String, SimContainer>> {
-        self.containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The Swarm services as they are now, by name (none in no swarm).
+    pub fn service_states(&self) -> BTreeMap<String, SimService> {
+        self.world().services.clone().unwrap_or_default()
     }
 
-    /// The container `name`, after the reachability and refusal checks a
-    /// call of `verb` meets at the daemon.
-    fn find(&self, verb: Verb, name: &str) -> Result<SimContainer> {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn reachable(&self) -> Result<()> {
         if self.unreachable {
             return Err(DockerError::Unreachable {
                 endpoint: ENDPOINT.to_owned(),
                 reason: "the scenario has no daemon (`unreachable = true`)".to_owned(),
             });
         }
+        Ok(())
+    }
+
+    /// The container `name`, after the reachability and refusal checks a
+    /// call of `verb` meets at the daemon.
+    fn find(&self, verb: Verb, name: &str) -> Result<SimContainer> {
+        self.reachable()?;
         let found = self
-            .state()
+            .world()
+            .containers
             .get(name)
             .cloned()
             .ok_or_else(|| DockerError::NotFound(name.to_owned()))?;
-        match found.fail.iter().find(|(failing, _)| *failing == verb) {
-            Some((_, message)) => Err(DockerError::Engine(message.clone())),
-            None => Ok(found),
+        refusal(&found.fail, verb)?;
+        Ok(found)
+    }
+
+    /// The service `name`, after the checks a call of `verb` meets: a
+    /// daemon in no swarm refuses every service call, and names are exact.
+    fn find_service(&self, verb: Verb, name: &str) -> Result<SimService> {
+        self.reachable()?;
+        let world = self.world();
+        let services = world
+            .services
+            .as_ref()
+            .ok_or_else(|| DockerError::Engine(NOT_A_MANAGER.to_owned()))?;
+        let found = services
+            .get(name)
+            .cloned()
+            .ok_or_else(|| DockerError::NoService(name.to_owned()))?;
+        refusal(&found.fail, verb)?;
+        Ok(found)
+    }
+
+    /// Keeps `service` as changed, and its task containers with it.
+    fn keep_service(&self, service: SimService) {
+        let mut world = self.world();
+        let world = &mut *world;
+        sync_task_containers(&mut world.containers, &service);
+        if let Some(services) = world.services.as_mut() {
+            services.insert(service.name().to_owned(), service);
         }
     }
 
@@ -156,7 +262,7 @@ impl Simulated {
             &found.container.id,
             now_ms(),
         )?;
-        if let Some(sim) = self.state().get_mut(name) {
+        if let Some(sim) = self.world().containers.get_mut(name) {
             let started = after.started_ms != sim.container.started_ms;
             after.show(&mut sim.container);
             if let (true, Some(health)) = (started, sim.health_after_start) {
@@ -209,6 +315,72 @@ impl Simulated {
     }
 }
 
+/// The daemon's refusal of `verb`, when the scenario gives one.
+fn refusal(fail: &[(Verb, String)], verb: Verb) -> Result<()> {
+    match fail.iter().find(|(failing, _)| *failing == verb) {
+        Some((_, message)) => Err(DockerError::Engine(message.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Gives each of `service`'s tasks that has a container that container, in
+/// its task's state, and removes the containers of tasks that are gone, as
+/// the node's daemon does.
+fn sync_task_containers(containers: &mut BTreeMap<String, SimContainer>, service: &SimService) {
+    let model = &service.model;
+    let id = &model.service.id;
+    let label = |c: &SimContainer, key: &str| {
+        c.container
+            .labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    containers.retain(|_, c| {
+        label(c, SERVICE_ID_LABEL).as_ref() != Some(id)
+            || model.service.tasks.iter().any(|task| {
+                task.container_id.is_some() && label(c, TASK_ID_LABEL).as_ref() == Some(&task.id)
+            })
+    });
+    for task in &model.service.tasks {
+        let Some(container_id) = &task.container_id else {
+            continue;
+        };
+        let name = model.container_name(task);
+        let running = task.state == TaskState::Running;
+        let sim = containers.entry(name.clone()).or_insert_with(|| {
+            let mut sim = service.task_container.clone();
+            let c = &mut sim.container;
+            c.id = container_id.clone();
+            c.name = name.clone();
+            c.image = model.service.image.clone();
+            c.labels = vec![
+                ("com.docker.swarm.node.id".to_owned(), task.node_id.clone()),
+                (SERVICE_ID_LABEL.to_owned(), id.clone()),
+                (SERVICE_NAME_LABEL.to_owned(), model.service.name.clone()),
+                ("com.docker.swarm.task".to_owned(), String::new()),
+                (TASK_ID_LABEL.to_owned(), task.id.clone()),
+                ("com.docker.swarm.task.name".to_owned(), name.clone()),
+            ];
+            c.created_ms = task.updated_ms;
+            c.started_ms = Some(task.updated_ms);
+            c.finished_ms = None;
+            c.status = Status::Running;
+            c.running = true;
+            c.exit_code = 0;
+            c.restart_count = 0;
+            sim
+        });
+        if !running && sim.container.running {
+            let c = &mut sim.container;
+            c.status = Status::Exited;
+            c.running = false;
+            c.exit_code = task.exit_code.unwrap_or(0);
+            c.finished_ms = Some(task.updated_ms);
+        }
+    }
+}
+
 /// Two CPU readings one second apart whose ratio is the container's CPU %
 /// as the docker CLI computes it: `Δtotal / Δsystem × cpus × 100`. A paused
 /// container's counters do not move.
@@ -242,7 +414,7 @@ fn cpu_window(container: &SimContainer, now_ms: u64) -> (CpuReading, CpuReading)
 
 /// Whether a row's labels match a `key` or `key=value` selector, as the
 /// daemon's `label` filter does.
-fn label_matches(labels: &[(String, String)], selector: &str) -> bool {
+pub(super) fn label_matches(labels: &[(String, String)], selector: &str) -> bool {
     match selector.split_once('=') {
         Some((key, value)) => labels.iter().any(|(k, v)| k == key && v == value),
         None => labels.iter().any(|(k, _)| k == selector),
@@ -260,11 +432,10 @@ impl Docker for Simulated {
     }
 
     async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
-        if self.unreachable {
-            return self.find(Verb::List, "").map(|_| Vec::new());
-        }
+        self.reachable()?;
         let mut rows: Vec<(u64, Summary)> = self
-            .state()
+            .world()
+            .containers
             .values()
             .map(|found| &found.container)
             .filter(|c| all || is_up(c.status))
@@ -317,11 +488,55 @@ impl Docker for Simulated {
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
         self.stats(name)
     }
+
+    async fn service(&self, name: &str) -> Result<Service> {
+        self.find_service(Verb::Inspect, name)
+            .map(|found| found.model.service)
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        self.reachable()?;
+        let world = self.world();
+        let services = world
+            .services
+            .as_ref()
+            .ok_or_else(|| DockerError::Engine(NOT_A_MANAGER.to_owned()))?;
+        Ok(services
+            .values()
+            .map(|found| found.model.summary())
+            .filter(|row| label.is_none_or(|selector| label_matches(&row.labels, selector)))
+            .collect())
+    }
+
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        // As the engine does: read the service, decide, then send.
+        let mut found = self.find_service(Verb::Inspect, name)?;
+        if !found.model.scale(replicas, labels, now_ms())? {
+            return Ok(());
+        }
+        refusal(&found.fail, Verb::Scale)?;
+        self.keep_service(found);
+        Ok(())
+    }
+
+    async fn redeploy(&self, name: &str) -> Result<()> {
+        let mut found = self.find_service(Verb::Inspect, name)?;
+        refusal(&found.fail, Verb::Redeploy)?;
+        found.model.redeploy(now_ms());
+        self.keep_service(found);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::UpdateState;
 
     fn container(name: &str, status: Status, labels: &[(&str, &str)]) -> SimContainer {
         SimContainer {
@@ -417,6 +632,267 @@ mod tests {
             * 100.0;
         assert!((percent - 12.5).abs() < 1e-9, "{percent}");
         assert_eq!(current.sample.memory_usage, 4096);
+    }
+
+    fn swarm(services: impl IntoIterator<Item = SimService>) -> Simulated {
+        Simulated::new([container("web", Status::Running, &[])]).with_services(services)
+    }
+
+    fn tasks_of(engine: &Simulated, id: &str) -> Vec<Summary> {
+        let selector = format!("{SERVICE_ID_LABEL}={id}");
+        block_on(engine.list(Some(&selector), false)).unwrap()
+    }
+
+    #[test]
+    fn services_are_found_by_exact_name_only() {
+        let engine = swarm([SimService::new("edgex_core-data", Some(1), 1_000_000)]);
+        let found = block_on(engine.service("edgex_core-data")).unwrap();
+        assert_eq!(found.replicas, Some(1));
+        for name in ["edgex_core", &found.id, &found.id[..5], "EDGEX_CORE-DATA"] {
+            assert_eq!(
+                block_on(engine.service(name)),
+                Err(DockerError::NoService(name.to_owned())),
+                "{name}"
+            );
+            assert_eq!(
+                block_on(engine.scale(name, 0, &[])),
+                Err(DockerError::NoService(name.to_owned()))
+            );
+            assert_eq!(
+                block_on(engine.redeploy(name)),
+                Err(DockerError::NoService(name.to_owned()))
+            );
+        }
+        assert_eq!(
+            DockerError::NoService("x".into()).to_string(),
+            "service x not found"
+        );
+    }
+
+    #[test]
+    fn a_daemon_in_no_swarm_refuses_service_calls_as_the_daemon_does() {
+        let plain = Simulated::new([container("web", Status::Running, &[])]);
+        let refused = Err(DockerError::Engine(NOT_A_MANAGER.to_owned()));
+        assert_eq!(block_on(plain.service("web")).map(|_| ()), refused);
+        assert_eq!(block_on(plain.services(None)).map(|_| ()), refused);
+        assert_eq!(block_on(plain.scale("web", 1, &[])), refused);
+        assert_eq!(block_on(plain.redeploy("web")), refused);
+        let down = Simulated::unreachable();
+        assert!(matches!(
+            block_on(down.service("web")),
+            Err(DockerError::Unreachable { .. })
+        ));
+        // A swarm with no services is still a swarm: the name is not found.
+        let empty = Simulated::new([]).with_services([]);
+        assert_eq!(
+            block_on(empty.service("web")),
+            Err(DockerError::NoService("web".into()))
+        );
+        assert_eq!(block_on(empty.services(None)), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn scaling_changes_tasks_and_their_containers() {
+        let engine = swarm([SimService::new("api", Some(2), 1_000_000)]);
+        let before = block_on(engine.service("api")).unwrap();
+        let containers = tasks_of(&engine, &before.id);
+        assert_eq!(containers.len(), 2);
+        for row in &containers {
+            assert!(row.name.starts_with("api."), "{}", row.name);
+            assert!(
+                row.labels
+                    .contains(&(SERVICE_NAME_LABEL.to_owned(), "api".to_owned()))
+            );
+            let task = before
+                .tasks
+                .iter()
+                .find(|t| t.container_id.as_deref() == Some(row.id.as_str()))
+                .unwrap();
+            assert_eq!(block_on(engine.inspect(&row.name)).unwrap().id, row.id);
+            assert_eq!(task.state, TaskState::Running);
+        }
+        // The plain container is not one of the service's.
+        assert_eq!(block_on(engine.list(None, false)).unwrap().len(), 3);
+
+        let notes = [("sme.note.replicas".to_owned(), Some("2".to_owned()))];
+        block_on(engine.scale("api", 0, &notes)).unwrap();
+        let stopped = block_on(engine.service("api")).unwrap();
+        assert_eq!(
+            (
+                stopped.replicas,
+                stopped.running_tasks,
+                stopped.desired_tasks
+            ),
+            (Some(0), 0, 0)
+        );
+        assert!(stopped.version > before.version);
+        assert_eq!(stopped.labels, [("sme.note.replicas".into(), "2".into())]);
+        assert!(tasks_of(&engine, &before.id).is_empty());
+        assert_eq!(
+            engine.containers().len(),
+            1,
+            "scaled-down tasks' containers go"
+        );
+
+        block_on(engine.scale("api", 3, &[("sme.note.replicas".into(), None)])).unwrap();
+        let started = block_on(engine.service("api")).unwrap();
+        assert_eq!((started.running_tasks, started.desired_tasks), (3, 3));
+        assert!(started.labels.is_empty());
+        assert_eq!(tasks_of(&engine, &before.id).len(), 3);
+        assert_eq!(
+            engine.service_states()["api"].model.service,
+            started,
+            "what the scenario's expectations read"
+        );
+    }
+
+    #[test]
+    fn scaling_to_the_current_count_sends_nothing() {
+        let engine = swarm([SimService::new("api", Some(1), 1_000_000)]);
+        let before = block_on(engine.service("api")).unwrap();
+        block_on(engine.scale("api", 1, &[])).unwrap();
+        assert_eq!(block_on(engine.service("api")).unwrap(), before);
+        // Nothing is sent, so a refusal of the update is never met.
+        let mut refusing = SimService::new("api", Some(1), 1_000_000);
+        refusing
+            .fail
+            .push((Verb::Scale, "rpc error: update out of sequence".into()));
+        let engine = swarm([refusing]);
+        assert_eq!(block_on(engine.scale("api", 1, &[])), Ok(()));
+        assert_eq!(
+            block_on(engine.scale("api", 2, &[])),
+            Err(DockerError::Engine(
+                "rpc error: update out of sequence".into()
+            ))
+        );
+        assert_eq!(block_on(engine.service("api")).unwrap().replicas, Some(1));
+    }
+
+    #[test]
+    fn a_global_service_cannot_be_scaled_but_can_be_redeployed() {
+        let engine = swarm([SimService::new("agent", None, 1_000_000)]);
+        let answer = block_on(engine.scale("agent", 2, &[]));
+        assert!(
+            matches!(&answer, Err(DockerError::Unsuitable(m)) if m.starts_with("service agent is global")),
+            "{answer:?}"
+        );
+        let before = block_on(engine.service("agent")).unwrap();
+        assert_eq!((before.replicas, before.desired_tasks), (None, 1));
+        block_on(engine.redeploy("agent")).unwrap();
+        let after = block_on(engine.service("agent")).unwrap();
+        assert_eq!(after.update_state, UpdateState::Completed);
+        assert_eq!((after.running_tasks, after.tasks.len()), (1, 2));
+        // The old task's container stays, exited; only the new one runs.
+        assert_eq!(tasks_of(&engine, &after.id).len(), 1);
+        let all = block_on(engine.list(Some(&format!("{SERVICE_ID_LABEL}={}", after.id)), true));
+        assert_eq!(all.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_redeploy_replaces_running_tasks_with_new_containers() {
+        let engine = swarm([SimService::new("api", Some(2), 1_000_000)]);
+        let before = block_on(engine.service("api")).unwrap();
+        let old: Vec<String> = tasks_of(&engine, &before.id)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        block_on(engine.redeploy("api")).unwrap();
+        let after = block_on(engine.service("api")).unwrap();
+        assert!(after.version > before.version);
+        assert_eq!(
+            (after.update_state, after.update_message.as_str()),
+            (UpdateState::Completed, "update completed")
+        );
+        let new: Vec<String> = tasks_of(&engine, &after.id)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(new.len(), 2);
+        assert!(new.iter().all(|id| !old.contains(id)));
+        for id in &old {
+            let stopped = engine
+                .containers()
+                .into_values()
+                .find(|c| &c.container.id == id)
+                .unwrap();
+            assert_eq!(stopped.container.status, Status::Exited);
+        }
+    }
+
+    #[test]
+    fn a_failing_service_has_failed_tasks_and_no_running_one() {
+        let mut bad = SimService::new("bad", Some(1), 1_000_000);
+        bad.model.fail_tasks(crate::docker::Failure::exit(2));
+        let engine = swarm([bad]);
+        let service = block_on(engine.service("bad")).unwrap();
+        assert_eq!((service.running_tasks, service.desired_tasks), (0, 1));
+        let failed = service
+            .tasks
+            .iter()
+            .find(|t| t.state == TaskState::Failed)
+            .unwrap();
+        assert_eq!(failed.err.as_deref(), Some("task: non-zero exit (2)"));
+        assert!(tasks_of(&engine, &service.id).is_empty());
+        let exited = engine
+            .containers()
+            .into_values()
+            .find(|c| Some(&c.container.id) == failed.container_id.as_ref())
+            .unwrap();
+        assert_eq!(
+            (exited.container.status, exited.container.exit_code),
+            (Status::Exited, 2)
+        );
+        block_on(engine.scale("bad", 2, &[])).unwrap();
+        assert_eq!(block_on(engine.service("bad")).unwrap().running_tasks, 0);
+        block_on(engine.redeploy("bad")).unwrap();
+        let paused = block_on(engine.service("bad")).unwrap();
+        assert_eq!(paused.update_state, UpdateState::Paused);
+        assert!(
+            paused
+                .update_message
+                .starts_with("update paused due to failure or early termination of task ")
+        );
+    }
+
+    #[test]
+    fn task_containers_report_the_services_figures_and_listings_filter_labels() {
+        let mut api = SimService::new("api", Some(2), 1_000_000);
+        api.task_container.cpu_percent = 4.0;
+        api.task_container.memory_usage = 1000;
+        api.model.service.labels = vec![("tier".into(), "edge".into())];
+        let mut refused = SimService::new("db", Some(1), 1_000_000);
+        refused
+            .task_container
+            .fail
+            .push((Verb::Stats, "no stats here".into()));
+        let engine = swarm([api, refused]);
+        let id = block_on(engine.service("api")).unwrap().id;
+        for row in tasks_of(&engine, &id) {
+            let (_, stats) = block_on(engine.measure(&row.name)).unwrap();
+            assert_eq!(stats.id, row.id);
+            assert_eq!(stats.sample.memory_usage, 1000);
+        }
+        let db = block_on(engine.service("db")).unwrap().id;
+        let row = &tasks_of(&engine, &db)[0];
+        assert_eq!(
+            block_on(engine.measure(&row.name)).map(|_| ()),
+            Err(DockerError::Engine("no stats here".into()))
+        );
+        let names =
+            |rows: Vec<ServiceSummary>| rows.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(block_on(engine.services(None)).unwrap()),
+            ["api", "db"]
+        );
+        assert_eq!(
+            names(block_on(engine.services(Some("tier=edge"))).unwrap()),
+            ["api"]
+        );
+        assert!(
+            block_on(engine.services(Some("tier=core")))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
