@@ -2,15 +2,19 @@
 //!
 //! `smectl run --dry-run` runs a policy against the real daemon through this
 //! wrapper: inspections, listings and stats go to the daemon; start, stop,
-//! restart, pause and unpause are recorded and reported as done. Later
-//! inspections and listings see the state the recorded calls would have left
-//! (status, `State.Running`, exit code, `StartedAt`, `FinishedAt`), and a call
-//! the daemon would refuse in that state is refused with the daemon's own
-//! message, so a policy that checks its own work behaves as it would for real.
+//! restart, pause and unpause, and a Swarm service's scale and redeploy, are
+//! recorded and reported as done. Later inspections and listings see the
+//! state the recorded calls would have left (for a container: status,
+//! `State.Running`, exit code, `StartedAt`, `FinishedAt`; for a service: its
+//! replicas, labels, version, update status and tasks, as the swarm manager
+//! would leave them once settled), and a call the daemon would refuse in
+//! that state is refused with the daemon's own message, so a policy that
+//! checks its own work behaves as it would for real.
 //!
 //! This is a preview, not a sandbox: the module runs unchanged and can still
 //! behave differently for real (it may read the clock, or a process may take
-//! longer to stop or exit with another code than the simulation assumes).
+//! longer to stop or exit with another code than the simulation assumes; a
+//! service's new tasks are assumed to start, and take no time to).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,8 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
+use super::simulated::label_matches;
+use super::swarm_sim::ServiceModel;
 use super::{Docker, Result, Stats};
-use crate::bindings::{Container, CpuReading, Summary};
+use crate::bindings::{Container, CpuReading, Service, ServiceSummary, Summary};
 use crate::grants::Verb;
 
 /// A mutating call that was recorded instead of performed.
@@ -27,10 +33,21 @@ use crate::grants::Verb;
 pub struct Recorded {
     /// What would have been done.
     pub verb: Verb,
-    /// To which container.
-    pub container: String,
+    /// To which container, or for `scale` and `redeploy` which service.
+    pub target: String,
     /// The stop or restart timeout, if one was given.
     pub timeout_seconds: Option<u32>,
+    /// For `scale`: what it would have set.
+    pub scale: Option<Scaled>,
+}
+
+/// What a recorded `scale` would have set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scaled {
+    /// The replica count.
+    pub replicas: u64,
+    /// The labels (a `None` value removes the label).
+    pub labels: Vec<(String, Option<String>)>,
 }
 
 /// The dry-run wrapper around a real [`Docker`].
@@ -45,6 +62,8 @@ struct Simulation {
     recorded: Vec<Recorded>,
     /// What the recorded calls would have left, by container name.
     lifecycle: HashMap<String, Lifecycle>,
+    /// What the recorded calls would have left, by service name.
+    services: HashMap<String, ServiceModel>,
 }
 
 impl DryRun {
@@ -74,10 +93,24 @@ impl DryRun {
         state.lifecycle.insert(name.to_owned(), after);
         state.recorded.push(Recorded {
             verb,
-            container: name.to_owned(),
+            target: name.to_owned(),
             timeout_seconds,
+            scale: None,
         });
         Ok(())
+    }
+
+    /// The service `name` as the recorded calls would have left it, to
+    /// change: read from the daemon (which must still find it) the first
+    /// time.
+    async fn model(&self, name: &str) -> Result<ServiceModel> {
+        let service = self.inner.service(name).await?;
+        Ok(self
+            .state()
+            .services
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| ServiceModel::from_service(service)))
     }
 }
 
@@ -146,6 +179,70 @@ impl Docker for DryRun {
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
         self.inner.measure(name).await
     }
+
+    async fn service(&self, name: &str) -> Result<Service> {
+        let real = self.inner.service(name).await?;
+        Ok(match self.state().services.get(name) {
+            Some(model) => model.service.clone(),
+            None => real,
+        })
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let simulated = self.state().services.clone();
+        if simulated.is_empty() {
+            return self.inner.services(label).await;
+        }
+        // A recorded scale can change a service's labels, so ask for every
+        // service and filter here as the daemon would.
+        let mut rows = self.inner.services(None).await?;
+        for row in &mut rows {
+            if let Some(model) = simulated.get(&row.name) {
+                *row = model.summary();
+            }
+        }
+        rows.retain(|row| label.is_none_or(|selector| label_matches(&row.labels, selector)));
+        Ok(rows)
+    }
+
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let mut model = self.model(name).await?;
+        // Refused as the engine refuses it; what is already so sends nothing.
+        if !model.scale(replicas, labels, now_ms())? {
+            return Ok(());
+        }
+        let mut state = self.state();
+        state.services.insert(name.to_owned(), model);
+        state.recorded.push(Recorded {
+            verb: Verb::Scale,
+            target: name.to_owned(),
+            timeout_seconds: None,
+            scale: Some(Scaled {
+                replicas,
+                labels: labels.to_vec(),
+            }),
+        });
+        Ok(())
+    }
+
+    async fn redeploy(&self, name: &str) -> Result<()> {
+        let mut model = self.model(name).await?;
+        model.redeploy(now_ms());
+        let mut state = self.state();
+        state.services.insert(name.to_owned(), model);
+        state.recorded.push(Recorded {
+            verb: Verb::Redeploy,
+            target: name.to_owned(),
+            timeout_seconds: None,
+            scale: None,
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -156,9 +253,10 @@ mod tests {
 
     const ID: &str = "0123abcd";
 
-    /// One real-looking container, as the daemon reports it.
+    /// One real-looking container, and Swarm services, as the daemon
+    /// reports them.
     #[derive(Debug)]
-    struct Fake(Container);
+    struct Fake(Container, Vec<Service>);
 
     #[async_trait]
     impl Docker for Fake {
@@ -210,6 +308,33 @@ mod tests {
         async fn measure(&self, _: &str) -> Result<(Option<CpuReading>, Stats)> {
             Err(DockerError::Engine("no stats".into()))
         }
+        async fn service(&self, name: &str) -> Result<Service> {
+            self.1
+                .iter()
+                .find(|s| s.name == name)
+                .cloned()
+                .ok_or_else(|| DockerError::NoService(name.to_owned()))
+        }
+        async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+            Ok(self
+                .1
+                .iter()
+                .map(|s| ServiceModel::from_service(s.clone()).summary())
+                .filter(|row| label.is_none_or(|l| label_matches(&row.labels, l)))
+                .collect())
+        }
+        async fn scale(&self, _: &str, _: u64, _: &[(String, Option<String>)]) -> Result<()> {
+            unreachable!("a dry run never scales")
+        }
+        async fn redeploy(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never redeploys")
+        }
+    }
+
+    fn services() -> Vec<Service> {
+        let mut api = ServiceModel::new("api", Some(2), 1_000_000).service;
+        api.labels = vec![("tier".into(), "edge".into())];
+        vec![api, ServiceModel::new("agent", None, 1_000_000).service]
     }
 
     fn running_container() -> Container {
@@ -239,7 +364,7 @@ mod tests {
 
     #[test]
     fn later_reads_see_the_recorded_calls() {
-        let dry = DryRun::new(Arc::new(Fake(running_container())));
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
         block_on(async {
             let before = now_ms();
             dry.stop("web", Some(3)).await.unwrap();
@@ -268,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_refused_call_is_answered_like_the_daemon_and_not_recorded() {
-        let dry = DryRun::new(Arc::new(Fake(running_container())));
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
         block_on(async {
             dry.pause("web").await.unwrap();
             assert_eq!(
@@ -286,6 +411,85 @@ mod tests {
                 dry.start("gone").await,
                 Err(DockerError::NotFound("gone".into()))
             );
+        });
+        assert_eq!(dry.recorded().len(), 1);
+    }
+
+    #[test]
+    fn a_dry_scale_is_recorded_and_later_reads_see_it() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let notes = [("sme.note.replicas".to_owned(), Some("2".to_owned()))];
+        block_on(async {
+            let before = dry.service("api").await.unwrap();
+            dry.scale("api", 0, &notes).await.unwrap();
+            let after = dry.service("api").await.unwrap();
+            assert_eq!((after.replicas, after.running_tasks), (Some(0), 0));
+            assert!(after.version > before.version);
+            assert!(
+                after
+                    .labels
+                    .contains(&("sme.note.replicas".into(), "2".into()))
+            );
+            // Listings see it too, and filter on the labels it would leave.
+            let listed = dry.services(Some("sme.note.replicas")).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].replicas, Some(0));
+            assert_eq!(dry.services(None).await.unwrap().len(), 2);
+            // Asking again for what would already be so records nothing.
+            dry.scale("api", 0, &notes).await.unwrap();
+            dry.redeploy("api").await.unwrap();
+            dry.scale("api", 1, &[("sme.note.replicas".into(), None)])
+                .await
+                .unwrap();
+            let started = dry.service("api").await.unwrap();
+            assert_eq!((started.replicas, started.running_tasks), (Some(1), 1));
+            assert_eq!(started.labels, [("tier".to_owned(), "edge".to_owned())]);
+        });
+        let recorded = dry.recorded();
+        let calls: Vec<(Verb, &str)> = recorded
+            .iter()
+            .map(|r| (r.verb, r.target.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (Verb::Scale, "api"),
+                (Verb::Redeploy, "api"),
+                (Verb::Scale, "api")
+            ]
+        );
+        assert_eq!(
+            recorded[0].scale,
+            Some(Scaled {
+                replicas: 0,
+                labels: notes.to_vec()
+            })
+        );
+        assert_eq!(recorded[1].scale, None);
+    }
+
+    #[test]
+    fn a_dry_redeploy_completes_and_refusals_are_the_engines() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        block_on(async {
+            dry.redeploy("agent").await.unwrap();
+            let agent = dry.service("agent").await.unwrap();
+            assert_eq!(agent.update_state, crate::bindings::UpdateState::Completed);
+            assert_eq!(agent.running_tasks, 1);
+            assert!(matches!(
+                dry.scale("agent", 2, &[]).await,
+                Err(DockerError::Unsuitable(_))
+            ));
+            assert_eq!(
+                dry.scale("gone", 1, &[]).await,
+                Err(DockerError::NoService("gone".into()))
+            );
+            assert_eq!(
+                dry.redeploy("gone").await,
+                Err(DockerError::NoService("gone".into()))
+            );
+            // Untouched services read as the daemon answers them.
+            assert_eq!(dry.service("api").await.unwrap(), services()[0]);
         });
         assert_eq!(dry.recorded().len(), 1);
     }

@@ -1,9 +1,10 @@
 //! `smectl run <service> <operation> [--dry-run] [--stable]`: runs the policy as `sme`
 //! would, against the real daemon, and shows its output, exit code and every
-//! host call. With `--dry-run`, start/stop/restart/pause/unpause are
-//! recorded and printed instead of performed (later inspections and listings
-//! see the state they would have left, calls the daemon would refuse are
-//! refused). A preview, not a sandbox: see `sme::docker::DryRun`.
+//! host call. With `--dry-run`, start/stop/restart/pause/unpause and a Swarm
+//! service's scale/redeploy are recorded and printed instead of performed
+//! (later inspections and listings see the state they would have left, calls
+//! the daemon would refuse are refused). A preview, not a sandbox: see
+//! `sme::docker::DryRun`.
 //!
 //! The module's log messages (`sme_guest::log::*`) are shown with its `log`
 //! host call, in order, whether or not logging is on. With `--stable`, the
@@ -17,7 +18,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sme::audit::Audit;
 use sme::config::{Config, Env};
-use sme::docker::{Docker, DryRun, Engine, RECORD_VERSION, RecordFile, RecordedModule, Recording};
+use sme::docker::{
+    Docker, DryRun, Engine, RECORD_VERSION, RecordFile, Recorded, RecordedModule, Recording, Scaled,
+};
+use sme::grants::Verb;
 
 /// Prints the report; `Ok(false)` when `sme` would have exited 1.
 pub fn run(
@@ -106,11 +110,7 @@ pub fn run(
             "output": outcome.output,
             "exit_code": outcome.exit_code(),
             "host_calls": calls,
-            "recorded": recorded.iter().map(|r| serde_json::json!({
-                "verb": r.verb.name(),
-                "container": r.container,
-                "timeout_seconds": r.timeout_seconds,
-            })).collect::<Vec<_>>(),
+            "recorded": recorded.iter().map(recorded_json).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -141,13 +141,64 @@ pub fn run(
         if dry_run {
             println!("dry run: recorded, not performed ({}):", recorded.len());
             for call in &recorded {
-                println!("  would {} {}", call.verb, call.container);
+                println!("  would {}", would(call));
             }
         }
         println!("output: {}", outcome.output);
         println!("exit code: {}", outcome.exit_code());
     }
     Ok(outcome.success)
+}
+
+/// A recorded call in the JSON report: a container's lifecycle call names
+/// its `container`, a service call its `service` (and a scale what it sets).
+fn recorded_json(call: &Recorded) -> serde_json::Value {
+    match (call.verb, &call.scale) {
+        (Verb::Scale | Verb::Redeploy, scale) => {
+            let mut json = serde_json::json!({
+                "verb": call.verb.name(),
+                "service": call.target,
+            });
+            if let Some(Scaled { replicas, labels }) = scale {
+                json["replicas"] = serde_json::json!(replicas);
+                json["labels"] = labels
+                    .iter()
+                    .map(|(key, value)| (key.clone(), serde_json::json!(value)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            json
+        }
+        _ => serde_json::json!({
+            "verb": call.verb.name(),
+            "container": call.target,
+            "timeout_seconds": call.timeout_seconds,
+        }),
+    }
+}
+
+/// What a recorded call would have done, for people: `stop edgex-ui`,
+/// `scale edgex_ui to 0 replicas, setting sme.note.replicas=2`.
+fn would(call: &Recorded) -> String {
+    let Some(Scaled { replicas, labels }) = &call.scale else {
+        return format!("{} {}", call.verb, call.target);
+    };
+    let mut text = format!("scale {} to {replicas} replicas", call.target);
+    let (set, removed): (Vec<_>, Vec<_>) = labels.iter().partition(|(_, value)| value.is_some());
+    if !set.is_empty() {
+        let set: Vec<String> = set
+            .iter()
+            .map(|(key, value)| {
+                format!("{key}={}", printable(value.as_deref().unwrap_or_default()))
+            })
+            .collect();
+        text += &format!(", setting {}", set.join(" "));
+    }
+    if !removed.is_empty() {
+        let removed: Vec<&str> = removed.iter().map(|(key, _)| key.as_str()).collect();
+        text += &format!(", removing {}", removed.join(" "));
+    }
+    text
 }
 
 /// Per-call values that differ between two runs of the same request.
