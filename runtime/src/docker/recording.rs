@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Docker, DockerError, Result, Stats};
-use crate::bindings::{Container, CpuReading, Summary};
+use crate::bindings::{Container, CpuReading, Service, ServiceSummary, Summary};
 
 /// One Docker request, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,30 @@ pub enum Call {
         /// The container.
         name: String,
     },
+    /// `service`: a Swarm service and its tasks.
+    Service {
+        /// The service.
+        name: String,
+    },
+    /// `services`: a listing of Swarm services.
+    Services {
+        /// The label selector.
+        label: Option<String>,
+    },
+    /// `scale`.
+    Scale {
+        /// The service.
+        name: String,
+        /// The replica count asked for.
+        replicas: u64,
+        /// The labels set (a `null` value removes the label).
+        labels: Vec<(String, Option<String>)>,
+    },
+    /// `redeploy`.
+    Redeploy {
+        /// The service.
+        name: String,
+    },
 }
 
 impl std::fmt::Display for Call {
@@ -103,6 +127,31 @@ impl std::fmt::Display for Call {
             Call::Unpause { name } => write!(f, "unpause {name}"),
             Call::OneShot { name } => write!(f, "one-shot stats of {name}"),
             Call::Measure { name } => write!(f, "measured stats of {name}"),
+            Call::Service { name } => write!(f, "inspect service {name}"),
+            Call::Services { label } => write!(
+                f,
+                "list services (label {})",
+                label.as_deref().unwrap_or("none")
+            ),
+            Call::Scale {
+                name,
+                replicas,
+                labels,
+            } => {
+                write!(f, "scale service {name} to {replicas}")?;
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|(key, value)| match value {
+                        Some(value) => format!("{key}={value:?}"),
+                        None => format!("{key} removed"),
+                    })
+                    .collect();
+                if !labels.is_empty() {
+                    write!(f, " (labels {})", labels.join(", "))?;
+                }
+                Ok(())
+            }
+            Call::Redeploy { name } => write!(f, "redeploy service {name}"),
         }
     }
 }
@@ -117,8 +166,13 @@ pub struct Exchange {
     pub answer: std::result::Result<serde_json::Value, DockerError>,
 }
 
-/// The version of the recording format [`RecordFile`] writes.
-pub const RECORD_VERSION: u32 = 1;
+/// The version of the recording format [`RecordFile`] writes: 2 added the
+/// Swarm service calls.
+pub const RECORD_VERSION: u32 = 2;
+
+/// The oldest recording format still read: each version only added calls,
+/// so an older recording reads as it was written.
+pub const OLDEST_RECORD_VERSION: u32 = 1;
 
 /// A recorded run, as `smectl run --record` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +309,37 @@ impl Docker for Recording {
     async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
         let answer = self.inner.measure(n).await;
         self.keep(Call::Measure { name: name(n) }, answer)
+    }
+
+    async fn service(&self, n: &str) -> Result<Service> {
+        let answer = self.inner.service(n).await;
+        self.keep(Call::Service { name: name(n) }, answer)
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let answer = self.inner.services(label).await;
+        let label = label.map(str::to_owned);
+        self.keep(Call::Services { label }, answer)
+    }
+
+    async fn scale(
+        &self,
+        n: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let answer = self.inner.scale(n, replicas, labels).await;
+        let call = Call::Scale {
+            name: name(n),
+            replicas,
+            labels: labels.to_vec(),
+        };
+        self.keep(call, answer)
+    }
+
+    async fn redeploy(&self, n: &str) -> Result<()> {
+        let answer = self.inner.redeploy(n).await;
+        self.keep(Call::Redeploy { name: name(n) }, answer)
     }
 }
 
@@ -394,13 +479,39 @@ impl Docker for Replay {
     async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
         self.answer(Call::Measure { name: name(n) })
     }
+
+    async fn service(&self, n: &str) -> Result<Service> {
+        self.answer(Call::Service { name: name(n) })
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let label = label.map(str::to_owned);
+        self.answer(Call::Services { label })
+    }
+
+    async fn scale(
+        &self,
+        n: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        self.answer(Call::Scale {
+            name: name(n),
+            replicas,
+            labels: labels.to_vec(),
+        })
+    }
+
+    async fn redeploy(&self, n: &str) -> Result<()> {
+        self.answer(Call::Redeploy { name: name(n) })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bindings::Status;
-    use crate::docker::{SimContainer, Simulated};
+    use crate::docker::{SimContainer, SimService, Simulated};
 
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
@@ -465,6 +576,81 @@ mod tests {
         assert_eq!(
             short.difference().unwrap(),
             "the module made 1 Docker calls; the recording has 2 more, the first: stop web (timeout 3 s)"
+        );
+    }
+
+    #[test]
+    fn service_calls_are_recorded_and_replayed() {
+        let engine: Arc<dyn Docker> = Arc::new(
+            Simulated::new([]).with_services([SimService::new("api", Some(1), 1_000_000)]),
+        );
+        let recording = Recording::new(engine);
+        let notes = vec![("sme.note.replicas".to_owned(), Some("1".to_owned()))];
+        block_on(async {
+            recording.service("api").await.unwrap();
+            recording.scale("api", 0, &notes).await.unwrap();
+            recording.redeploy("api").await.unwrap();
+            recording.services(Some("tier")).await.unwrap();
+            recording.scale("gone", 1, &[]).await.unwrap_err();
+        });
+        let text = serde_json::to_string(&recording.exchanges()).unwrap();
+        let exchanges: Vec<Exchange> = serde_json::from_str(&text).unwrap();
+        assert_eq!(exchanges, recording.exchanges());
+        let replay = Replay::new("test".into(), exchanges);
+        block_on(async {
+            assert_eq!(replay.service("api").await.unwrap().replicas, Some(1));
+            replay.scale("api", 0, &notes).await.unwrap();
+            replay.redeploy("api").await.unwrap();
+            assert!(replay.services(Some("tier")).await.unwrap().is_empty());
+            assert_eq!(
+                replay.scale("gone", 1, &[]).await,
+                Err(DockerError::NoService("gone".into()))
+            );
+        });
+        assert_eq!(replay.difference(), None);
+
+        // Another replica count is another call.
+        let replay = Replay::new("test".into(), recording.exchanges());
+        block_on(async {
+            replay.service("api").await.unwrap();
+            assert!(replay.scale("api", 2, &notes).await.is_err());
+        });
+        assert_eq!(
+            replay.difference().unwrap(),
+            "call 2: the module asked scale service api to 2 (labels sme.note.replicas=\"1\"); \
+             the recording has scale service api to 0 (labels sme.note.replicas=\"1\")"
+        );
+    }
+
+    #[test]
+    fn a_recording_of_the_first_format_still_reads() {
+        // As `smectl run --record` wrote it before services were recorded.
+        let first = r#"{
+          "sme_recording": 1,
+          "service": "edgex-a",
+          "operation": "stop",
+          "modules": [{"name": "stop", "sha256": "00"}],
+          "dry_run": false,
+          "calls": [
+            {"call": "stop-timeout", "name": "edgex-a", "answer": {"Ok": null}},
+            {"call": "stop", "name": "edgex-a", "timeout_seconds": 10, "answer": {"Ok": null}},
+            {"call": "inspect", "name": "gone", "answer": {"Err": {"not-found": "gone"}}}
+          ],
+          "output": "\"\"",
+          "exit_code": 0
+        }"#;
+        let record: RecordFile = serde_json::from_str(first).unwrap();
+        assert!((OLDEST_RECORD_VERSION..=RECORD_VERSION).contains(&record.sme_recording));
+        assert_eq!(
+            record.calls[1].call,
+            Call::Stop {
+                name: "edgex-a".into(),
+                timeout_seconds: Some(10)
+            }
+        );
+        assert_eq!(
+            record.calls[2].answer,
+            Err(DockerError::NotFound("gone".into()))
         );
     }
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use sme::config::{Config, Env};
-use sme::docker::{Docker, RECORD_VERSION, RecordFile, Replay};
+use sme::docker::{Docker, OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Replay};
 use sme::executor::Outcome;
 use sme::limits::Limits;
 use sme::loader::Loader;
@@ -289,9 +289,10 @@ fn read_recording(file: &Path) -> anyhow::Result<RecordFile> {
             file.display()
         )
     })?;
-    if record.sme_recording != RECORD_VERSION {
+    if !(OLDEST_RECORD_VERSION..=RECORD_VERSION).contains(&record.sme_recording) {
         bail!(
-            "{}: recording format {} is not the {RECORD_VERSION} this smectl reads",
+            "{}: recording format {} is not one this smectl reads ({OLDEST_RECORD_VERSION} to \
+             {RECORD_VERSION}); replay it with the smectl that recorded it",
             file.display(),
             record.sme_recording
         );
