@@ -418,7 +418,9 @@ impl AuditDetail for String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::{Container, CpuReading, Health, Status, Summary};
+    use crate::bindings::{
+        Container, CpuReading, Health, Mode, Service, ServiceSummary, Status, Summary, UpdateState,
+    };
     use crate::docker::{self, DockerError, Stats};
     use crate::grants::Target;
 
@@ -476,6 +478,41 @@ mod tests {
         }
         async fn measure(&self, name: &str) -> docker::Result<(Option<CpuReading>, Stats)> {
             Err(DockerError::NotFound(name.to_owned()))
+        }
+        async fn service(&self, name: &str) -> docker::Result<Service> {
+            if name != "labelled-service" {
+                return Err(DockerError::NoService(name.to_owned()));
+            }
+            Ok(Service {
+                id: "s1".into(),
+                name: name.into(),
+                image: "img".into(),
+                mode: Mode::Replicated,
+                replicas: Some(1),
+                desired_tasks: 1,
+                running_tasks: 1,
+                tasks: Vec::new(),
+                update_state: UpdateState::None,
+                update_message: String::new(),
+                labels: vec![("tier".into(), "core".into())],
+                version: 1,
+                created_ms: 0,
+                updated_ms: 0,
+            })
+        }
+        async fn services(&self, _: Option<&str>) -> docker::Result<Vec<ServiceSummary>> {
+            Ok(Vec::new())
+        }
+        async fn scale(
+            &self,
+            _: &str,
+            _: u64,
+            _: &[(String, Option<String>)],
+        ) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn redeploy(&self, _: &str) -> docker::Result<()> {
+            Ok(())
         }
     }
 
@@ -625,5 +662,65 @@ mod tests {
         let (gate, _) = gate(granted(Verb::Inspect, "self"), Limits::default());
         let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async { Ok(()) }));
         assert!(matches!(answer.unwrap(), Err(CallError::Denied(_))));
+    }
+
+    #[test]
+    fn self_on_a_service_means_the_mapped_service() {
+        let (gate, _) = gate(granted(Verb::Scale, "self"), Limits::default());
+        let gate = gate.with_swarm_service("edgex_svc".to_owned());
+        let call =
+            |target| block_on(gate.call(Verb::Scale, Scope::Service(target), |_| async { Ok(()) }));
+        assert_eq!(call("edgex_svc").unwrap(), Ok(()));
+        let Err(CallError::Denied(message)) = call("svc").unwrap() else {
+            panic!("the agent's own name is not the service")
+        };
+        assert!(message.contains("(self is edgex_svc)"), "{message}");
+        // On a container, self is still the agent's name.
+        let (containers, _) = gate_for(granted(Verb::Stop, "self"), "edgex_svc");
+        let answer =
+            block_on(containers.call(Verb::Stop, Scope::Container("svc"), |_| async { Ok(()) }));
+        assert_eq!(answer.unwrap(), Ok(()));
+    }
+
+    fn gate_for(grant: Grant, swarm_service: &str) -> (Gate, Arc<Audit>) {
+        let (gate, audit) = gate(grant, Limits::default());
+        (gate.with_swarm_service(swarm_service.to_owned()), audit)
+    }
+
+    #[test]
+    fn service_label_grants_read_the_services_labels() {
+        let (gate, audit) = gate(
+            granted(Verb::Redeploy, "label:tier=core"),
+            Limits::default(),
+        );
+        let call = |target| {
+            block_on(gate.call(Verb::Redeploy, Scope::Service(target), |_| async { Ok(()) }))
+        };
+        assert_eq!(call("labelled-service").unwrap(), Ok(()));
+        // A container of that name does not make a service of it, and a
+        // missing service has no labels.
+        assert!(matches!(
+            call("labelled").unwrap(),
+            Err(CallError::Denied(_))
+        ));
+        assert!(matches!(call("gone").unwrap(), Err(CallError::Denied(_))));
+        let lines = audit.captured();
+        assert!(lines[0].contains("\"verb\":\"redeploy\""), "{lines:?}");
+    }
+
+    #[test]
+    fn service_verbs_are_denied_without_a_grant() {
+        let (gate, _) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async { Ok(()) }));
+        let Err(CallError::Denied(message)) = answer.unwrap() else {
+            panic!("scale is not granted")
+        };
+        assert!(
+            message.ends_with("its grant allows scale on no service"),
+            "{message}"
+        );
+        let listing =
+            block_on(gate.call(Verb::List, Scope::ServiceListing("*"), |_| async { Ok(()) }));
+        assert!(matches!(listing.unwrap(), Err(CallError::Denied(_))));
     }
 }

@@ -134,7 +134,12 @@ pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
 /// componentize-py build does (it imports the whole world, whatever the
 /// policy calls): its imports then say nothing about what it needs.
 pub fn imports_whole_world(imported: &[Verb]) -> bool {
-    Verb::GRANTABLE.iter().all(|verb| imported.contains(verb))
+    // The container verbs: a build against the world before `services`
+    // imports all of them and none of the service verbs.
+    Verb::GRANTABLE
+        .iter()
+        .filter(|verb| !verb.is_service_only())
+        .all(|verb| imported.contains(verb))
 }
 
 /// Mismatches between what a module imports and what it is granted. A
@@ -146,7 +151,8 @@ pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
     for &verb in imported.iter().filter(|verb| verb.is_gated()) {
         if !grant.has(verb) && !whole_world {
             warnings.push(format!(
-                "imports {verb} but is granted {verb} on no container: every {verb} call will be denied"
+                "imports {verb} but is granted {verb} on {}: every {verb} call will be denied",
+                grant.describe(verb)
             ));
         }
     }
@@ -168,7 +174,7 @@ pub fn grant_notes(grant: &Grant, imported: &[Verb]) -> Vec<String> {
     }
     let outside: Vec<&str> = Verb::GRANTABLE
         .iter()
-        .filter(|verb| !grant.has(**verb))
+        .filter(|verb| imported.contains(verb) && !grant.has(**verb))
         .map(|verb| verb.name())
         .collect();
     let mut notes = vec![
