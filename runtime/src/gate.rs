@@ -37,7 +37,15 @@ pub enum Scope<'a> {
     Local(&'a str),
 }
 
+/// What a call names, for its audit lines: the name (or listing filter)
+/// and, for a Swarm service, `Some("service")`.
+type Named<'a> = (&'a str, Option<&'static str>);
+
 impl Scope<'_> {
+    fn object(&self) -> Option<&'static str> {
+        matches!(self, Scope::Service(_) | Scope::ServiceListing(_)).then_some("service")
+    }
+
     fn target(&self) -> &str {
         match self {
             Scope::Container(target)
@@ -143,28 +151,29 @@ impl Gate {
     {
         let started = Instant::now();
         let target = scope.target();
+        let object = scope.object();
         let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         if calls > self.limits.host_calls {
             return self.stop(
                 verb,
-                target,
+                (target, object),
                 LimitExceeded::HostCalls(self.limits.host_calls),
                 started,
             );
         }
         if let Err(refusal) = self.admit(verb, scope).await {
-            self.record(verb, target, "deny", Err(&refusal), started)?;
+            self.record(verb, (target, object), "deny", Err(&refusal), started)?;
             return Ok(Err(refusal));
         }
 
         if verb.is_mutating() {
             // Fails closed: without its line, the change is never sent.
-            self.audit.intent(&self.described(verb, target))?;
+            self.audit.intent(&self.described(verb, (target, object)))?;
         }
         let left = self.deadline.left();
         let deadline = self.deadline.exceeded.clone();
         if left.is_zero() {
-            return self.stop(verb, target, deadline, started);
+            return self.stop(verb, (target, object), deadline, started);
         }
         let answer = match scope {
             Scope::Local(_) => perform(left).await,
@@ -176,7 +185,7 @@ impl Gate {
                 match tokio::time::timeout(budget, perform(budget)).await {
                     Ok(answer) => answer,
                     Err(_) if budget < self.limits.docker_timeout => {
-                        return self.stop(verb, target, deadline, started);
+                        return self.stop(verb, (target, object), deadline, started);
                     }
                     Err(_) => Err(CallError::Timeout(format!(
                         "{verb} of {target} took longer than the Docker timeout of {} ms",
@@ -190,7 +199,7 @@ impl Gate {
             .as_ref()
             .map(|_| ())
             .map_err(|e| e as &dyn AuditDetail);
-        self.record_noting(verb, target, "allow", outcome, timeout_s, started)?;
+        self.record_noting(verb, (target, object), "allow", outcome, timeout_s, started)?;
         Ok(answer)
     }
 
@@ -199,7 +208,7 @@ impl Gate {
     fn stop<T>(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         limit: LimitExceeded,
         started: Instant,
     ) -> wasmtime::Result<T> {
@@ -346,7 +355,7 @@ impl Gate {
     fn record(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         decision: &str,
         result: Result<(), &dyn AuditDetail>,
         started: Instant,
@@ -355,19 +364,20 @@ impl Gate {
     }
 
     /// What a call of `verb` on `target` by this module is, for its lines.
-    fn described<'a>(&'a self, verb: Verb, target: &'a str) -> Call<'a> {
+    fn described<'a>(&'a self, verb: Verb, (target, object): Named<'a>) -> Call<'a> {
         Call {
             module: &self.module,
             service: &self.service,
             verb: verb.name(),
             target,
+            object,
         }
     }
 
     fn record_noting(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         decision: &str,
         result: Result<(), &dyn AuditDetail>,
         timeout_s: Option<u32>,
@@ -706,6 +716,16 @@ mod tests {
         assert!(matches!(call("gone").unwrap(), Err(CallError::Denied(_))));
         let lines = audit.captured();
         assert!(lines[0].contains("\"verb\":\"redeploy\""), "{lines:?}");
+        // Service calls say so; container lines stay as they always were.
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.contains("\"object\":\"service\"")),
+            "{lines:?}"
+        );
+        let (containers, audit) = gate_for(granted(Verb::Stop, "self"), "svc");
+        block_on(stop(&containers, "svc")).unwrap().unwrap();
+        assert!(audit.captured().iter().all(|line| !line.contains("object")));
     }
 
     #[test]

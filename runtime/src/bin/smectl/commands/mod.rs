@@ -44,10 +44,12 @@ pub fn grant_json(grant: &Grant) -> serde_json::Value {
 pub fn grant_text(grant: &Grant, source: GrantSource) -> String {
     let mut text = format!("grants      ({})\n", grant_source(source));
     if grant.verbs().next().is_none() {
-        text.push_str("  nothing: every container call is denied\n");
+        text.push_str("  nothing: every container and service call is denied\n");
     }
     for verb in grant.verbs() {
-        let mutating = if verb.is_mutating() {
+        let mutating = if verb.is_service_only() {
+            "  (changes services)"
+        } else if verb.is_mutating() {
             "  (changes containers)"
         } else {
             ""
