@@ -255,6 +255,10 @@ pub struct Call<'a> {
     /// The container (or list filter) the call named.
     #[serde(serialize_with = "clipped")]
     pub target: &'a str,
+    /// `service` when the target is a Swarm service; absent for containers
+    /// (and so in every line written before services existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<&'static str>,
 }
 
 /// A module's log message, as captured for `smectl run` (see
@@ -398,6 +402,7 @@ mod tests {
                 service: "svc",
                 verb: "stop",
                 target: "svc",
+                object: None,
             },
             decision: "allow",
             result: "ok",

@@ -786,6 +786,35 @@ mod tests {
     }
 
     #[test]
+    fn swarm_settings_are_read_and_checked() {
+        assert_eq!(parse("").unwrap().swarm, Swarm::default());
+        let config = parse("[swarm]\nmode = \"on\"\nservice = \"edgex_{name}\"\n").unwrap();
+        assert_eq!(config.swarm.mode, swarm::Mode::On);
+        assert_eq!(
+            config.swarm.candidate("edgex-core-data").as_deref(),
+            Some("edgex_core-data")
+        );
+        assert_eq!(line_of_error("\n[swarm]\nmode = \"yes\"\n"), 3);
+        assert_eq!(line_of_error("[swarm]\nservice = \"edgex\"\n"), 2);
+        assert_eq!(line_of_error("[swarm]\nreplicas = 2\n"), 2);
+        let message = parse("[swarm]\nmode = \"yes\"\n").unwrap_err().to_string();
+        assert!(message.contains("[swarm] mode \"yes\""), "{message}");
+    }
+
+    #[test]
+    fn service_verbs_can_be_granted() {
+        let config =
+            parse("[modules.stop.grants]\nscale = [\"self\"]\nredeploy = [\"label:tier=edge\"]\n")
+                .unwrap();
+        let grant = config.module("stop").grant;
+        assert_eq!(
+            grant.verbs().collect::<Vec<_>>(),
+            [Verb::Scale, Verb::Redeploy]
+        );
+        assert!(parse("[modules.stop.grants]\nscale = [\"label:sme.note.replicas\"]\n").is_err());
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let config = parse("").unwrap();
         assert_eq!(config.policy_dir, Path::new(DEFAULT_POLICY_DIR));

@@ -37,7 +37,15 @@ pub enum Scope<'a> {
     Local(&'a str),
 }
 
+/// What a call names, for its audit lines: the name (or listing filter)
+/// and, for a Swarm service, `Some("service")`.
+type Named<'a> = (&'a str, Option<&'static str>);
+
 impl Scope<'_> {
+    fn object(&self) -> Option<&'static str> {
+        matches!(self, Scope::Service(_) | Scope::ServiceListing(_)).then_some("service")
+    }
+
     fn target(&self) -> &str {
         match self {
             Scope::Container(target)
@@ -143,28 +151,29 @@ impl Gate {
     {
         let started = Instant::now();
         let target = scope.target();
+        let object = scope.object();
         let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         if calls > self.limits.host_calls {
             return self.stop(
                 verb,
-                target,
+                (target, object),
                 LimitExceeded::HostCalls(self.limits.host_calls),
                 started,
             );
         }
         if let Err(refusal) = self.admit(verb, scope).await {
-            self.record(verb, target, "deny", Err(&refusal), started)?;
+            self.record(verb, (target, object), "deny", Err(&refusal), started)?;
             return Ok(Err(refusal));
         }
 
         if verb.is_mutating() {
             // Fails closed: without its line, the change is never sent.
-            self.audit.intent(&self.described(verb, target))?;
+            self.audit.intent(&self.described(verb, (target, object)))?;
         }
         let left = self.deadline.left();
         let deadline = self.deadline.exceeded.clone();
         if left.is_zero() {
-            return self.stop(verb, target, deadline, started);
+            return self.stop(verb, (target, object), deadline, started);
         }
         let answer = match scope {
             Scope::Local(_) => perform(left).await,
@@ -176,7 +185,7 @@ impl Gate {
                 match tokio::time::timeout(budget, perform(budget)).await {
                     Ok(answer) => answer,
                     Err(_) if budget < self.limits.docker_timeout => {
-                        return self.stop(verb, target, deadline, started);
+                        return self.stop(verb, (target, object), deadline, started);
                     }
                     Err(_) => Err(CallError::Timeout(format!(
                         "{verb} of {target} took longer than the Docker timeout of {} ms",
@@ -190,7 +199,7 @@ impl Gate {
             .as_ref()
             .map(|_| ())
             .map_err(|e| e as &dyn AuditDetail);
-        self.record_noting(verb, target, "allow", outcome, timeout_s, started)?;
+        self.record_noting(verb, (target, object), "allow", outcome, timeout_s, started)?;
         Ok(answer)
     }
 
@@ -199,7 +208,7 @@ impl Gate {
     fn stop<T>(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         limit: LimitExceeded,
         started: Instant,
     ) -> wasmtime::Result<T> {
@@ -346,7 +355,7 @@ impl Gate {
     fn record(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         decision: &str,
         result: Result<(), &dyn AuditDetail>,
         started: Instant,
@@ -355,19 +364,20 @@ impl Gate {
     }
 
     /// What a call of `verb` on `target` by this module is, for its lines.
-    fn described<'a>(&'a self, verb: Verb, target: &'a str) -> Call<'a> {
+    fn described<'a>(&'a self, verb: Verb, (target, object): Named<'a>) -> Call<'a> {
         Call {
             module: &self.module,
             service: &self.service,
             verb: verb.name(),
             target,
+            object,
         }
     }
 
     fn record_noting(
         &self,
         verb: Verb,
-        target: &str,
+        target: Named<'_>,
         decision: &str,
         result: Result<(), &dyn AuditDetail>,
         timeout_s: Option<u32>,
@@ -418,7 +428,9 @@ impl AuditDetail for String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::{Container, CpuReading, Health, Status, Summary};
+    use crate::bindings::{
+        Container, CpuReading, Health, Mode, Service, ServiceSummary, Status, Summary, UpdateState,
+    };
     use crate::docker::{self, DockerError, Stats};
     use crate::grants::Target;
 
@@ -476,6 +488,41 @@ mod tests {
         }
         async fn measure(&self, name: &str) -> docker::Result<(Option<CpuReading>, Stats)> {
             Err(DockerError::NotFound(name.to_owned()))
+        }
+        async fn service(&self, name: &str) -> docker::Result<Service> {
+            if name != "labelled-service" {
+                return Err(DockerError::NoService(name.to_owned()));
+            }
+            Ok(Service {
+                id: "s1".into(),
+                name: name.into(),
+                image: "img".into(),
+                mode: Mode::Replicated,
+                replicas: Some(1),
+                desired_tasks: 1,
+                running_tasks: 1,
+                tasks: Vec::new(),
+                update_state: UpdateState::None,
+                update_message: String::new(),
+                labels: vec![("tier".into(), "core".into())],
+                version: 1,
+                created_ms: 0,
+                updated_ms: 0,
+            })
+        }
+        async fn services(&self, _: Option<&str>) -> docker::Result<Vec<ServiceSummary>> {
+            Ok(Vec::new())
+        }
+        async fn scale(
+            &self,
+            _: &str,
+            _: u64,
+            _: &[(String, Option<String>)],
+        ) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn redeploy(&self, _: &str) -> docker::Result<()> {
+            Ok(())
         }
     }
 
@@ -625,5 +672,75 @@ mod tests {
         let (gate, _) = gate(granted(Verb::Inspect, "self"), Limits::default());
         let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async { Ok(()) }));
         assert!(matches!(answer.unwrap(), Err(CallError::Denied(_))));
+    }
+
+    #[test]
+    fn self_on_a_service_means_the_mapped_service() {
+        let (gate, _) = gate(granted(Verb::Scale, "self"), Limits::default());
+        let gate = gate.with_swarm_service("edgex_svc".to_owned());
+        let call =
+            |target| block_on(gate.call(Verb::Scale, Scope::Service(target), |_| async { Ok(()) }));
+        assert_eq!(call("edgex_svc").unwrap(), Ok(()));
+        let Err(CallError::Denied(message)) = call("svc").unwrap() else {
+            panic!("the agent's own name is not the service")
+        };
+        assert!(message.contains("(self is edgex_svc)"), "{message}");
+        // On a container, self is still the agent's name.
+        let (containers, _) = gate_for(granted(Verb::Stop, "self"), "edgex_svc");
+        let answer =
+            block_on(containers.call(Verb::Stop, Scope::Container("svc"), |_| async { Ok(()) }));
+        assert_eq!(answer.unwrap(), Ok(()));
+    }
+
+    fn gate_for(grant: Grant, swarm_service: &str) -> (Gate, Arc<Audit>) {
+        let (gate, audit) = gate(grant, Limits::default());
+        (gate.with_swarm_service(swarm_service.to_owned()), audit)
+    }
+
+    #[test]
+    fn service_label_grants_read_the_services_labels() {
+        let (gate, audit) = gate(
+            granted(Verb::Redeploy, "label:tier=core"),
+            Limits::default(),
+        );
+        let call = |target| {
+            block_on(gate.call(Verb::Redeploy, Scope::Service(target), |_| async { Ok(()) }))
+        };
+        assert_eq!(call("labelled-service").unwrap(), Ok(()));
+        // A container of that name does not make a service of it, and a
+        // missing service has no labels.
+        assert!(matches!(
+            call("labelled").unwrap(),
+            Err(CallError::Denied(_))
+        ));
+        assert!(matches!(call("gone").unwrap(), Err(CallError::Denied(_))));
+        let lines = audit.captured();
+        assert!(lines[0].contains("\"verb\":\"redeploy\""), "{lines:?}");
+        // Service calls say so; container lines stay as they always were.
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.contains("\"object\":\"service\"")),
+            "{lines:?}"
+        );
+        let (containers, audit) = gate_for(granted(Verb::Stop, "self"), "svc");
+        block_on(stop(&containers, "svc")).unwrap().unwrap();
+        assert!(audit.captured().iter().all(|line| !line.contains("object")));
+    }
+
+    #[test]
+    fn service_verbs_are_denied_without_a_grant() {
+        let (gate, _) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async { Ok(()) }));
+        let Err(CallError::Denied(message)) = answer.unwrap() else {
+            panic!("scale is not granted")
+        };
+        assert!(
+            message.ends_with("its grant allows scale on no service"),
+            "{message}"
+        );
+        let listing =
+            block_on(gate.call(Verb::List, Scope::ServiceListing("*"), |_| async { Ok(()) }));
+        assert!(matches!(listing.unwrap(), Err(CallError::Denied(_))));
     }
 }

@@ -88,6 +88,11 @@ impl Verb {
         )
     }
 
+    /// Whether the verb applies to Swarm services only (`scale`, `redeploy`).
+    pub fn is_service_only(self) -> bool {
+        matches!(self, Verb::Scale | Verb::Redeploy)
+    }
+
     /// Whether calls with this verb are checked against the grant; `log` and
     /// `clock` touch no container and are only counted and audited.
     pub fn is_gated(self) -> bool {
@@ -374,7 +379,9 @@ impl Grant {
     /// The targets of `verb` as a list for messages, e.g. `self, name:edgex-*`.
     pub fn describe(&self, verb: Verb) -> String {
         let targets: Vec<String> = self.targets(verb).iter().map(Target::to_string).collect();
-        if targets.is_empty() {
+        if targets.is_empty() && verb.is_service_only() {
+            "no service".to_owned()
+        } else if targets.is_empty() {
             "no container".to_owned()
         } else {
             targets.join(", ")
@@ -576,11 +583,19 @@ mod tests {
         let stop = Grant::builtin("stop").unwrap();
         assert_eq!(
             stop.verbs().collect::<Vec<_>>(),
-            [Verb::Inspect, Verb::Stop]
+            [Verb::Inspect, Verb::Stop, Verb::Scale]
         );
         assert_eq!(stop.describe(Verb::Stop), "self");
+        let restart = Grant::builtin("restart").unwrap();
+        assert_eq!(
+            restart.verbs().collect::<Vec<_>>(),
+            [Verb::Inspect, Verb::Restart, Verb::Redeploy]
+        );
         let metrics = Grant::builtin("metrics").unwrap();
-        assert_eq!(metrics.verbs().collect::<Vec<_>>(), [Verb::Stats]);
+        assert_eq!(
+            metrics.verbs().collect::<Vec<_>>(),
+            [Verb::Inspect, Verb::Stats]
+        );
         assert!(Grant::builtin("pause").is_none());
     }
 }

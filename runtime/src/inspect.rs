@@ -79,6 +79,12 @@ pub fn verb_of(instance: &str, function: &str) -> Option<Verb> {
         ("containers", "pause") => Some(Verb::Pause),
         ("containers", "unpause") => Some(Verb::Unpause),
         ("container-config", _) => Some(Verb::Inspect),
+        // `target` inspects the mapped service in `[swarm] mode = "auto"`.
+        ("services", "inspect" | "target") => Some(Verb::Inspect),
+        ("services", "list") => Some(Verb::List),
+        ("services", "scale") => Some(Verb::Scale),
+        ("services", "redeploy") => Some(Verb::Redeploy),
+        ("services", "task-stats") => Some(Verb::Stats),
         ("stats" | "cpu-window", _) => Some(Verb::Stats),
         ("log", _) => Some(Verb::Log),
         ("clock", _) => Some(Verb::Clock),
@@ -146,6 +152,14 @@ mod tests {
         );
         assert_eq!(
             verb_of("sme:policy/stats@0.1.0", "recent"),
+            Some(Verb::Stats)
+        );
+        assert_eq!(
+            verb_of("sme:policy/services@0.1.0", "scale"),
+            Some(Verb::Scale)
+        );
+        assert_eq!(
+            verb_of("sme:policy/services@0.1.0", "task-stats"),
             Some(Verb::Stats)
         );
         assert_eq!(

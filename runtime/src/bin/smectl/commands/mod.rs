@@ -44,10 +44,12 @@ pub fn grant_json(grant: &Grant) -> serde_json::Value {
 pub fn grant_text(grant: &Grant, source: GrantSource) -> String {
     let mut text = format!("grants      ({})\n", grant_source(source));
     if grant.verbs().next().is_none() {
-        text.push_str("  nothing: every container call is denied\n");
+        text.push_str("  nothing: every container and service call is denied\n");
     }
     for verb in grant.verbs() {
-        let mutating = if verb.is_mutating() {
+        let mutating = if verb.is_service_only() {
+            "  (changes services)"
+        } else if verb.is_mutating() {
             "  (changes containers)"
         } else {
             ""
@@ -134,7 +136,12 @@ pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
 /// componentize-py build does (it imports the whole world, whatever the
 /// policy calls): its imports then say nothing about what it needs.
 pub fn imports_whole_world(imported: &[Verb]) -> bool {
-    Verb::GRANTABLE.iter().all(|verb| imported.contains(verb))
+    // The container verbs: a build against the world before `services`
+    // imports all of them and none of the service verbs.
+    Verb::GRANTABLE
+        .iter()
+        .filter(|verb| !verb.is_service_only())
+        .all(|verb| imported.contains(verb))
 }
 
 /// Mismatches between what a module imports and what it is granted. A
@@ -146,7 +153,8 @@ pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
     for &verb in imported.iter().filter(|verb| verb.is_gated()) {
         if !grant.has(verb) && !whole_world {
             warnings.push(format!(
-                "imports {verb} but is granted {verb} on no container: every {verb} call will be denied"
+                "imports {verb} but is granted {verb} on {}: every {verb} call will be denied",
+                grant.describe(verb)
             ));
         }
     }
@@ -168,7 +176,7 @@ pub fn grant_notes(grant: &Grant, imported: &[Verb]) -> Vec<String> {
     }
     let outside: Vec<&str> = Verb::GRANTABLE
         .iter()
-        .filter(|verb| !grant.has(**verb))
+        .filter(|verb| imported.contains(verb) && !grant.has(**verb))
         .map(|verb| verb.name())
         .collect();
     let mut notes = vec![
