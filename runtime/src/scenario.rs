@@ -3,7 +3,10 @@
 //!
 //! A scenario runs through the same executor path as `sme`: the same
 //! loader, grants, limits, gate and audit; only the Docker behind the
-//! [`Docker`] trait is [`Simulated`] (or a [`Replay`] of a recording).
+//! [`Docker`] trait is [`Simulated`] (or a [`Replay`] of a recording). Its
+//! daemon holds containers (`[[container]]`) and, as a swarm manager, Swarm
+//! services (`[[service]]`); `[swarm]` says what the configuration's
+//! `[swarm]` would, so that `services.target()` answers as it is set.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::audit::Audit;
-use crate::bindings::{Health, Request, Status};
+use crate::bindings::{Health, Mode, Request, Status, UpdateState};
 use crate::config::{Config, Env};
-use crate::docker::{Docker, SimContainer, Simulated};
+use crate::docker::{Docker, Failure, SimContainer, SimService, Simulated};
 use crate::executor::{self, Outcome};
 use crate::grants::Verb;
 use crate::policy::{self, Policy, PolicyDir, World};
+use crate::swarm::{self, Template};
 
 /// A scenario file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +61,28 @@ pub struct Scenario {
     pub operation: Option<String>,
     /// The containers that exist.
     pub containers: Vec<SimContainer>,
+    /// The Swarm services that exist.
+    pub services: Vec<SimService>,
+    /// Whether the daemon is a swarm manager (else it answers every service
+    /// call as a daemon in no swarm does).
+    pub swarm_manager: bool,
     /// The configuration to run under.
     pub config: ConfigSource,
+    /// `[swarm]` settings that replace the configuration's.
+    pub swarm: SwarmSettings,
     /// True when no daemon answers.
     pub unreachable: bool,
     /// What must come out.
     pub expect: Expect,
+}
+
+/// A scenario's `[swarm]`: each key given replaces the configuration's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmSettings {
+    /// `mode`.
+    pub mode: Option<swarm::Mode>,
+    /// `service`, the name template.
+    pub service: Option<Template>,
 }
 
 /// What a scenario expects; absent parts are not checked.
@@ -77,6 +97,8 @@ pub struct Expect {
     pub calls: Option<Vec<String>>,
     /// Containers' state afterwards: the keys given, by container name.
     pub containers: BTreeMap<String, toml::Table>,
+    /// Services' state afterwards: the keys given, by service name.
+    pub services: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,10 +108,21 @@ struct RawScenario {
     request: RawRequest,
     #[serde(default)]
     container: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    service: Vec<toml::Spanned<toml::Table>>,
+    swarm_manager: Option<bool>,
     config: Option<toml::Spanned<RawConfig>>,
+    swarm: Option<RawSwarm>,
     #[serde(default)]
     unreachable: bool,
     expect: RawExpect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSwarm {
+    mode: Option<toml::Spanned<String>>,
+    service: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +147,8 @@ struct RawExpect {
     calls: Option<Vec<String>>,
     #[serde(default)]
     container: BTreeMap<String, toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    service: BTreeMap<String, toml::Spanned<toml::Table>>,
 }
 
 /// The largest scenario file read.
@@ -159,6 +194,46 @@ impl Scenario {
             }
             containers.push(container);
         }
+        let mut services = Vec::new();
+        for table in &raw.service {
+            let start = table.span().start;
+            let service = service(table.get_ref(), now).map_err(|m| error(start, m))?;
+            if services
+                .iter()
+                .any(|s: &SimService| s.name() == service.name())
+            {
+                let name = service.name();
+                return Err(error(start, format!("service {name:?} is given twice")));
+            }
+            services.push(service);
+        }
+        let swarm_manager = raw.swarm_manager.unwrap_or(true);
+        if !swarm_manager && let Some(first) = raw.service.first() {
+            return Err(error(
+                first.span().start,
+                "`swarm_manager = false` and a [[service]]: a daemon in no swarm has none".into(),
+            ));
+        }
+        let mut swarm = SwarmSettings::default();
+        if let Some(raw_swarm) = raw.swarm {
+            if let Some(mode) = raw_swarm.mode {
+                swarm.mode = Some(swarm::Mode::parse(mode.get_ref()).ok_or_else(|| {
+                    error(
+                        mode.span().start,
+                        format!(
+                            "[swarm] mode {:?} is not one of \"off\", \"on\", \"auto\"",
+                            mode.get_ref()
+                        ),
+                    )
+                })?);
+            }
+            if let Some(template) = raw_swarm.service {
+                swarm.service = Some(
+                    Template::parse(template.get_ref())
+                        .map_err(|e| error(template.span().start, format!("[swarm] {e}")))?,
+                );
+            }
+        }
         let config = match raw.config {
             None => ConfigSource::Deployment,
             Some(config) => match config.into_inner() {
@@ -185,6 +260,13 @@ impl Scenario {
             container(&named, now).map_err(|m| error(start, format!("expect: {m}")))?;
             expected.insert(name, table);
         }
+        let mut expected_services = BTreeMap::new();
+        for (name, table) in raw.expect.service {
+            let start = table.span().start;
+            let table = table.into_inner();
+            check_expected_service(&table).map_err(|m| error(start, format!("expect: {m}")))?;
+            expected_services.insert(name, table);
+        }
         if let Some(code) = raw.expect.exit_code
             && !(0..=1).contains(&code)
         {
@@ -202,23 +284,31 @@ impl Scenario {
             service: raw.request.service,
             operation: raw.request.operation,
             containers,
+            services,
+            swarm_manager,
             config,
+            swarm,
             unreachable: raw.unreachable,
             expect: Expect {
                 output: raw.expect.output,
                 exit_code: raw.expect.exit_code,
                 calls: raw.expect.calls,
                 containers: expected,
+                services: expected_services,
             },
         })
     }
 
-    /// The simulated engine holding this scenario's containers.
+    /// The simulated engine holding this scenario's containers and services.
     pub fn engine(&self) -> Simulated {
         if self.unreachable {
-            Simulated::unreachable()
+            return Simulated::unreachable();
+        }
+        let engine = Simulated::new(self.containers.clone());
+        if self.swarm_manager {
+            engine.with_services(self.services.clone())
         } else {
-            Simulated::new(self.containers.clone())
+            engine
         }
     }
 
@@ -237,6 +327,12 @@ impl Scenario {
             }
         }
         .map_err(|e| e.to_string())?;
+        if let Some(mode) = self.swarm.mode {
+            config.swarm.mode = mode;
+        }
+        if let Some(template) = &self.swarm.service {
+            config.swarm.service = template.clone();
+        }
         config.audit_log = None;
         config.log_file = None;
         config.state_dir = None;
@@ -272,33 +368,14 @@ fn container(table: &toml::Table, now: u64) -> Result<SimContainer, String> {
             "running" => {
                 c.running = value.as_bool().ok_or("`running` must be true or false")?;
             }
-            "labels" => {
-                let labels = value.as_table().ok_or("`labels` must be a table")?;
-                c.labels = labels
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), text(v, "labels")?)))
-                    .collect::<Result<_, String>>()?;
-            }
+            "labels" => c.labels = labels(value)?,
             "stop_timeout" => sim.stop_timeout = Some(number(value, key)?),
-            "cpu_percent" => {
-                sim.cpu_percent = value
-                    .as_float()
-                    .or_else(|| value.as_integer().map(|i| i as f64))
-                    .filter(|p| p.is_finite() && *p >= 0.0)
-                    .ok_or("`cpu_percent` must be a number of at least 0")?;
-            }
+            "cpu_percent" => sim.cpu_percent = percent(value)?,
             "memory_bytes" => sim.memory_usage = number(value, key)?,
             "memory_limit" => sim.memory_limit = number(value, key)?,
             "online_cpus" => sim.online_cpus = number(value, key)?,
             "pids" => sim.pids = number(value, key)?,
-            "fail" => {
-                let fail = value.as_table().ok_or("`fail` must be a table")?;
-                for (verb, message) in fail {
-                    let verb = Verb::from_name(verb)
-                        .ok_or_else(|| format!("`fail` names {verb:?}, which is not a verb"))?;
-                    sim.fail.push((verb, text(message, "fail")?));
-                }
-            }
+            "fail" => sim.fail.extend(fail(value)?),
             other => {
                 return Err(format!(
                     "unknown container key `{other}` (expected name, status, health, \
@@ -310,6 +387,202 @@ fn container(table: &toml::Table, now: u64) -> Result<SimContainer, String> {
         }
     }
     Ok(sim)
+}
+
+/// Builds a Swarm service from its scenario table.
+fn service(table: &toml::Table, now: u64) -> Result<SimService, String> {
+    let name = match table.get("name") {
+        Some(toml::Value::String(name)) => name.clone(),
+        _ => return Err("every [[service]] needs a `name`".to_owned()),
+    };
+    crate::names::check_container(&name).map_err(|e| e.to_string())?;
+    let global = match table.get("mode") {
+        None => false,
+        Some(value) => mode(&text(value, "mode")?)? == Mode::Global,
+    };
+    let replicas = match (global, table.get("replicas")) {
+        (true, Some(_)) => {
+            return Err(format!(
+                "service {name:?} is global: it has no `replicas` (one task per node)"
+            ));
+        }
+        (true, None) => None,
+        (false, None) => Some(1),
+        (false, Some(value)) => Some(number(value, "replicas")?),
+    };
+    let mut sim = SimService::new(&name, replicas, now);
+    let mut failing = None;
+    let mut exit_code = None;
+    for (key, value) in table {
+        let s = &mut sim.model.service;
+        let task = &mut sim.task_container;
+        match key.as_str() {
+            "name" | "mode" | "replicas" => {}
+            "image" => s.image = text(value, key)?,
+            "id" => s.id = text(value, key)?,
+            "labels" => s.labels = labels(value)?,
+            "version" => s.version = number(value, key)?,
+            "update_state" => s.update_state = update_state(&text(value, key)?)?,
+            "update_message" => s.update_message = text(value, key)?,
+            "failing" => {
+                failing = match value {
+                    toml::Value::Boolean(false) => None,
+                    toml::Value::Boolean(true) => Some(None),
+                    toml::Value::String(err) => Some(Some(err.clone())),
+                    _ => {
+                        return Err(
+                            "`failing` must be true, false or the tasks' error message".to_owned()
+                        );
+                    }
+                }
+            }
+            "exit_code" => exit_code = Some(integer(value, key)?),
+            "cpu_percent" => task.cpu_percent = percent(value)?,
+            "memory_bytes" => task.memory_usage = number(value, key)?,
+            "memory_limit" => task.memory_limit = number(value, key)?,
+            "online_cpus" => task.online_cpus = number(value, key)?,
+            "pids" => task.pids = number(value, key)?,
+            "fail" => {
+                for (verb, message) in fail(value)? {
+                    // Stats are the task containers' to refuse.
+                    if verb == Verb::Stats {
+                        task.fail.push((verb, message));
+                    } else {
+                        sim.fail.push((verb, message));
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown service key `{other}` (expected name, mode, replicas, image, id, \
+                     labels, version, update_state, update_message, failing, exit_code, \
+                     cpu_percent, memory_bytes, memory_limit, online_cpus, pids, fail)"
+                ));
+            }
+        }
+    }
+    match (failing, exit_code) {
+        (None, Some(_)) => {
+            return Err("`exit_code` is the exit code of failing tasks: give `failing` too".into());
+        }
+        (None, None) => {}
+        (Some(err), code) => {
+            let mut failure = Failure::exit(code.unwrap_or(1));
+            if let Some(err) = err {
+                failure.err = err;
+            }
+            sim.model.fail_tasks(failure);
+        }
+    }
+    Ok(sim)
+}
+
+/// The keys `[expect.service.<name>]` can check, with what each holds.
+const SERVICE_EXPECTATIONS: &str = "mode, replicas, desired_tasks, running_tasks, tasks, labels, \
+                                    version, update_state, update_message, image";
+
+/// Checks the keys and values of an `[expect.service.<name>]` table, so a
+/// typo is an error rather than a check that can never pass.
+fn check_expected_service(table: &toml::Table) -> Result<(), String> {
+    for (key, value) in table {
+        match key.as_str() {
+            "mode" => {
+                mode(&text(value, key)?)?;
+            }
+            "replicas" if value.as_str() == Some("none") => {}
+            "replicas" | "desired_tasks" | "running_tasks" | "tasks" | "version" => {
+                number::<u64>(value, key)?;
+            }
+            "labels" => {
+                labels(value)?;
+            }
+            "update_state" => {
+                update_state(&text(value, key)?)?;
+            }
+            "update_message" | "image" => {
+                text(value, key)?;
+            }
+            other => {
+                return Err(format!(
+                    "unknown service key `{other}` (expected {SERVICE_EXPECTATIONS})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn labels(value: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let labels = value.as_table().ok_or("`labels` must be a table")?;
+    labels
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), text(v, "labels")?)))
+        .collect()
+}
+
+fn percent(value: &toml::Value) -> Result<f64, String> {
+    value
+        .as_float()
+        .or_else(|| value.as_integer().map(|i| i as f64))
+        .filter(|p| p.is_finite() && *p >= 0.0)
+        .ok_or_else(|| "`cpu_percent` must be a number of at least 0".to_owned())
+}
+
+fn fail(value: &toml::Value) -> Result<Vec<(Verb, String)>, String> {
+    let fail = value.as_table().ok_or("`fail` must be a table")?;
+    fail.iter()
+        .map(|(verb, message)| {
+            let verb = Verb::from_name(verb)
+                .ok_or_else(|| format!("`fail` names {verb:?}, which is not a verb"))?;
+            Ok((verb, text(message, "fail")?))
+        })
+        .collect()
+}
+
+fn mode(word: &str) -> Result<Mode, String> {
+    match word {
+        "replicated" => Ok(Mode::Replicated),
+        "global" => Ok(Mode::Global),
+        _ => Err(format!("mode {word:?} is not one of replicated, global")),
+    }
+}
+
+fn mode_word(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Replicated => "replicated",
+        Mode::Global => "global",
+    }
+}
+
+/// Docker's `UpdateStatus.State` words, `none` when there is none.
+const UPDATE_STATES: [(&str, UpdateState); 7] = [
+    ("none", UpdateState::None),
+    ("updating", UpdateState::Updating),
+    ("paused", UpdateState::Paused),
+    ("completed", UpdateState::Completed),
+    ("rollback-started", UpdateState::RollbackStarted),
+    ("rollback-paused", UpdateState::RollbackPaused),
+    ("rollback-completed", UpdateState::RollbackCompleted),
+];
+
+fn update_state(word: &str) -> Result<UpdateState, String> {
+    UPDATE_STATES
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, state)| *state)
+        .ok_or_else(|| {
+            format!(
+                "update_state {word:?} is not one of none, updating, paused, completed, \
+                 rollback-started, rollback-paused, rollback-completed"
+            )
+        })
+}
+
+fn update_state_word(state: UpdateState) -> &'static str {
+    UPDATE_STATES
+        .iter()
+        .find(|(_, s)| *s == state)
+        .map_or("none", |(name, _)| name)
 }
 
 fn text(value: &toml::Value, key: &str) -> Result<String, String> {
@@ -418,6 +691,31 @@ fn shown(sim: &SimContainer, key: &str) -> toml::Value {
     }
 }
 
+/// A service's state in the scenario's own words, for the keys an
+/// expectation can name.
+fn shown_service(sim: &SimService, key: &str) -> toml::Value {
+    let s = &sim.model.service;
+    let wide = |n: u64| toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+    match key {
+        "mode" => toml::Value::String(mode_word(s.mode).into()),
+        "replicas" => s.replicas.map_or(toml::Value::String("none".into()), wide),
+        "desired_tasks" => wide(s.desired_tasks.into()),
+        "running_tasks" => wide(s.running_tasks.into()),
+        "tasks" => wide(u64::try_from(s.tasks.len()).unwrap_or(u64::MAX)),
+        "labels" => toml::Value::Table(
+            s.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+                .collect(),
+        ),
+        "version" => wide(s.version),
+        "update_state" => toml::Value::String(update_state_word(s.update_state).into()),
+        "update_message" => toml::Value::String(s.update_message.clone()),
+        "image" => toml::Value::String(s.image.clone()),
+        _ => toml::Value::String("(not kept)".into()),
+    }
+}
+
 /// One way a run differed from what its scenario expects.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Difference {
@@ -438,6 +736,8 @@ pub struct Report {
     pub calls: Vec<String>,
     /// The containers afterwards.
     pub after: BTreeMap<String, SimContainer>,
+    /// The services afterwards.
+    pub services_after: BTreeMap<String, SimService>,
 }
 
 impl Report {
@@ -476,6 +776,20 @@ impl Report {
                 let actual = shown(after, key);
                 differ(
                     format!("container {name} {key}"),
+                    expected.to_string(),
+                    actual.to_string(),
+                );
+            }
+        }
+        for (name, keys) in &expect.services {
+            let Some(after) = self.services_after.get(name) else {
+                differ(format!("service {name}"), "present".into(), "absent".into());
+                continue;
+            };
+            for (key, expected) in keys {
+                let actual = shown_service(after, key);
+                differ(
+                    format!("service {name} {key}"),
                     expected.to_string(),
                     actual.to_string(),
                 );
@@ -670,11 +984,206 @@ status = "exited"
     }
 
     #[test]
+    fn a_scenario_reads_its_services_and_swarm_settings() {
+        let scenario = parse(
+            r#"
+[request]
+service = "edgex-core-data"
+operation = "stop"
+
+[swarm]
+mode = "on"
+service = "edgex_{name}"
+
+[[service]]
+name = "edgex_core-data"
+replicas = 2
+labels = { "tier" = "core" }
+cpu_percent = 1.5
+fail = { redeploy = "rpc error: busy", stats = "no stats" }
+
+[[service]]
+name = "edgex_agent"
+mode = "global"
+failing = "starting container failed: no such file"
+exit_code = 127
+
+[expect]
+output = '""'
+calls = ["inspect edgex_core-data", "scale edgex_core-data", "inspect edgex_core-data"]
+[expect.service.edgex_core-data]
+replicas = 0
+running_tasks = 0
+labels = { "tier" = "core", "sme.note.replicas" = "2" }
+[expect.service.edgex_agent]
+replicas = "none"
+update_state = "none"
+"#,
+        )
+        .unwrap();
+        assert!(scenario.swarm_manager);
+        assert_eq!(scenario.swarm.mode, Some(swarm::Mode::On));
+        assert_eq!(
+            scenario
+                .swarm
+                .service
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("edgex_{name}")
+        );
+        let [core, agent] = &scenario.services[..] else {
+            panic!("{:?}", scenario.services);
+        };
+        assert_eq!(core.model.service.replicas, Some(2));
+        assert_eq!(core.model.service.running_tasks, 2);
+        assert_eq!(core.fail, [(Verb::Redeploy, "rpc error: busy".to_owned())]);
+        assert_eq!(
+            core.task_container.fail,
+            [(Verb::Stats, "no stats".to_owned())]
+        );
+        assert_eq!(core.task_container.cpu_percent, 1.5);
+        assert_eq!(agent.model.service.mode, Mode::Global);
+        assert_eq!(agent.model.service.running_tasks, 0);
+        let failure = agent.model.failing.as_ref().unwrap();
+        assert_eq!(
+            (failure.err.as_str(), failure.exit_code),
+            ("starting container failed: no such file", 127)
+        );
+        assert_eq!(scenario.expect.services.len(), 2);
+
+        let config = Scenario {
+            config: ConfigSource::Inline("[swarm]\nmode = \"auto\"\n".into()),
+            ..scenario.clone()
+        }
+        .config(&Env::default(), None)
+        .unwrap();
+        assert_eq!(
+            config.swarm.mode,
+            swarm::Mode::On,
+            "the scenario's [swarm] wins"
+        );
+        assert_eq!(
+            config.swarm.candidate("edgex-core-data").as_deref(),
+            Some("edgex_core-data")
+        );
+        let engine = scenario.engine();
+        assert_eq!(engine.service_states().len(), 2);
+        assert_eq!(engine.containers().len(), 3, "two tasks and a failed one");
+    }
+
+    #[test]
+    fn service_mistakes_name_the_line_and_the_cause() {
+        let cases = [
+            (
+                "[[service]]\nname = \"s1\"\nreplica = 2\n",
+                "s.toml:3: unknown service key `replica`",
+            ),
+            (
+                "[[service]]\nname = \"s1\"\nmode = \"global\"\nreplicas = 2\n",
+                "s.toml:3: service \"s1\" is global: it has no `replicas`",
+            ),
+            (
+                "[[service]]\nname = \"s1\"\nexit_code = 2\n",
+                "`exit_code` is the exit code of failing tasks",
+            ),
+            (
+                "[[service]]\nname = \"s1\"\n[[service]]\nname = \"s1\"\n",
+                "s.toml:5: service \"s1\" is given twice",
+            ),
+            (
+                "[swarm]\nmode = \"yes\"\n",
+                "s.toml:4: [swarm] mode \"yes\"",
+            ),
+            (
+                "[swarm]\nservice = \"x\"\n",
+                "s.toml:4: [swarm] service template",
+            ),
+            (
+                "[[service]]\nname = \"s1\"\nupdate_state = \"done\"\n",
+                "update_state \"done\"",
+            ),
+        ];
+        for (body, expected) in cases {
+            let text = format!("[request]\nservice = \"a1\"\n{body}[expect]\n");
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{body}: {error}");
+        }
+        let typo =
+            parse("[request]\nservice = \"a1\"\n[expect]\n[expect.service.s1]\nrunning = 1\n");
+        let error = typo.unwrap_err().to_string();
+        assert!(
+            error.starts_with("s.toml:4: expect: unknown service key `running`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn without_a_swarm_the_daemon_is_no_manager() {
+        let scenario =
+            parse("swarm_manager = false\n[request]\nservice = \"a1\"\n[expect]\n").unwrap();
+        let engine = scenario.engine();
+        let answer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(engine.service("a1"));
+        assert_eq!(
+            answer.map(|_| ()),
+            Err(crate::docker::DockerError::Engine(
+                crate::docker::NOT_A_MANAGER.to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn service_differences_name_the_service_and_key() {
+        let mut after = SimService::new("s1", Some(1), 5);
+        after.model.service.labels = vec![("k".into(), "v".into())];
+        let report = Report {
+            outcome: Outcome::failed("no"),
+            calls: Vec::new(),
+            after: BTreeMap::new(),
+            services_after: BTreeMap::from([("s1".to_owned(), after)]),
+        };
+        let expect = Expect {
+            services: BTreeMap::from([
+                (
+                    "s1".to_owned(),
+                    toml::Table::from_iter([
+                        ("replicas".to_owned(), toml::Value::from(0)),
+                        ("running_tasks".to_owned(), toml::Value::from(1)),
+                        (
+                            "labels".to_owned(),
+                            toml::Value::Table(toml::Table::from_iter([(
+                                "k".to_owned(),
+                                toml::Value::from("v"),
+                            )])),
+                        ),
+                    ]),
+                ),
+                ("s2".to_owned(), toml::Table::new()),
+            ]),
+            ..Expect::default()
+        };
+        let differences = report.differences(&expect);
+        let whats: Vec<&str> = differences.iter().map(|d| d.what.as_str()).collect();
+        assert_eq!(whats, ["service s1 replicas", "service s2"]);
+        assert_eq!(
+            (
+                differences[0].expected.as_str(),
+                differences[0].actual.as_str()
+            ),
+            ("0", "1")
+        );
+    }
+
+    #[test]
     fn differences_name_what_differs() {
         let report = Report {
             outcome: Outcome::failed("no"),
             calls: vec!["inspect a1".into()],
             after: BTreeMap::from([("a1".to_owned(), SimContainer::new("a1", Status::Exited, 5))]),
+            services_after: BTreeMap::new(),
         };
         let expect = Expect {
             output: Some(String::new()),
@@ -684,6 +1193,7 @@ status = "exited"
                 "a1".to_owned(),
                 toml::Table::from_iter([("status".to_owned(), toml::Value::from("running"))]),
             )]),
+            services: BTreeMap::new(),
         };
         let whats: Vec<String> = report
             .differences(&expect)

@@ -176,16 +176,17 @@ async fn scenario_verdict(
             let engine = Arc::new(scenario.engine());
             scenario::run(&scenario, subject, config, engine.clone())
                 .await
-                .map(|ran| (ran, engine.containers()))
+                .map(|ran| (ran, engine.containers(), engine.service_states()))
         }
         Err(error) => Err(error),
     };
     match ran {
-        Ok((ran, after)) => {
+        Ok((ran, after, services_after)) => {
             let report = Report {
                 outcome: ran.outcome,
                 calls: ran.calls,
                 after,
+                services_after,
             };
             verdict.differences = report.differences(&scenario.expect);
             verdict.ran = Some((report.outcome, report.calls));
@@ -226,7 +227,10 @@ async fn replay_verdict(
         service: record.service.clone(),
         operation: Some(record.operation.clone()),
         containers: Vec::new(),
+        services: Vec::new(),
+        swarm_manager: true,
         config: scenario::ConfigSource::Deployment,
+        swarm: scenario::SwarmSettings::default(),
         unreachable: false,
         expect: scenario::Expect::default(),
     };
