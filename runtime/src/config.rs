@@ -517,7 +517,7 @@ impl RawSigning {
                 (
                     id.span(),
                     format!(
-                        "revoked key {:?} is not a key ID (16 hexadecimal digits, as in \
+                        "revoked key {:?} is not a key ID (up to 16 hexadecimal digits, as in \
                          \"minisign public key E7620F1842B4E81F\")",
                         id.get_ref()
                     ),

@@ -35,19 +35,20 @@ pub const MAX_KEY_FILE_BYTES: u64 = 4 << 10;
 pub struct KeyId(pub [u8; 8]);
 
 /// As minisign prints it (`minisign public key E7620F1842B4E81F`): the
-/// little-endian 64-bit number in uppercase hexadecimal.
+/// little-endian 64-bit number in uppercase hexadecimal, with no leading
+/// zeros (minisign's `%PRIX64`), so an ID can be matched to its `.pub` file.
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+        write!(f, "{:X}", u64::from_le_bytes(self.0))
     }
 }
 
 impl KeyId {
-    /// Parses 16 hexadecimal digits, as [`KeyId`]'s `Display` prints them
-    /// (either case).
+    /// Parses up to 16 hexadecimal digits (either case), as minisign and
+    /// [`KeyId`]'s `Display` print them, or zero-padded to 16.
     pub fn parse(text: &str) -> Option<KeyId> {
         let text = text.trim();
-        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !(1..=16).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         u64::from_str_radix(text, 16)
@@ -421,7 +422,14 @@ mod tests {
         let id = KeyId([0x1f, 0xe8, 0xb4, 0x42, 0x18, 0x0f, 0x62, 0xe7]);
         assert_eq!(id.to_string(), "E7620F1842B4E81F");
         assert_eq!(KeyId::parse("e7620f1842b4e81f"), Some(id));
-        assert_eq!(KeyId::parse("E7620F1842B4E81"), None);
+        assert_eq!(KeyId::parse("E7620F1842B4E81F0"), None);
+        assert_eq!(KeyId::parse(""), None);
+        // One ID in sixteen starts with a zero nibble: minisign prints 15
+        // digits for it (seen in the signing tests), and so does SME.
+        let short = KeyId([0xcb, 0x46, 0xc9, 0xcc, 0xde, 0x0e, 0xa7, 0x03]);
+        assert_eq!(short.to_string(), "3A70EDECCC946CB");
+        assert_eq!(KeyId::parse("3A70EDECCC946CB"), Some(short));
+        assert_eq!(KeyId::parse("03a70edeccc946cb"), Some(short));
         // The example key of minisign-verify's documentation.
         let key =
             TrustedKey::from_base64("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3")

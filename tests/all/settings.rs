@@ -13,7 +13,7 @@ fn an_unknown_setting_refuses_the_module_naming_module_key_and_line() {
     let run = sandbox.sme(&[&container.name, "stop"]);
     let path = sandbox.root.join("sme.toml");
     run.fails_with(&format!(
-        "configuration {}, line 5: [modules.\"stop\".settings] `grace_cap` is not a setting of module stop (it declares grace_cap_s)",
+        "configuration {}, line 5: [modules.\"stop\".settings] `grace_cap` is not a setting of module stop (it declares grace_cap_s, swarm_wait_ms)",
         path.display()
     ));
     assert!(container.is_running(), "nothing ran");

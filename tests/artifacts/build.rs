@@ -44,6 +44,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "hostile_metrics",
     ),
     ("LIST_NAMES", "sme-test-list-names", "list_names"),
+    ("LIST_SERVICES", "sme-test-list-services", "list_services"),
     ("HUGE_TRANSFER", "sme-test-huge-transfer", "huge_transfer"),
     (
         "LIFECYCLE_PROBE",

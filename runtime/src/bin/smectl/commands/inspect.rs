@@ -76,7 +76,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             .map(|s| (s.value.text(), s.line))
     };
     let imported = imported_verbs(&description);
-    let warnings = grant_warnings(&settings.grant, &imported);
+    let warnings = grant_warnings(&settings.grant, settings.grant_source, &imported);
     let notes = grant_notes(&settings.grant, &imported);
     let wasi: Vec<&str> = description
         .imports

@@ -147,7 +147,7 @@ pub fn imports_whole_world(imported: &[Verb]) -> bool {
 /// Mismatches between what a module imports and what it is granted. A
 /// module that imports the whole world gets no warning for the calls it is
 /// not granted: see [`grant_notes`].
-pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
+pub fn grant_warnings(grant: &Grant, source: GrantSource, imported: &[Verb]) -> Vec<String> {
     let mut warnings = Vec::new();
     let whole_world = imports_whole_world(imported);
     for &verb in imported.iter().filter(|verb| verb.is_gated()) {
@@ -159,7 +159,10 @@ pub fn grant_warnings(grant: &Grant, imported: &[Verb]) -> Vec<String> {
         }
     }
     for verb in grant.verbs() {
-        if !imported.contains(&verb) {
+        // The built-in grants carry the default policies' Swarm verbs; a
+        // module of the operator's own under them chose nothing to remove.
+        let builtin_swarm = source == GrantSource::Builtin && verb.is_service_only();
+        if !imported.contains(&verb) && !builtin_swarm {
             warnings.push(format!(
                 "is granted {verb} but never imports it: the grant can be removed"
             ));
@@ -242,5 +245,9 @@ pub fn verify(
             policy.name
         ));
     }
-    Ok(grant_warnings(&module.grant, &imported))
+    Ok(grant_warnings(
+        &module.grant,
+        module.grant_source,
+        &imported,
+    ))
 }
