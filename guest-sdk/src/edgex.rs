@@ -3,10 +3,23 @@
 //! The default policies are one call each into this module; example policies
 //! add their own checks before or after the same calls. Texts and formats are
 //! the reference executor's, so the agent sees exactly what it used to see.
+//!
+//! Every operation first asks [`services::target`] whether the request is
+//! about a Docker Swarm service (the operator's `[swarm]` configuration).
+//! When it is not, the operation is the reference executor's on the
+//! container, call for call. When it is, the operation is carried out on the
+//! service the way a Swarm operator would (see [`service_lifecycle`] and
+//! [`service_metrics`]), with the same texts wherever the reference had one.
+
+mod swarm;
+
+pub use swarm::{service_failure, service_lifecycle, service_metrics};
 
 use crate::container_config::DOCKER_DEFAULT_STOP_TIMEOUT;
 use crate::figures::{Figures, json_string};
-use crate::{Error, Metric, MetricValue, container_config, containers, cpu_window, log, stats};
+use crate::{
+    Error, Metric, MetricValue, container_config, containers, cpu_window, log, services, stats,
+};
 
 /// What the reference executor prints when an operation succeeds: the JSON
 /// encoding of an empty string.
@@ -27,6 +40,51 @@ pub const SUCCESS: &str = "\"\"";
 /// that sets no stop timeout is stopped exactly as the reference stops it;
 /// only a longer grace period is shortened.
 pub const DEFAULT_GRACE_CAP: u32 = 10;
+
+/// How long a start, stop or restart of a Swarm service waits for its tasks
+/// by default, in milliseconds (the default of the default policies'
+/// `swarm_wait_ms` setting).
+///
+/// The agent gives up after 20 s and the module's deadline is 15 s: the
+/// inspection and the one update before the wait take well under a second
+/// each on a healthy manager, so 12 s of waiting leaves room for them and
+/// for the answer. A task usually starts within a few seconds; one that
+/// needs longer is reported as not running, as the reference reported a
+/// container that did not come up.
+pub const DEFAULT_SWARM_WAIT_MS: u32 = 12_000;
+
+/// How long [`metrics`] accepts a kept CPU reading to be, in milliseconds:
+/// what [`stats::recent`] accepts.
+pub const RECENT_WINDOW_MS: u32 = 5_000;
+
+/// What one lifecycle operation may spend waiting: the settings of the
+/// default policies.
+///
+/// ```
+/// use sme_guest::edgex::{Budget, DEFAULT_GRACE_CAP, DEFAULT_SWARM_WAIT_MS};
+/// let budget = Budget { swarm_wait_ms: 5_000, ..Budget::default() };
+/// assert_eq!((budget.grace_cap_s, budget.swarm_wait_ms), (DEFAULT_GRACE_CAP, 5_000));
+/// # let _ = DEFAULT_SWARM_WAIT_MS;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The longest grace period, in seconds, a container's stop or restart
+    /// asks Docker for (see [`Lifecycle::perform_within`]).
+    pub grace_cap_s: u32,
+    /// How long, in milliseconds, a Swarm service's start, stop or restart
+    /// waits for its tasks (see [`service_lifecycle`]).
+    pub swarm_wait_ms: u32,
+}
+
+impl Default for Budget {
+    /// [`DEFAULT_GRACE_CAP`] and [`DEFAULT_SWARM_WAIT_MS`].
+    fn default() -> Budget {
+        Budget {
+            grace_cap_s: DEFAULT_GRACE_CAP,
+            swarm_wait_ms: DEFAULT_SWARM_WAIT_MS,
+        }
+    }
+}
 
 /// A lifecycle operation of the reference executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,20 +152,62 @@ impl Lifecycle {
 }
 
 /// Performs `action` on the service's container and checks its state, exactly
-/// as the reference executor does. This is the whole default policy for
-/// `start`, `stop` and `restart`.
+/// as the reference executor does, or on the Swarm service the request is
+/// for (see [`lifecycle_with`]), with the default [`Budget`]. This is the
+/// whole default policy for `start`, `stop` and `restart`.
 ///
 /// ```no_run
 /// use sme_guest::edgex::{Lifecycle, lifecycle};
 /// let printed = lifecycle(Lifecycle::Stop, "edgex-core-data");
 /// ```
 pub fn lifecycle(action: Lifecycle, service: &str) -> Result<String, String> {
-    lifecycle_within(action, service, DEFAULT_GRACE_CAP)
+    lifecycle_with(action, service, Budget::default())
 }
 
-/// [`lifecycle`], with at most `cap_seconds` of grace period for a stop or
-/// restart (see [`Lifecycle::perform_within`]).
+/// [`lifecycle`], with at most `cap_seconds` of grace period for a
+/// container's stop or restart (see [`Lifecycle::perform_within`]).
 pub fn lifecycle_within(
+    action: Lifecycle,
+    service: &str,
+    cap_seconds: u32,
+) -> Result<String, String> {
+    let budget = Budget {
+        grace_cap_s: cap_seconds,
+        ..Budget::default()
+    };
+    lifecycle_with(action, service, budget)
+}
+
+/// [`lifecycle`] within `budget`. It asks [`services::target`] first: when
+/// the request is about a Swarm service, the operation is
+/// [`service_lifecycle`] on it, waiting at most `budget.swarm_wait_ms`;
+/// otherwise it is [`container_lifecycle`], exactly the reference's. A
+/// failure to tell (a denied or failed look-up in `auto` mode) is
+/// `<prefix>: <message>`.
+///
+/// ```
+/// use sme_guest::edgex::{Budget, Lifecycle, SUCCESS, lifecycle_with};
+/// # use sme_guest::testing::{self, Scene};
+/// # Scene::new()
+/// #     .service(testing::service("edgex-core-data").replicas(2))
+/// #     .swarm_target(Some("edgex-core-data"))
+/// #     .install();
+/// let budget = Budget { swarm_wait_ms: 5_000, ..Budget::default() };
+/// assert_eq!(lifecycle_with(Lifecycle::Stop, "edgex-core-data", budget), Ok(SUCCESS.to_owned()));
+/// # assert_eq!(testing::service_state("edgex-core-data").unwrap().note("replicas"), Some("2"));
+/// ```
+pub fn lifecycle_with(action: Lifecycle, service: &str, budget: Budget) -> Result<String, String> {
+    match services::target() {
+        Err(error) => Err(format!("{}: {}", action.prefix(), error.message())),
+        Ok(Some(target)) => service_lifecycle(action, &target, budget.swarm_wait_ms),
+        Ok(None) => container_lifecycle(action, service, budget.grace_cap_s),
+    }
+}
+
+/// The reference executor's operation on the container `service`: `action`
+/// with at most `cap_seconds` of grace period (see
+/// [`Lifecycle::perform_within`]), then [`verify`].
+pub fn container_lifecycle(
     action: Lifecycle,
     service: &str,
     cap_seconds: u32,
@@ -202,15 +302,26 @@ pub fn not_found(service: &str) -> String {
 /// daemon's refusal (a missing container) is printed as the reference
 /// printed `docker stats`' failure:
 /// `exit status 1: Error response from daemon: <message>\n`.
+///
+/// When the request is about a Swarm service ([`services::target`]), these
+/// are [`service_metrics`] over its tasks, measured against kept readings at
+/// most [`RECENT_WINDOW_MS`] old.
 pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
-    metrics_from(stats::recent(service))
+    match services::target().map_err(|error| error.message().to_owned())? {
+        Some(target) => service_metrics(&target, RECENT_WINDOW_MS),
+        None => metrics_from(stats::recent(service)),
+    }
 }
 
 /// [`metrics`], measuring CPU against a kept reading at most `window_ms`
 /// old ([`cpu_window::recent_within`]); when there is none, the host
-/// measures as `docker stats` does (1 to 2 s).
+/// measures as `docker stats` does (1 to 2 s). A Swarm service's tasks are
+/// measured with the same window.
 pub fn metrics_within(service: &str, window_ms: u32) -> Result<Vec<Metric>, String> {
-    metrics_from(cpu_window::recent_within(service, window_ms))
+    match services::target().map_err(|error| error.message().to_owned())? {
+        Some(target) => service_metrics(&target, window_ms),
+        None => metrics_from(cpu_window::recent_within(service, window_ms)),
+    }
 }
 
 fn metrics_from(measurement: Result<stats::Measurement, Error>) -> Result<Vec<Metric>, String> {

@@ -66,6 +66,47 @@ impl Figures {
         }
     }
 
+    /// What `docker stats` shows for several containers together (the
+    /// tasks of a Swarm service): every column summed, and the memory
+    /// percentage that of the summed use in the summed limit. No containers
+    /// at all give the figures of a stopped one: zeros.
+    ///
+    /// ```
+    /// use sme_guest::Figures;
+    /// let task = |cpu_percent, memory_used| Figures {
+    ///     cpu_percent, memory_used, memory_limit: 1000.0, memory_percent: 0.0,
+    ///     network_rx: 1.0, network_tx: 2.0, block_read: 0.0, block_write: 0.0, pids: 3,
+    /// };
+    /// let total = Figures::sum(&[task(1.5, 100.0), task(2.5, 300.0)]);
+    /// assert_eq!((total.cpu_percent, total.memory_used, total.pids), (4.0, 400.0, 6));
+    /// assert_eq!(total.memory_percent, 20.0); // 400 of 2000
+    /// assert_eq!(Figures::sum(&[]).raw().mem_usage, "0B / 0B");
+    /// assert_eq!(Figures::sum(&[]).raw().cpu_perc, "0.00%");
+    /// ```
+    pub fn sum(figures: &[Figures]) -> Figures {
+        // Folded from +0.0: `Sum` for floats starts at -0.0, which `docker
+        // stats` arithmetic would print as `-0.00%` for no containers.
+        let total =
+            |column: fn(&Figures) -> f64| figures.iter().map(column).fold(0.0, |a, b| a + b);
+        let memory_used = total(|f| f.memory_used);
+        let memory_limit = total(|f| f.memory_limit);
+        Figures {
+            cpu_percent: total(|f| f.cpu_percent),
+            memory_used,
+            memory_limit,
+            memory_percent: if memory_limit != 0.0 {
+                memory_used / memory_limit * 100.0
+            } else {
+                0.0
+            },
+            network_rx: total(|f| f.network_rx),
+            network_tx: total(|f| f.network_tx),
+            block_read: total(|f| f.block_read),
+            block_write: total(|f| f.block_write),
+            pids: figures.iter().map(|f| f.pids).sum(),
+        }
+    }
+
     /// The six strings the reference executor put under `raw`, formatted as
     /// `docker stats` formats them.
     pub fn raw(&self) -> Raw {

@@ -3,8 +3,8 @@
 //! An SME policy is a WebAssembly component that decides what the EdgeX
 //! executor does for one operation. This crate hides the component bindings:
 //! a policy is a plain function, exported with [`operation!`] or [`metrics!`],
-//! that calls the host through typed modules ([`containers`], [`stats`],
-//! [`log`], [`clock`]) and reuses the reference executor's behaviour from
+//! that calls the host through typed modules ([`containers`], [`services`],
+//! [`stats`], [`log`], [`clock`]) and reuses the reference executor's behaviour from
 //! [`edgex`].
 //!
 //! A stop that refuses to stop the database, and otherwise does exactly what
@@ -86,6 +86,7 @@ pub mod __private {
                     "sme:policy/settings@0.1.0": crate::__private::sme::policy::settings,
                     "sme:policy/container-config@0.1.0": crate::__private::sme::policy::container_config,
                     "sme:policy/cpu-window@0.1.0": crate::__private::sme::policy::cpu_window,
+                    "sme:policy/services@0.1.0": crate::__private::sme::policy::services,
                 },
                 pub_export_macro: true,
                 export_macro_name: $export_macro,
@@ -223,6 +224,141 @@ pub mod containers {
             import::unpause(name),
             crate::testing::serve("containers::unpause", |world| world
                 .lifecycle("unpause", name, None))
+        )
+    }
+}
+
+pub mod services {
+    //! Docker Swarm services: inspection, scaling, redeployment and the
+    //! figures of their tasks. Every call names its service exactly (no ID
+    //! prefixes) and is checked against the module's grant with the same
+    //! targets as containers; [`inspect`], [`list`] and [`task_stats`] use
+    //! the `inspect`, `list` and `stats` verbs, [`scale`] and [`redeploy`]
+    //! verbs of their own.
+    //!
+    //! [`target`] says whether the request is about a service at all: the
+    //! operator configures that (`[swarm]`), and it is none for a container.
+    //!
+    //! ```
+    //! use sme_guest::services;
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new()
+    //! #     .service(testing::service("edgex-core-data").replicas(2))
+    //! #     .swarm_target(Some("edgex-core-data"))
+    //! #     .install();
+    //! if let Some(name) = services::target()? {
+    //!     let service = services::inspect(&name)?;
+    //!     if service.running_tasks < service.desired_tasks {
+    //!         services::redeploy(&name)?;
+    //!     }
+    //!     // Remember the count in the service itself, then scale it to zero.
+    //!     let count = service.replicas.unwrap_or(0).to_string();
+    //!     services::scale(&name, 0, &[("replicas".to_owned(), Some(count))])?;
+    //!     assert_eq!(services::inspect(&name)?.note("replicas"), Some("2"));
+    //! }
+    //! # assert_eq!(
+    //! #     testing::calls(),
+    //! #     ["inspect edgex-core-data", "scale edgex-core-data", "inspect edgex-core-data"]
+    //! # );
+    //! # Ok::<(), sme_guest::Error>(())
+    //! ```
+    use crate::Error;
+    use crate::host::services as import;
+    pub use import::{
+        Filter, Mode, Service, Summary, Task, TaskMeasurement, TaskState, UpdateState,
+    };
+
+    /// What a module's notes are kept under: [`scale`] stores the note `key`
+    /// as the service label `sme.note.<key>`.
+    pub const NOTE_PREFIX: &str = "sme.note.";
+
+    impl Service {
+        /// The value of the service's label `key`, if it has one.
+        pub fn label(&self, key: &str) -> Option<&str> {
+            self.labels
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, value)| value.as_str())
+        }
+
+        /// The note `key` a module left with [`scale`] (the label
+        /// `sme.note.<key>`), if there is one.
+        pub fn note(&self, key: &str) -> Option<&str> {
+            self.label(&format!("{NOTE_PREFIX}{key}"))
+        }
+    }
+
+    /// The Swarm service this run is for, when the operator configured SME
+    /// for a swarm (`[swarm] mode`): the agent's service name mapped to a
+    /// service name. None when the request is for a container, which is
+    /// always the case with `mode = "off"`. With `mode = "auto"` the host
+    /// looks the service up first, under the module's `inspect` grant.
+    pub fn target() -> Result<Option<String>, Error> {
+        host_call!(
+            import::target(),
+            crate::testing::serve("services::target", |world| world.swarm_target())
+        )
+    }
+
+    /// Inspects one service and every task the manager keeps for it, newest
+    /// first. A name no service has answers [`Error::NotFound`] with the
+    /// daemon's words, `service <name> not found`.
+    pub fn inspect(name: &str) -> Result<Service, Error> {
+        host_call!(
+            import::inspect(name),
+            crate::testing::serve("services::inspect", |world| world.service(name))
+        )
+    }
+
+    /// Lists services; only those the module may `list` are returned.
+    pub fn list(filter: &Filter) -> Result<Vec<Summary>, Error> {
+        host_call!(
+            import::list(filter),
+            crate::testing::serve("services::list", |world| world.services(filter))
+        )
+    }
+
+    /// Sets a replicated service's replica count and, in the same update,
+    /// the module's notes on it: each `(key, value)` is kept as the label
+    /// `sme.note.<key>` ([`Service::note`] reads it back), a none value
+    /// removes it. Keys are 1 to 64 characters of `[a-z0-9.-]`, values at
+    /// most 256 bytes, at most 8 notes. Scaling to the current count with
+    /// notes already as asked sends nothing. A global service cannot be
+    /// scaled: that is an [`Error::InvalidArgument`].
+    pub fn scale(
+        name: &str,
+        replicas: u64,
+        notes: &[(String, Option<String>)],
+    ) -> Result<(), Error> {
+        host_call!(
+            import::scale(name, replicas, notes),
+            crate::testing::serve("services::scale", |world| world
+                .scale(name, replicas, notes))
+        )
+    }
+
+    /// Forces a rolling update that replaces every task (`docker service
+    /// update --force`). It answers once the update is accepted, not done:
+    /// watch the service's `version`, `update_state` and tasks with
+    /// [`inspect`] to see it through.
+    pub fn redeploy(name: &str) -> Result<(), Error> {
+        host_call!(
+            import::redeploy(name),
+            crate::testing::serve("services::redeploy", |world| world.redeploy(name))
+        )
+    }
+
+    /// Measures the containers of the service's running tasks that this
+    /// daemon runs (a node sees only its own tasks' containers), each
+    /// against a kept CPU reading at most `max_age_ms` old, as
+    /// [`crate::cpu_window::recent_within`] measures a container.
+    pub fn task_stats(name: &str, max_age_ms: u32) -> Result<Vec<TaskMeasurement>, Error> {
+        host_call!(
+            import::task_stats(name, max_age_ms),
+            crate::testing::serve("services::task_stats", |world| {
+                let _ = max_age_ms;
+                world.task_stats(name)
+            })
         )
     }
 }

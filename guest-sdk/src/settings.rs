@@ -133,6 +133,20 @@ pub const fn section<const N: usize>(text: &str) -> [u8; N] {
 #[macro_export]
 macro_rules! settings {
     () => {};
+    ($($entries:tt)*) => {
+        $crate::__sme_settings_consts!($($entries)*);
+        // One section for the whole declaration, so the runtime lists the
+        // settings in the order written here (the linker orders separate
+        // statics of one section as it likes).
+        $crate::__sme_setting_section!($crate::__sme_settings_lines!($($entries)*));
+    };
+}
+
+/// The constants of a [`settings!`] declaration.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sme_settings_consts {
+    () => {};
     (int $name:ident = $key:literal, $default:literal, $min:literal ..= $max:literal, $doc:literal; $($rest:tt)*) => {
         #[doc = $doc]
         pub const $name: $crate::settings::Int = $crate::settings::Int {
@@ -141,10 +155,7 @@ macro_rules! settings {
             min: $min,
             max: $max,
         };
-        $crate::__sme_setting_section!(concat!(
-            $key, "\tint\t", $default, "\t", $min, "\t", $max, "\t", $doc, "\n"
-        ));
-        $crate::settings!($($rest)*);
+        $crate::__sme_settings_consts!($($rest)*);
     };
     (string $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
         #[doc = $doc]
@@ -152,8 +163,7 @@ macro_rules! settings {
             key: $key,
             default: $default,
         };
-        $crate::__sme_setting_section!(concat!($key, "\tstring\t", $default, "\t\t\t", $doc, "\n"));
-        $crate::settings!($($rest)*);
+        $crate::__sme_settings_consts!($($rest)*);
     };
     (bool $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
         #[doc = $doc]
@@ -161,13 +171,39 @@ macro_rules! settings {
             key: $key,
             default: $default,
         };
-        $crate::__sme_setting_section!(concat!($key, "\tbool\t", $default, "\t\t\t", $doc, "\n"));
-        $crate::settings!($($rest)*);
+        $crate::__sme_settings_consts!($($rest)*);
     };
 }
 
-/// One declaration line in the `sme-settings` custom section; the linker
-/// joins the sections of every setting into one.
+/// The `sme-settings` lines of a [`settings!`] declaration, in order, as one
+/// string literal.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sme_settings_lines {
+    () => { "" };
+    (int $name:ident = $key:literal, $default:literal, $min:literal ..= $max:literal, $doc:literal; $($rest:tt)*) => {
+        concat!(
+            $key, "\tint\t", $default, "\t", $min, "\t", $max, "\t", $doc, "\n",
+            $crate::__sme_settings_lines!($($rest)*)
+        )
+    };
+    (string $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
+        concat!(
+            $key, "\tstring\t", $default, "\t\t\t", $doc, "\n",
+            $crate::__sme_settings_lines!($($rest)*)
+        )
+    };
+    (bool $name:ident = $key:literal, $default:literal, $doc:literal; $($rest:tt)*) => {
+        concat!(
+            $key, "\tbool\t", $default, "\t\t\t", $doc, "\n",
+            $crate::__sme_settings_lines!($($rest)*)
+        )
+    };
+}
+
+/// The declaration lines of one [`settings!`] in the `sme-settings` custom
+/// section; the linker joins the sections of every such declaration (and of
+/// linked objects) into one.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sme_setting_section {
@@ -179,4 +215,22 @@ macro_rules! __sme_setting_section {
             static SECTION: [u8; TEXT.len()] = $crate::settings::section(TEXT);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_declaration_is_one_section_in_the_order_written() {
+        const LINES: &str = crate::__sme_settings_lines! {
+            int WAIT = "wait_ms", 12000, 0..=14000, "Wait";
+            string LABEL = "label", "org.sme.x", "Label";
+            bool VERBOSE = "verbose", false, "Log more";
+        };
+        assert_eq!(
+            LINES,
+            "wait_ms\tint\t12000\t0\t14000\tWait\n\
+             label\tstring\torg.sme.x\t\t\tLabel\n\
+             verbose\tbool\tfalse\t\t\tLog more\n"
+        );
+    }
 }

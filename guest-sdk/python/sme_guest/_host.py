@@ -19,6 +19,7 @@ try:  # Present only in a component built by componentize-py.
     from wit_world.imports import containers as _containers
     from wit_world.imports import cpu_window as _cpu_window
     from wit_world.imports import log as _log
+    from wit_world.imports import services as _services
     from wit_world.imports import settings as _settings
     from wit_world.imports import stats as _stats
 
@@ -81,6 +82,40 @@ def _measurement(m) -> t.Measurement:
     return t.Measurement(None if m.previous is None else _reading(m.previous), _sample(m.current))
 
 
+def _task(k) -> t.Task:
+    return t.Task(
+        k.id,
+        k.node_id,
+        k.slot,
+        t.TaskState(k.desired_state.value),
+        t.TaskState(k.state.value),
+        k.message,
+        k.err,
+        k.container_id,
+        k.exit_code,
+        k.updated_ms,
+    )
+
+
+def _service(s) -> t.Service:
+    return t.Service(
+        s.id,
+        s.name,
+        s.image,
+        t.Mode(s.mode.value),
+        s.replicas,
+        s.desired_tasks,
+        s.running_tasks,
+        [_task(k) for k in s.tasks],
+        t.UpdateState(s.update_state.value),
+        s.update_message,
+        list(s.labels),
+        s.version,
+        s.created_ms,
+        s.updated_ms,
+    )
+
+
 class _Component:
     """The component's imports, with SDK types in and out."""
 
@@ -129,6 +164,45 @@ class _Component:
             return _measurement(_cpu_window.recent_within(name, max_age_ms))
         except _Err as err:
             raise _error(err) from None
+
+    def swarm_target(self) -> Optional[str]:
+        try:
+            return _services.target()
+        except _Err as err:
+            raise _error(err) from None
+
+    def service(self, name: str) -> t.Service:
+        try:
+            return _service(_services.inspect(name))
+        except _Err as err:
+            raise _error(err) from None
+
+    def services(self, f: t.ServiceFilter) -> list:
+        try:
+            rows = _services.list(_services.Filter(f.name, f.label))
+        except _Err as err:
+            raise _error(err) from None
+        return [t.ServiceSummary(r.id, r.name, r.image, t.Mode(r.mode.value), r.replicas, list(r.labels))
+                for r in rows]
+
+    def scale(self, name: str, replicas: int, notes: list) -> None:
+        try:
+            _services.scale(name, replicas, list(notes))
+        except _Err as err:
+            raise _error(err) from None
+
+    def redeploy(self, name: str) -> None:
+        try:
+            _services.redeploy(name)
+        except _Err as err:
+            raise _error(err) from None
+
+    def task_stats(self, name: str, max_age_ms: int) -> list:
+        try:
+            rows = _services.task_stats(name, max_age_ms)
+        except _Err as err:
+            raise _error(err) from None
+        return [t.TaskMeasurement(r.task_id, r.container, _measurement(r.measurement)) for r in rows]
 
     def now_ms(self) -> int:
         return _clock.now_ms()

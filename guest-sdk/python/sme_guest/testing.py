@@ -42,6 +42,12 @@ _SYSTEM_NS_PER_READING = 10_000_000_000
 class _Fake:
     def __init__(self, scene: "Scene"):
         self.containers: Dict[str, t.Container] = {c.name: replace(c) for c in scene._containers}
+        self.specs: Dict[str, dict] = {}  # the services, by name
+        for name, spec in scene._services.items():
+            self.specs[name] = dict(spec, labels=list(spec["labels"]), tasks=[], version=10, made=0,
+                                       update=(t.UpdateState.NONE, ""))
+            self._place(name, STARTED_MS)
+        self.swarm = scene._swarm
         self.extra = {name: dict(extra) for name, extra in scene._extra.items()}
         self.settings = dict(scene._settings)
         self.denied = set(scene._denied)
@@ -142,6 +148,126 @@ class _Fake:
         total = int(round(cpu / 100.0 * _SYSTEM_NS_PER_READING))
         return t.Measurement(previous, self._sample(name, c, total, _SYSTEM_NS_PER_READING))
 
+    # Swarm services: tasks change at once, as in the Rust SDK's fake.
+
+    def _task(self, name: str, slot: Optional[int], at: int) -> t.Task:
+        spec = self.specs[name]
+        spec["made"] += 1
+        index = list(self.specs).index(name)
+        task_id = f"t{index:04d}{spec['made']:020d}"
+        if spec["failing"]:
+            message = "task: non-zero exit (1)"
+            return t.Task(task_id, "node1", slot, t.TaskState.RUNNING, t.TaskState.FAILED, message, message,
+                          f"{task_id:0>64}", 1, at)
+        return t.Task(task_id, "node1", slot, t.TaskState.RUNNING, t.TaskState.RUNNING, "started", None,
+                      f"{task_id:0>64}", None, at)
+
+    def _place(self, name: str, at: int, first_slot: int = 1) -> None:
+        """Adds the tasks the service wants from ``first_slot`` on (one for a global service)."""
+        spec = self.specs[name]
+        slots = [None] if spec["replicas"] is None else range(first_slot, spec["replicas"] + 1)
+        spec["tasks"][:0] = [self._task(name, slot, at) for slot in slots]
+
+    def _service_call(self, verb: str, name: str) -> dict:
+        if (verb, name) in self.denied:
+            self.calls.append(f"{verb} {name} denied")
+            raise t.Denied(f"module under test may not {verb} {name}: the test's scene denies it")
+        self.calls.append(f"{verb} {name}")
+        if name not in self.specs:
+            raise t.NotFound(f"service {name} not found")
+        spec = self.specs[name]
+        failure = spec["fail"].get(verb)
+        if failure is not None:
+            raise t.Docker(failure)
+        return spec
+
+    def _shown(self, name: str) -> t.Service:
+        spec = self.specs[name]
+        tasks = sorted((replace(k) for k in spec["tasks"]), key=lambda k: -k.updated_ms)
+        replicas = spec["replicas"]
+        desired = replicas if replicas is not None else sum(
+            k.desired_state == t.TaskState.RUNNING for k in tasks)
+        running = sum(k.state == t.TaskState.RUNNING for k in tasks)
+        mode = t.Mode.REPLICATED if replicas is not None else t.Mode.GLOBAL
+        return t.Service(f"s{list(self.specs).index(name):024d}", name, spec["image"], mode, replicas,
+                         desired, running, tasks, spec["update"][0], spec["update"][1], list(spec["labels"]),
+                         spec["version"], CREATED_MS, CREATED_MS)
+
+    def swarm_target(self) -> Optional[str]:
+        return self.swarm
+
+    def service(self, name: str) -> t.Service:
+        self._service_call("inspect", name)
+        return self._shown(name)
+
+    def services(self, f: t.ServiceFilter) -> list:
+        import fnmatch
+
+        self.calls.append("list")
+        rows = []
+        for name in self.specs:
+            shown = self._shown(name)
+            if f.name is not None and not fnmatch.fnmatchcase(name, f.name):
+                continue
+            if f.label is not None:
+                key, _, value = f.label.partition("=")
+                if shown.label(key) is None or ("=" in f.label and shown.label(key) != value):
+                    continue
+            if ("list", name) in self.denied:
+                continue
+            rows.append(t.ServiceSummary(shown.id, name, shown.image, shown.mode, shown.replicas,
+                                         shown.labels))
+        return rows
+
+    def scale(self, name: str, replicas: int, notes: list) -> None:
+        spec = self._service_call("scale", name)
+        if spec["replicas"] is None:
+            raise t.InvalidArgument(
+                f"service {name} is global: it runs one task per node and has no replica count to scale")
+        labels = [(t.NOTE_PREFIX + key, value) for key, value in notes]
+        current = dict(spec["labels"])
+        if spec["replicas"] == replicas and all(current.get(k) == v for k, v in labels):
+            return
+        for key, value in labels:
+            current.pop(key, None)
+            if value is not None:
+                current[key] = value
+        spec["labels"] = list(current.items())
+        before, spec["replicas"] = spec["replicas"], replicas
+        spec["version"] += 1
+        spec["tasks"] = [k for k in spec["tasks"] if k.slot is None or k.slot <= replicas]
+        if replicas > before:
+            self._place(name, self.now, before + 1)
+
+    def redeploy(self, name: str) -> None:
+        spec = self._service_call("redeploy", name)
+        spec["version"] += 1
+        for k in spec["tasks"]:
+            if k.desired_state == t.TaskState.RUNNING:
+                k.desired_state = t.TaskState.SHUTDOWN
+                if k.state == t.TaskState.RUNNING:
+                    k.state, k.message, k.exit_code, k.updated_ms = t.TaskState.SHUTDOWN, "shutdown", 0, self.now
+        self._place(name, self.now)
+        if spec["failing"]:
+            spec["update"] = (t.UpdateState.PAUSED,
+                              f"update paused due to failure or early termination of task {spec['tasks'][0].id}")
+        else:
+            spec["update"] = (t.UpdateState.COMPLETED, "update completed")
+
+    def task_stats(self, name: str, max_age_ms: int) -> list:
+        spec = self._service_call("stats", name)
+        rows = []
+        for k in self._shown(name).tasks:
+            if k.state != t.TaskState.RUNNING or k.desired_state != t.TaskState.RUNNING:
+                continue
+            total = int(round(spec["cpu_percent"] / 100.0 * _SYSTEM_NS_PER_READING))
+            previous = t.CpuReading((self.now - 1000) * 1_000_000, 0, 0, 1)
+            current = t.Sample(t.CpuReading(self.now * 1_000_000, total, _SYSTEM_NS_PER_READING, 1),
+                               spec["memory"][0], spec["memory"][1], None, None, 0, 0, 0, 0, 1)
+            place = k.slot if k.slot is not None else k.node_id
+            rows.append(t.TaskMeasurement(k.id, f"{name}.{place}.{k.id}", t.Measurement(previous, current)))
+        return rows
+
     def now_ms(self) -> int:
         return self.now
 
@@ -165,10 +291,12 @@ def _current() -> _Fake:
 
 
 class Scene:
-    """The containers, settings and denials a test runs the policy against."""
+    """The containers, services, settings and denials a test runs the policy against."""
 
     def __init__(self) -> None:
         self._containers: List[t.Container] = []
+        self._services: Dict[str, dict] = {}
+        self._swarm: Optional[str] = None
         self._extra: Dict[str, dict] = {}
         self._settings: Dict[str, str] = {}
         self._denied: set = set()
@@ -218,6 +346,40 @@ class Scene:
         }
         return self
 
+    def service(
+        self,
+        name: str,
+        replicas: Optional[int] = 1,
+        *,
+        labels: Optional[Dict[str, str]] = None,
+        image: str = "busybox:latest",
+        failing: bool = False,
+        cpu_percent: float = 0.0,
+        memory: Tuple[int, int] = (0, 0),
+        fail: Optional[Dict[str, str]] = None,
+    ) -> "Scene":
+        """Adds a Swarm service with ``replicas`` tasks running on this node
+        (``replicas=None``: a global service, one task); ``failing`` tasks end
+        ``failed`` (``task: non-zero exit (1)``); every running task measures
+        ``cpu_percent`` and ``memory`` (used, limit); ``fail`` maps a verb to the
+        daemon's refusal message. Scales and redeploys change tasks at once."""
+        self._services[name] = {
+            "replicas": replicas,
+            "labels": list((labels or {}).items()),
+            "image": image,
+            "failing": failing,
+            "cpu_percent": cpu_percent,
+            "memory": memory,
+            "fail": dict(fail or {}),
+        }
+        return self
+
+    def swarm_target(self, name: Optional[str]) -> "Scene":
+        """What ``services.target()`` answers: the service the request is for
+        (``[swarm] mode = "on"``), or None for a container (the default)."""
+        self._swarm = name
+        return self
+
     def setting(self, key: str, value: str) -> "Scene":
         """What ``settings.get(key)`` answers."""
         self._settings[key] = value
@@ -241,7 +403,8 @@ def request(service: str, operation: str) -> t.Request:
 
 def calls() -> List[str]:
     """Every Docker call so far, in order (``inspect <name>``, ``stop <name>``,
-    ``stats <name>``, ``list``; `` denied`` for a denied one)."""
+    ``stats <name>``, ``scale <name>``, ``redeploy <name>``, ``list``; `` denied``
+    for a denied one). ``services.target()`` is not listed."""
     return list(_current().calls)
 
 
@@ -253,6 +416,12 @@ def timeouts() -> List[Tuple[str, Optional[int]]]:
 def logs() -> List[Tuple[t.Level, str]]:
     """The log lines the policy wrote."""
     return list(_current().logs)
+
+
+def service_state(name: str) -> Optional[t.Service]:
+    """The service as ``services.inspect`` would show it now (no call listed), or None."""
+    fake = _current()
+    return fake._shown(name) if name in fake.specs else None
 
 
 def state(name: str) -> Optional[t.Container]:

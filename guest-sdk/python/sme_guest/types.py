@@ -129,6 +129,128 @@ class Measurement:
     current: Sample
 
 
+class Mode(enum.Enum):
+    """How a Swarm service places its tasks."""
+
+    REPLICATED = 0
+    GLOBAL = 1
+
+
+class TaskState(enum.Enum):
+    """Docker's task states (``Status.State``, ``DesiredState``)."""
+
+    NEW = 0
+    ALLOCATED = 1
+    PENDING = 2
+    ASSIGNED = 3
+    ACCEPTED = 4
+    PREPARING = 5
+    READY = 6
+    STARTING = 7
+    RUNNING = 8
+    COMPLETE = 9
+    SHUTDOWN = 10
+    FAILED = 11
+    REJECTED = 12
+    REMOVE = 13
+    ORPHANED = 14
+
+
+class UpdateState(enum.Enum):
+    """Where a service's rolling update stands; ``NONE`` when it was never updated."""
+
+    NONE = 0
+    UPDATING = 1
+    PAUSED = 2
+    COMPLETED = 3
+    ROLLBACK_STARTED = 4
+    ROLLBACK_PAUSED = 5
+    ROLLBACK_COMPLETED = 6
+
+
+@dataclass
+class Task:
+    """One task the Swarm manager keeps for a service (its history included)."""
+
+    id: str
+    node_id: str
+    slot: Optional[int]
+    desired_state: TaskState
+    state: TaskState
+    message: str
+    err: Optional[str]
+    container_id: Optional[str]
+    exit_code: Optional[int]
+    updated_ms: int
+
+
+#: What a module's notes are kept under: ``services.scale`` stores the note
+#: ``key`` as the service label ``sme.note.<key>``.
+NOTE_PREFIX = "sme.note."
+
+
+@dataclass
+class Service:
+    """What ``docker service inspect`` and ``docker service ps`` say about one
+    service (the parts policies use); ``tasks`` newest first."""
+
+    id: str
+    name: str
+    image: str
+    mode: Mode
+    replicas: Optional[int]
+    desired_tasks: int
+    running_tasks: int
+    tasks: List[Task]
+    update_state: UpdateState
+    update_message: str
+    labels: List[Tuple[str, str]]
+    version: int
+    created_ms: int
+    updated_ms: int
+
+    def label(self, key: str) -> Optional[str]:
+        """The value of label ``key``, or None when the service has none."""
+        for name, value in self.labels:
+            if name == key:
+                return value
+        return None
+
+    def note(self, key: str) -> Optional[str]:
+        """The note ``key`` a module left with ``services.scale`` (the label ``sme.note.<key>``)."""
+        return self.label(NOTE_PREFIX + key)
+
+
+@dataclass
+class ServiceSummary:
+    """One row of a service listing."""
+
+    id: str
+    name: str
+    image: str
+    mode: Mode
+    replicas: Optional[int]
+    labels: List[Tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ServiceFilter:
+    """Which services to list; every given criterion must match (``name`` a
+    pattern with ``*`` and ``?``, ``label`` a key with an optional ``=value``)."""
+
+    name: Optional[str] = None
+    label: Optional[str] = None
+
+
+@dataclass
+class TaskMeasurement:
+    """One running task's container, measured as ``stats.recent`` measures."""
+
+    task_id: str
+    container: str
+    measurement: Measurement
+
+
 class Level(enum.Enum):
     """A log message's level."""
 

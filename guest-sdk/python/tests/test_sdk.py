@@ -9,9 +9,10 @@ import unittest
 from pathlib import Path
 
 import sme_guest
-from sme_guest import edgex, figures, settings, testing, types, units
+from sme_guest import edgex, figures, services, settings, testing, types, units
 from sme_guest.edgex import Lifecycle
-from sme_guest.types import CpuReading, Denied, Docker, Failure, Level, Measurement, NotFound, Sample, Status, Timeout
+from sme_guest.types import (CpuReading, Denied, Docker, Failure, InvalidArgument, Level, Measurement, NotFound,
+                             Sample, Status, TaskState, Timeout, UpdateState)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "policies" / "python"
 
@@ -119,6 +120,71 @@ class Edgex(unittest.TestCase):
         self.assertEqual(raised.exception.text, "Error stopping service: exit status 1: []\nError: No such object: edgex-x\n")
 
 
+class Services(unittest.TestCase):
+    def test_target_is_none_unless_the_scene_names_a_service(self):
+        testing.Scene().install()
+        self.assertIsNone(services.target())
+        testing.Scene().swarm_target("edgex-core-data").install()
+        self.assertEqual(services.target(), "edgex-core-data")
+        self.assertEqual(testing.calls(), [])
+
+    def test_scale_keeps_notes_and_changes_the_tasks(self):
+        testing.Scene().service("edgex-core-data", replicas=3).install()
+        services.scale("edgex-core-data", 0, [("replicas", "3")])
+        stopped = services.inspect("edgex-core-data")
+        self.assertEqual((stopped.replicas, stopped.running_tasks, stopped.note("replicas")), (0, 0, "3"))
+        self.assertEqual(stopped.label("sme.note.replicas"), "3")
+        services.scale("edgex-core-data", 2, [("replicas", None)])
+        started = testing.service_state("edgex-core-data")
+        self.assertEqual((started.replicas, started.running_tasks, started.note("replicas")), (2, 2, None))
+        self.assertEqual(started.version, 12)
+        services.scale("edgex-core-data", 2)
+        self.assertEqual(testing.service_state("edgex-core-data").version, 12, "nothing to change, nothing sent")
+        self.assertEqual(testing.calls(), ["scale edgex-core-data", "inspect edgex-core-data",
+                                           "scale edgex-core-data", "scale edgex-core-data"])
+
+    def test_redeploy_replaces_every_task(self):
+        testing.Scene().service("edgex-core-data", replicas=2).install()
+        before = {k.id for k in services.inspect("edgex-core-data").tasks}
+        services.redeploy("edgex-core-data")
+        after = services.inspect("edgex-core-data")
+        running = {k.id for k in after.tasks if k.state == TaskState.RUNNING}
+        self.assertEqual(len(running), 2)
+        self.assertFalse(running & before)
+        self.assertEqual((after.version, after.update_state), (11, UpdateState.COMPLETED))
+
+    def test_failing_tasks_never_run(self):
+        testing.Scene().service("edgex-core-data", replicas=2, failing=True).install()
+        service = services.inspect("edgex-core-data")
+        self.assertEqual((service.desired_tasks, service.running_tasks), (2, 0))
+        self.assertEqual({k.err for k in service.tasks}, {"task: non-zero exit (1)"})
+        self.assertEqual(services.task_stats("edgex-core-data", 5000), [])
+
+    def test_refusals_are_the_engines(self):
+        testing.Scene().service("edgex-ui", None).service("edgex-core-data").deny("redeploy", "edgex-core-data") \
+            .install()
+        with self.assertRaises(InvalidArgument) as raised:
+            services.scale("edgex-ui", 2)
+        self.assertEqual(raised.exception.message,
+                         "service edgex-ui is global: it runs one task per node and has no replica count to scale")
+        with self.assertRaises(NotFound) as raised:
+            services.inspect("edgex-x")
+        self.assertEqual(raised.exception.message, "service edgex-x not found")
+        with self.assertRaises(Denied):
+            services.redeploy("edgex-core-data")
+        self.assertEqual(testing.calls(), ["scale edgex-ui", "inspect edgex-x", "redeploy edgex-core-data denied"])
+
+    def test_task_stats_and_listings(self):
+        testing.Scene().service("edgex-core-data", replicas=2, cpu_percent=2.5, memory=(1024, 4096),
+                                labels={"tier": "core"}).service("edgex-ui", None).install()
+        measured = services.task_stats("edgex-core-data", 5000)
+        self.assertEqual(len(measured), 2)
+        self.assertAlmostEqual(figures.Figures.of(measured[0].measurement).cpu_percent, 2.5)
+        self.assertEqual([row.name for row in services.list_services(services.Filter(label="tier=core"))],
+                         ["edgex-core-data"])
+        self.assertEqual([row.replicas for row in services.list_services()], [2, None])
+
+
 def load_example(directory, module):
     """Imports an example policy afresh (each module exports one function)."""
     sme_guest._EXPORTED = None
@@ -163,7 +229,8 @@ def load_tests(loader, tests, ignore):
     for module in (sme_guest, types, units, figures, edgex, settings, testing,
                    importlib.import_module("sme_guest.containers"), importlib.import_module("sme_guest.stats"),
                    importlib.import_module("sme_guest.clock"), importlib.import_module("sme_guest.log"),
-                   importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window")):
+                   importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window"),
+                   services):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 

@@ -7,7 +7,7 @@
 
 use crate::containers::{Container, Health, Status};
 
-/// A verb of the module's grant that addresses containers.
+/// A verb of the module's grant that addresses containers or services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Verb {
     Inspect,
@@ -18,11 +18,13 @@ pub(crate) enum Verb {
     Restart,
     Pause,
     Unpause,
+    Scale,
+    Redeploy,
 }
 
 impl Verb {
     /// Every verb, as written in grants, scenes and [`super::calls`].
-    const ALL: [(&'static str, Verb); 8] = [
+    const ALL: [(&'static str, Verb); 10] = [
         ("inspect", Verb::Inspect),
         ("list", Verb::List),
         ("stats", Verb::Stats),
@@ -31,6 +33,8 @@ impl Verb {
         ("restart", Verb::Restart),
         ("pause", Verb::Pause),
         ("unpause", Verb::Unpause),
+        ("scale", Verb::Scale),
+        ("redeploy", Verb::Redeploy),
     ];
 
     /// The verb named `text`. A scene naming an unknown verb is a mistake in
@@ -186,7 +190,8 @@ pub(crate) fn apply(verb: Verb, container: &mut Container, now_ms: u64) -> Resul
             },
             _ => return Err(format!("Container {id} is not paused")),
         },
-        Verb::Inspect | Verb::List | Verb::Stats => before,
+        // Reads change nothing; scale and redeploy address services only.
+        Verb::Inspect | Verb::List | Verb::Stats | Verb::Scale | Verb::Redeploy => before,
     };
     after.show(container);
     Ok(())

@@ -42,6 +42,7 @@
 //! ```
 
 mod lifecycle;
+mod swarm;
 mod world;
 
 #[cfg(test)]
@@ -50,11 +51,14 @@ mod tests;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
+pub use self::swarm::{ServiceBuilder, TaskStats, service};
+
 use self::lifecycle::Verb;
-use self::world::{Fixture, World};
+use self::world::{Fixture, SwarmTarget, World};
 use crate::Request;
 use crate::containers::{Container, Health, Status};
 use crate::log::Level;
+use crate::services::Service;
 
 /// What [`clock::now_ms`](crate::clock::now_ms) answers when a scene is
 /// installed: 2023-11-14 22:13:20 UTC. [`clock::sleep`](crate::clock::sleep)
@@ -76,8 +80,8 @@ thread_local! {
     static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
 }
 
-/// The containers, settings and denials a test's host calls are answered
-/// from. Build one, then [`install`](Scene::install) it.
+/// The containers, services, settings and denials a test's host calls are
+/// answered from. Build one, then [`install`](Scene::install) it.
 ///
 /// ```
 /// use sme_guest::containers::{self, Status};
@@ -100,14 +104,73 @@ thread_local! {
 #[derive(Default)]
 pub struct Scene {
     containers: Vec<ContainerBuilder>,
+    services: Vec<ServiceBuilder>,
+    swarm: SwarmTarget,
     settings: HashMap<String, String>,
     denied: HashSet<(Verb, String)>,
 }
 
 impl Scene {
-    /// A scene with no containers, no settings and nothing denied.
+    /// A scene with no containers, no services, no settings and nothing
+    /// denied, configured for containers only (`[swarm] mode = "off"`).
     pub fn new() -> Scene {
         Scene::default()
+    }
+
+    /// Adds a Swarm service (see [`service`]). A service of the same name
+    /// added earlier is replaced. A container and a service may share a
+    /// name, as they do on a node running both.
+    pub fn service(mut self, service: ServiceBuilder) -> Scene {
+        self.services.retain(|s| s.name != service.name);
+        self.services.push(service);
+        self
+    }
+
+    /// What [`services::target`](crate::services::target) answers, as the
+    /// runtime does with `[swarm] mode = "on"` (some service name) or
+    /// `"off"` (none, the default): the request is about that service, or
+    /// about a container. The answer costs no host call and is not listed
+    /// in [`calls`].
+    ///
+    /// ```
+    /// use sme_guest::services;
+    /// use sme_guest::testing::Scene;
+    /// Scene::new().swarm_target(Some("edgex-core-data")).install();
+    /// assert_eq!(services::target()?.as_deref(), Some("edgex-core-data"));
+    /// Scene::new().install();
+    /// assert_eq!(services::target()?, None);
+    /// # Ok::<(), sme_guest::Error>(())
+    /// ```
+    pub fn swarm_target(mut self, service: Option<&str>) -> Scene {
+        self.swarm = match service {
+            Some(name) => SwarmTarget::On(name.to_owned()),
+            None => SwarmTarget::Off,
+        };
+        self
+    }
+
+    /// Makes [`services::target`](crate::services::target) answer as the
+    /// runtime does with `[swarm] mode = "auto"`: it inspects `service`
+    /// (listed in [`calls`] as `inspect <service>`, and refused when the
+    /// scene denies that) and answers its name when the scene has it, none
+    /// otherwise (the request is then about a container).
+    ///
+    /// ```
+    /// use sme_guest::services;
+    /// use sme_guest::testing::{self, Scene};
+    /// Scene::new().swarm_auto("edgex-core-data").install();
+    /// assert_eq!(services::target()?, None);
+    /// Scene::new()
+    ///     .service(testing::service("edgex-core-data"))
+    ///     .swarm_auto("edgex-core-data")
+    ///     .install();
+    /// assert_eq!(services::target()?.as_deref(), Some("edgex-core-data"));
+    /// assert_eq!(testing::calls(), ["inspect edgex-core-data"]);
+    /// # Ok::<(), sme_guest::Error>(())
+    /// ```
+    pub fn swarm_auto(mut self, service: &str) -> Scene {
+        self.swarm = SwarmTarget::Auto(service.to_owned());
+        self
     }
 
     /// Adds a container (see [`container`]). A container of the same name
@@ -126,16 +189,20 @@ impl Scene {
         self
     }
 
-    /// Makes `verb` on the container `name` answer [`Error::Denied`], as
-    /// the runtime does for a call outside the module's grant; the call is
-    /// listed in [`calls`] with ` denied` after it and changes nothing.
-    /// Verbs are `inspect` (which covers
-    /// [`container_config::stop_timeout`]), `list` (the container is left
-    /// out of listings), `stats`, `start`, `stop`, `restart`, `pause` and
-    /// `unpause`; any other panics.
+    /// Makes `verb` on the container or service `name` answer
+    /// [`Error::Denied`], as the runtime does for a call outside the
+    /// module's grant; the call is listed in [`calls`] with ` denied` after
+    /// it and changes nothing. Verbs are `inspect` (which covers
+    /// [`container_config::stop_timeout`] and, in auto mode,
+    /// [`services::target`]), `list` (the container or service is left out
+    /// of listings), `stats` (which covers
+    /// [`services::task_stats`]), `start`, `stop`, `restart`, `pause`,
+    /// `unpause`, `scale` and `redeploy`; any other panics.
     ///
     /// [`Error::Denied`]: crate::Error::Denied
     /// [`container_config::stop_timeout`]: crate::container_config::stop_timeout
+    /// [`services::target`]: crate::services::target
+    /// [`services::task_stats`]: crate::services::task_stats
     pub fn deny(mut self, verb: &str, name: &str) -> Scene {
         self.denied.insert((Verb::named(verb), name.to_owned()));
         self
@@ -144,7 +211,13 @@ impl Scene {
     /// Serves this thread's host calls from this scene from now on,
     /// replacing any scene installed before, with its calls, logs and clock.
     pub fn install(self) {
-        let world = World::new(self.containers, self.settings, self.denied);
+        let world = World::new(
+            self.containers,
+            self.services,
+            self.swarm,
+            self.settings,
+            self.denied,
+        );
         WORLD.with_borrow_mut(|installed| *installed = Some(world));
     }
 }
@@ -390,15 +463,41 @@ pub fn request(service: &str, operation: &str) -> Request {
     }
 }
 
-/// Every container and stats call since the scene was installed, in order,
-/// as `<verb> <name>` (`inspect edgex-core-data`, `stop edgex-core-data`;
-/// [`container_config::stop_timeout`] is an `inspect`, every stats call a
-/// `stats`), `list` for a listing, and ` denied` after a call the scene
-/// denied. Settings, logs and the clock are not listed.
+/// Every container, service and stats call since the scene was installed,
+/// in order, as the runtime's audit trail names them: `<verb> <name>`
+/// (`inspect edgex-core-data`, `stop edgex-core-data`, `scale
+/// edgex-core-data`; [`container_config::stop_timeout`] is an `inspect`,
+/// every stats call, [`services::task_stats`] too, a `stats`), `list` for a
+/// listing, and ` denied` after a call the scene denied.
+/// [`services::target`] is listed only in auto mode ([`Scene::swarm_auto`]),
+/// as the `inspect` it makes there. Settings, logs and the clock are not
+/// listed.
 ///
 /// [`container_config::stop_timeout`]: crate::container_config::stop_timeout
+/// [`services::target`]: crate::services::target
+/// [`services::task_stats`]: crate::services::task_stats
 pub fn calls() -> Vec<String> {
     read("calls", |world| world.calls.clone())
+}
+
+/// The service named `name` as [`services::inspect`] would show it now,
+/// after the policy's calls (without listing a call); none when the scene
+/// has no such service.
+///
+/// ```
+/// use sme_guest::services;
+/// use sme_guest::testing::{self, Scene};
+/// Scene::new().service(testing::service("edgex-core-data").replicas(2)).install();
+/// services::scale("edgex-core-data", 0, &[("replicas".to_owned(), Some("2".to_owned()))])?;
+/// let service = testing::service_state("edgex-core-data").unwrap();
+/// assert_eq!((service.replicas, service.running_tasks), (Some(0), 0));
+/// assert_eq!(service.note("replicas"), Some("2"));
+/// # Ok::<(), sme_guest::Error>(())
+/// ```
+///
+/// [`services::inspect`]: crate::services::inspect
+pub fn service_state(name: &str) -> Option<Service> {
+    serve("testing::service_state", |world| world.service_now(name))
 }
 
 /// The container named `name` as it is now, after the policy's calls; none

@@ -327,3 +327,217 @@ fn ids_are_stable_and_distinct() {
     assert_ne!(fake_id("web"), fake_id("db"));
     assert!(fake_id("web").bytes().all(|b| b.is_ascii_hexdigit()));
 }
+
+mod swarm {
+    use super::*;
+    use crate::services::{self, Mode, TaskState, UpdateState};
+
+    fn notes(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.map(str::to_owned)))
+            .collect()
+    }
+
+    #[test]
+    fn refusals_are_the_engines() {
+        Scene::new()
+            .service(service("web").global())
+            .service(service("db").fail("redeploy", "update out of sequence"))
+            .deny("scale", "db")
+            .install();
+        let refused = [
+            services::scale("web", 2, &[]),
+            services::scale("db", 0, &[]),
+            services::redeploy("db"),
+            services::inspect("gone").map(drop),
+        ];
+        assert!(
+            matches!(&refused[0], Err(Error::InvalidArgument(text)) if text ==
+            "service web is global: it runs one task per node and has no replica count to scale")
+        );
+        assert!(matches!(&refused[1], Err(Error::Denied(_))));
+        assert!(
+            matches!(&refused[2], Err(Error::Docker(text)) if text == "update out of sequence")
+        );
+        assert!(
+            matches!(&refused[3], Err(Error::NotFound(text)) if text == "service gone not found")
+        );
+        assert_eq!(
+            calls(),
+            [
+                "scale web",
+                "scale db denied",
+                "redeploy db",
+                "inspect gone"
+            ]
+        );
+        assert_eq!(service_state("db").unwrap().version, 10, "nothing changed");
+    }
+
+    #[test]
+    fn notes_are_checked_as_the_runtime_checks_them() {
+        Scene::new().service(service("web")).install();
+        for bad in [
+            notes(&[("", None)]),
+            notes(&[("Upper", None)]),
+            notes(&[("a=b", None)]),
+            vec![("k".to_owned(), Some("v".repeat(257)))],
+            (0..9).map(|i| (format!("k{i}"), None)).collect(),
+        ] {
+            assert!(
+                matches!(
+                    services::scale("web", 3, &bad),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(service_state("web").unwrap().replicas, Some(1));
+    }
+
+    #[test]
+    fn a_scale_to_the_same_count_and_notes_sends_nothing() {
+        Scene::new()
+            .service(service("web").replicas(2).note("replicas", "5"))
+            .install();
+        services::scale("web", 2, &notes(&[("replicas", Some("5"))])).unwrap();
+        services::scale("web", 2, &notes(&[("other", None)])).unwrap();
+        assert_eq!(service_state("web").unwrap().version, 10);
+        services::scale("web", 2, &notes(&[("replicas", None)])).unwrap();
+        let web = service_state("web").unwrap();
+        assert_eq!((web.version, web.note("replicas")), (11, None));
+        assert_eq!(web.running_tasks, 2, "the same tasks");
+    }
+
+    #[test]
+    fn scaling_adds_and_removes_slots() {
+        Scene::new().service(service("web").replicas(2)).install();
+        let before = service_state("web").unwrap();
+        services::scale("web", 4, &[]).unwrap();
+        let up = service_state("web").unwrap();
+        assert_eq!(
+            (up.desired_tasks, up.running_tasks, up.tasks.len()),
+            (4, 4, 4)
+        );
+        let slots: Vec<Option<u32>> = up.tasks.iter().map(|task| task.slot).collect();
+        assert_eq!(slots, [Some(4), Some(3), Some(2), Some(1)], "newest first");
+        let ids = |tasks: &[crate::services::Task]| -> Vec<String> {
+            tasks.iter().map(|task| task.id.clone()).collect()
+        };
+        assert_eq!(
+            ids(&up.tasks[2..]),
+            ids(&before.tasks),
+            "the old tasks stay"
+        );
+        services::scale("web", 1, &[]).unwrap();
+        let down = service_state("web").unwrap();
+        assert_eq!(down.tasks.len(), 1);
+        assert_eq!(down.tasks[0].slot, Some(1));
+    }
+
+    #[test]
+    fn a_redeploy_replaces_tasks_and_completes_its_update() {
+        Scene::new()
+            .service(service("web").global().nodes(2))
+            .install();
+        let before = services::inspect("web").unwrap();
+        assert_eq!((before.mode, before.replicas), (Mode::Global, None));
+        assert_eq!(before.update_state, UpdateState::None);
+        clock::sleep(5).unwrap();
+        services::redeploy("web").unwrap();
+        let after = services::inspect("web").unwrap();
+        assert_eq!(after.version, before.version + 1);
+        assert_eq!(after.updated_ms, NOW_MS + 5);
+        assert_eq!(
+            (after.update_state, after.update_message.as_str()),
+            (UpdateState::Completed, "update completed")
+        );
+        assert_eq!((after.desired_tasks, after.running_tasks), (2, 2));
+        let (new, old) = after.tasks.split_at(2);
+        assert!(new.iter().all(|task| task.state == TaskState::Running));
+        assert!(old.iter().all(|task| {
+            task.state == TaskState::Shutdown && task.desired_state == TaskState::Shutdown
+        }));
+        let old_ids: Vec<&str> = old.iter().map(|task| task.id.as_str()).collect();
+        let before_ids: Vec<&str> = before.tasks.iter().map(|task| task.id.as_str()).collect();
+        assert_eq!(old_ids, before_ids, "kept as history");
+        assert!(old.iter().all(|task| task.updated_ms == NOW_MS + 5));
+        let nodes: Vec<&str> = new.iter().map(|task| task.node_id.as_str()).collect();
+        assert_ne!(nodes[0], nodes[1], "one task per node");
+    }
+
+    #[test]
+    fn listings_filter_like_the_runtime() {
+        Scene::new()
+            .service(service("edgex-core-data").label("tier", "core"))
+            .service(service("edgex-ui").global())
+            .service(service("other").label("tier", "db"))
+            .deny("list", "other")
+            .install();
+        let list = |name: Option<&str>, label: Option<&str>| {
+            services::list(&services::Filter {
+                name: name.map(str::to_owned),
+                label: label.map(str::to_owned),
+            })
+            .map(|rows| rows.into_iter().map(|row| row.name).collect::<Vec<_>>())
+        };
+        assert_eq!(list(None, None).unwrap(), ["edgex-core-data", "edgex-ui"]);
+        assert_eq!(list(Some("edgex-?i"), None).unwrap(), ["edgex-ui"]);
+        assert_eq!(list(None, Some("tier")).unwrap(), ["edgex-core-data"]);
+        assert!(matches!(
+            list(Some("a b"), None),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert_eq!(calls(), ["list"; 4]);
+    }
+
+    #[test]
+    fn task_stats_measure_this_nodes_running_tasks() {
+        Scene::new()
+            .service(
+                service("web")
+                    .replicas(3)
+                    .nodes(2)
+                    .task_stats(vec![TaskStats::cpu_memory(10.0, 1024, 4096)]),
+            )
+            .install();
+        let measured = services::task_stats("web", 5000).unwrap();
+        let web = service_state("web").unwrap();
+        let local: Vec<&str> = web
+            .tasks
+            .iter()
+            .filter(|task| task.slot != Some(2))
+            .map(|task| task.id.as_str())
+            .collect();
+        let ids: Vec<&str> = measured.iter().map(|m| m.task_id.as_str()).collect();
+        assert_eq!(ids, local);
+        let first = measured
+            .iter()
+            .find(|m| m.container.starts_with("web.1."))
+            .unwrap();
+        let figures = Figures::of(&first.measurement);
+        assert!((figures.cpu_percent - 10.0).abs() < 1e-9);
+        assert_eq!(figures.memory_used, 1024.0);
+        let third = measured
+            .iter()
+            .find(|m| m.container.starts_with("web.3."))
+            .unwrap();
+        assert_eq!(Figures::of(&third.measurement).cpu_percent, 0.0, "idle");
+        assert_eq!(calls(), ["stats web"]);
+    }
+
+    #[test]
+    fn the_swarm_target_follows_the_mode() {
+        Scene::new().service(service("web")).install();
+        assert_eq!(services::target().unwrap(), None);
+        Scene::new()
+            .swarm_auto("web")
+            .service(service("web").fail("inspect", "node is not a swarm manager"))
+            .install();
+        assert!(matches!(services::target(), Err(Error::Docker(_))));
+        Scene::new().swarm_target(Some("web")).install();
+        assert_eq!(services::target().unwrap().as_deref(), Some("web"));
+        assert!(calls().is_empty());
+    }
+}

@@ -1,14 +1,29 @@
-//! The fake host behind one thread's host calls: the containers of the
-//! installed [`Scene`](super::Scene) and everything the policy did to them.
+//! The fake host behind one thread's host calls: the containers and
+//! services of the installed [`Scene`](super::Scene) and everything the
+//! policy did to them.
 
 use std::collections::{HashMap, HashSet};
 
 use super::lifecycle::{self, Verb};
-use super::{ContainerBuilder, NOW_MS};
+use super::swarm::{SwarmFixture, TaskStats};
+use super::{ContainerBuilder, NOW_MS, ServiceBuilder};
 use crate::Error;
 use crate::containers::{Container, Filter, Health, Status, Summary};
 use crate::log::Level;
+use crate::services::{self, Service, TaskMeasurement};
 use crate::stats::{CpuReading, Measurement, Sample};
+
+/// What `services::target` answers: the runtime's `[swarm] mode`.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum SwarmTarget {
+    /// Containers only: none, without a call.
+    #[default]
+    Off,
+    /// Always this service, without a call.
+    On(String),
+    /// This service when the scene has it, after inspecting it.
+    Auto(String),
+}
 
 /// CPUs the fake host has online.
 const ONLINE_CPUS: u32 = 2;
@@ -33,6 +48,8 @@ pub(crate) struct Fixture {
 
 pub(crate) struct World {
     fixtures: Vec<Fixture>,
+    services: Vec<SwarmFixture>,
+    swarm: SwarmTarget,
     settings: HashMap<String, String>,
     denied: HashSet<(Verb, String)>,
     pub(crate) calls: Vec<String>,
@@ -44,6 +61,8 @@ pub(crate) struct World {
 impl World {
     pub(crate) fn new(
         containers: Vec<ContainerBuilder>,
+        services: Vec<ServiceBuilder>,
+        swarm: SwarmTarget,
         settings: HashMap<String, String>,
         denied: HashSet<(Verb, String)>,
     ) -> World {
@@ -52,6 +71,8 @@ impl World {
                 .into_iter()
                 .map(ContainerBuilder::build)
                 .collect(),
+            services: services.into_iter().map(ServiceBuilder::build).collect(),
+            swarm,
             settings,
             denied,
             calls: Vec::new(),
@@ -68,10 +89,9 @@ impl World {
             .find(|container| container.name == name)
     }
 
-    /// Records the call and answers what the gate and the daemon would
-    /// answer before the verb itself: a denial, a missing container, a
-    /// failure the scene asked for.
-    fn reach(&mut self, verb: Verb, name: &str) -> Result<&mut Fixture, Error> {
+    /// Records the call and answers the gate's denial, if the scene denies
+    /// it.
+    fn admit(&mut self, verb: Verb, name: &str) -> Result<(), Error> {
         let denied = self.denied.contains(&(verb, name.to_owned()));
         let verb_name = verb.name();
         self.calls.push(if denied {
@@ -84,6 +104,14 @@ impl World {
                 "module under test may not {verb_name} {name}: the test's scene denies it"
             )));
         }
+        Ok(())
+    }
+
+    /// Records the call and answers what the gate and the daemon would
+    /// answer before the verb itself: a denial, a missing container, a
+    /// failure the scene asked for.
+    fn reach(&mut self, verb: Verb, name: &str) -> Result<&mut Fixture, Error> {
+        self.admit(verb, name)?;
         let fixture = self
             .fixtures
             .iter_mut()
@@ -121,7 +149,12 @@ impl World {
             .map(|fixture| &fixture.container)
             .filter(|c| filter.all || lifecycle::is_up(c.status))
             .filter(|c| filter.name.as_deref().is_none_or(|p| glob(p, &c.name)))
-            .filter(|c| filter.label.as_deref().is_none_or(|l| has_label(c, l)))
+            .filter(|c| {
+                filter
+                    .label
+                    .as_deref()
+                    .is_none_or(|l| has_label(&c.labels, l))
+            })
             // The gate shows a module only the containers it may list.
             .filter(|c| !self.denied.contains(&(Verb::List, c.name.clone())))
             .map(|c| Summary {
@@ -175,6 +208,125 @@ impl World {
         })
     }
 
+    pub(crate) fn swarm_target(&mut self) -> Result<Option<String>, Error> {
+        match self.swarm.clone() {
+            SwarmTarget::Off => Ok(None),
+            SwarmTarget::On(name) => Ok(Some(name)),
+            SwarmTarget::Auto(name) => {
+                // The runtime asks under the `inspect` grant; no such
+                // service means the request is about a container.
+                match self.reach_service(Verb::Inspect, &name) {
+                    Ok(_) => Ok(Some(name)),
+                    Err(Error::NotFound(_)) => Ok(None),
+                    Err(other) => Err(other),
+                }
+            }
+        }
+    }
+
+    /// The service `name` of the scene, or the daemon's answer when there
+    /// is none or the scene makes `verb` fail on it.
+    fn service_fixture(&mut self, verb: Verb, name: &str) -> Result<&mut SwarmFixture, Error> {
+        let fixture = self
+            .services
+            .iter_mut()
+            .find(|fixture| fixture.name() == name)
+            .ok_or_else(|| Error::NotFound(format!("service {name} not found")))?;
+        match fixture.failures.get(&verb) {
+            Some(message) => Err(Error::Docker(message.clone())),
+            None => Ok(fixture),
+        }
+    }
+
+    /// [`Self::reach`] for a service.
+    fn reach_service(&mut self, verb: Verb, name: &str) -> Result<&mut SwarmFixture, Error> {
+        self.admit(verb, name)?;
+        self.service_fixture(verb, name)
+    }
+
+    pub(crate) fn service(&mut self, name: &str) -> Result<Service, Error> {
+        let now_ms = self.now_ms;
+        Ok(self.reach_service(Verb::Inspect, name)?.shown(now_ms))
+    }
+
+    pub(crate) fn service_now(&mut self, name: &str) -> Option<Service> {
+        let now_ms = self.now_ms;
+        self.services
+            .iter_mut()
+            .find(|fixture| fixture.name() == name)
+            .map(|fixture| fixture.shown(now_ms))
+    }
+
+    pub(crate) fn services(
+        &mut self,
+        filter: &services::Filter,
+    ) -> Result<Vec<services::Summary>, Error> {
+        self.calls.push("list".to_owned());
+        if let Some(pattern) = &filter.name
+            && !valid_pattern(pattern)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
+                 and the wildcards * and ?"
+            )));
+        }
+        Ok(self
+            .services
+            .iter()
+            .filter(|s| filter.name.as_deref().is_none_or(|p| glob(p, s.name())))
+            .filter(|s| {
+                filter
+                    .label
+                    .as_deref()
+                    .is_none_or(|l| has_label(s.labels(), l))
+            })
+            // The gate shows a module only the services it may list.
+            .filter(|s| !self.denied.contains(&(Verb::List, s.name().to_owned())))
+            .map(SwarmFixture::summary)
+            .collect())
+    }
+
+    pub(crate) fn scale(
+        &mut self,
+        name: &str,
+        replicas: u64,
+        notes: &[(String, Option<String>)],
+    ) -> Result<(), Error> {
+        let now_ms = self.now_ms;
+        // The runtime checks the notes once the gate admits the call, before
+        // asking the daemon anything.
+        self.admit(Verb::Scale, name)?;
+        let labels = note_labels(notes)?;
+        self.service_fixture(Verb::Scale, name)?
+            .scale(replicas, &labels, now_ms)
+            .map_err(Error::InvalidArgument)
+    }
+
+    pub(crate) fn redeploy(&mut self, name: &str) -> Result<(), Error> {
+        let now_ms = self.now_ms;
+        self.reach_service(Verb::Redeploy, name)?.redeploy(now_ms);
+        Ok(())
+    }
+
+    pub(crate) fn task_stats(&mut self, name: &str) -> Result<Vec<TaskMeasurement>, Error> {
+        let now_ms = self.now_ms;
+        let tasks = self.reach_service(Verb::Stats, name)?.local_running(now_ms);
+        Ok(tasks
+            .into_iter()
+            .map(|(task_id, container, stats)| {
+                let (previous, current) = task_readings(&stats, now_ms * 1_000_000);
+                TaskMeasurement {
+                    task_id,
+                    container,
+                    measurement: Measurement {
+                        previous: Some(previous),
+                        current,
+                    },
+                }
+            })
+            .collect())
+    }
+
     pub(crate) fn setting(&self, key: &str) -> Option<String> {
         self.settings.get(key).cloned()
     }
@@ -208,14 +360,36 @@ fn readings(fixture: &Fixture, now_ns: u64) -> (CpuReading, Sample) {
         };
         return (zero, sample(zero, 0, 0, 0));
     }
+    let cpu_percent = if status == Status::Paused {
+        0.0
+    } else {
+        fixture.cpu_percent
+    };
+    let (previous, current) = cpu_readings(cpu_percent, now_ns);
+    let memory = sample(current, fixture.memory_usage, fixture.memory_limit, 1);
+    (previous, memory)
+}
+
+/// Two readings a second apart from which `docker stats` arithmetic gives
+/// back a task's figures.
+fn task_readings(stats: &TaskStats, now_ns: u64) -> (CpuReading, Sample) {
+    let (previous, current) = cpu_readings(stats.cpu_percent, now_ns);
+    let sample = Sample {
+        network_rx: stats.network_rx,
+        network_tx: stats.network_tx,
+        block_read: stats.block_read,
+        block_write: stats.block_write,
+        ..sample(current, stats.memory_usage, stats.memory_limit, stats.pids)
+    };
+    (previous, sample)
+}
+
+/// Two CPU readings a second apart that measure `cpu_percent`.
+fn cpu_readings(cpu_percent: f64, now_ns: u64) -> (CpuReading, CpuReading) {
     let system_delta = READING_GAP_NS * u64::from(ONLINE_CPUS);
     // cpu % = cpu_delta / system_delta * online_cpus * 100.
-    let cpu_delta = if status == Status::Paused {
-        0
-    } else {
-        (fixture.cpu_percent.max(0.0) / 100.0 * system_delta as f64 / f64::from(ONLINE_CPUS))
-            .round() as u64
-    };
+    let cpu_delta = (cpu_percent.max(0.0) / 100.0 * system_delta as f64 / f64::from(ONLINE_CPUS))
+        .round() as u64;
     let previous = CpuReading {
         read_ns: now_ns - READING_GAP_NS,
         total_ns: TOTAL_BASE_NS,
@@ -228,8 +402,7 @@ fn readings(fixture: &Fixture, now_ns: u64) -> (CpuReading, Sample) {
         system_ns: SYSTEM_BASE_NS + system_delta,
         online_cpus: ONLINE_CPUS,
     };
-    let memory = sample(current, fixture.memory_usage, fixture.memory_limit, 1);
-    (previous, memory)
+    (previous, current)
 }
 
 fn sample(cpu: CpuReading, memory_usage: u64, memory_limit: u64, pids: u64) -> Sample {
@@ -249,15 +422,53 @@ fn sample(cpu: CpuReading, memory_usage: u64, memory_limit: u64, pids: u64) -> S
 }
 
 /// Whether a listing's label criterion (`key` or `key=value`) matches.
-fn has_label(container: &Container, selector: &str) -> bool {
+fn has_label(labels: &[(String, String)], selector: &str) -> bool {
     let (key, value) = match selector.split_once('=') {
         Some((key, value)) => (key, Some(value)),
         None => (selector, None),
     };
-    container
-        .labels
+    labels
         .iter()
         .any(|(k, v)| k == key && value.is_none_or(|value| v == value))
+}
+
+/// Most notes one `scale` may set, as the runtime allows.
+const MAX_NOTES: usize = 8;
+/// Longest note key, before the `sme.note.` prefix.
+const MAX_NOTE_KEY: usize = 64;
+/// Longest note value, in bytes.
+const MAX_NOTE_VALUE: usize = 256;
+
+/// A module's notes as the labels they are kept in, checked as the runtime
+/// checks them.
+fn note_labels(notes: &[(String, Option<String>)]) -> Result<Vec<(String, Option<String>)>, Error> {
+    if notes.len() > MAX_NOTES {
+        return Err(Error::InvalidArgument(format!(
+            "{} notes in one scale: at most {MAX_NOTES}",
+            notes.len()
+        )));
+    }
+    notes
+        .iter()
+        .map(|(key, value)| {
+            let valid = !key.is_empty()
+                && key.len() <= MAX_NOTE_KEY
+                && key.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-')
+                });
+            if !valid {
+                return Err(Error::InvalidArgument(format!(
+                    "note key {key:?} is not 1 to {MAX_NOTE_KEY} characters of [a-z0-9.-]"
+                )));
+            }
+            if value.as_ref().is_some_and(|v| v.len() > MAX_NOTE_VALUE) {
+                return Err(Error::InvalidArgument(format!(
+                    "note {key} is longer than {MAX_NOTE_VALUE} bytes"
+                )));
+            }
+            Ok((format!("{}{key}", services::NOTE_PREFIX), value.clone()))
+        })
+        .collect()
 }
 
 /// The runtime's check of a name pattern: container-name characters and

@@ -1,6 +1,10 @@
 //! The built-in `metrics` policy: the reference executor's `cpuUsedPercent`,
 //! `memoryUsed` and `raw`, from a fast one-shot sample and a CPU reading kept
 //! from a run at most `cpu_window_ms` ago (else measured as docker does).
+//!
+//! On a Docker Swarm service (`[swarm]`), the figures are those of its
+//! running tasks on this node, summed, followed by `desiredTasks`,
+//! `runningTasks` and `measuredTasks`.
 
 use sme_guest::{Metric, Request, edgex};
 
@@ -93,5 +97,167 @@ mod tests {
                     .to_owned()
             )
         );
+    }
+
+    mod swarm {
+        use super::*;
+        use sme_guest::testing::TaskStats;
+
+        const SVC: &str = "edgex-core-data";
+
+        fn on(service: testing::ServiceBuilder) -> Scene {
+            Scene::new().service(service).swarm_target(Some(SVC))
+        }
+
+        fn run() -> Result<Vec<(String, String)>, String> {
+            metrics(testing::request(SVC, "metrics")).map(fields)
+        }
+
+        fn field(name: &str, value: &str) -> (String, String) {
+            (name.to_owned(), value.to_owned())
+        }
+
+        #[test]
+        fn sums_the_tasks_as_docker_stats_computes_them() {
+            let task = |cpu, usage| TaskStats {
+                network_rx: 277_000,
+                network_tx: 194_000,
+                block_read: 8_192,
+                pids: 7,
+                ..TaskStats::cpu_memory(cpu, usage, 1_047_959_552)
+            };
+            on(testing::service(SVC)
+                .replicas(2)
+                .task_stats(vec![task(2.5, 2_744_123), task(2.58, 2_744_124)]))
+            .install();
+            assert_eq!(
+                run().unwrap(),
+                [
+                    field("cpuUsedPercent", "5.08"),
+                    field("memoryUsed", "5488247"),
+                    field(
+                        "raw",
+                        r#"{"cpu_perc":"5.08%","mem_usage":"5.234MiB / 1.952GiB","mem_perc":"0.26%","net_io":"554kB / 388kB","block_io":"16.4kB / 0B","pids":"14"}"#
+                    ),
+                    field("desiredTasks", "2"),
+                    field("runningTasks", "2"),
+                    field("measuredTasks", "2"),
+                ]
+            );
+            assert_eq!(
+                testing::calls(),
+                ["inspect edgex-core-data", "stats edgex-core-data"]
+            );
+        }
+
+        #[test]
+        fn only_this_nodes_tasks_are_measured() {
+            on(testing::service(SVC).replicas(3).nodes(3).task_stats(vec![
+                TaskStats::cpu_memory(1.0, 1024, 4096),
+                TaskStats::cpu_memory(50.0, 1024, 4096),
+                TaskStats::cpu_memory(50.0, 1024, 4096),
+            ]))
+            .install();
+            let printed = run().unwrap();
+            assert_eq!(printed[0], field("cpuUsedPercent", "1"));
+            assert_eq!(
+                printed[3..],
+                [
+                    field("desiredTasks", "3"),
+                    field("runningTasks", "3"),
+                    field("measuredTasks", "1"),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_global_service_sums_its_tasks() {
+            on(testing::service(SVC)
+                .global()
+                .task_stats(vec![TaskStats::cpu_memory(12.5, 1 << 20, 1 << 30)]))
+            .install();
+            let printed = run().unwrap();
+            assert_eq!(printed[0], field("cpuUsedPercent", "12.5"));
+            assert_eq!(printed[1], field("memoryUsed", "1048576"));
+            assert_eq!(
+                printed[3..],
+                [
+                    field("desiredTasks", "1"),
+                    field("runningTasks", "1"),
+                    field("measuredTasks", "1"),
+                ]
+            );
+        }
+
+        #[test]
+        fn no_task_here_prints_the_zeros_of_a_stopped_container() {
+            for service in [
+                testing::service(SVC).replicas(0),
+                testing::service(SVC).replicas(2).failing(),
+            ] {
+                on(service.task_stats(vec![TaskStats::cpu_memory(5.0, 1024, 4096)])).install();
+                let printed = run().unwrap();
+                assert_eq!(
+                    printed[..3],
+                    [
+                        field("cpuUsedPercent", "0"),
+                        field("memoryUsed", "0"),
+                        field(
+                            "raw",
+                            r#"{"cpu_perc":"0.00%","mem_usage":"0B / 0B","mem_perc":"0.00%","net_io":"0B / 0B","block_io":"0B / 0B","pids":"0"}"#
+                        ),
+                    ]
+                );
+                assert_eq!(
+                    printed[4..],
+                    [field("runningTasks", "0"), field("measuredTasks", "0")]
+                );
+            }
+        }
+
+        #[test]
+        fn a_missing_service_prints_the_cli_error() {
+            Scene::new().swarm_target(Some(SVC)).install();
+            assert_eq!(
+                run(),
+                Err(
+                    "exit status 1: Error response from daemon: service edgex-core-data not found\n"
+                        .to_owned()
+                )
+            );
+        }
+
+        #[test]
+        fn denied_stats_print_the_denial() {
+            on(testing::service(SVC)).deny("stats", SVC).install();
+            let printed = run().unwrap_err();
+            assert!(
+                printed.starts_with("module under test may not stats edgex-core-data"),
+                "{printed}"
+            );
+            assert_eq!(
+                testing::calls(),
+                ["inspect edgex-core-data", "stats edgex-core-data denied"]
+            );
+        }
+
+        #[test]
+        fn auto_mode_without_the_service_is_the_container_path() {
+            Scene::new()
+                .container(
+                    testing::container(SVC)
+                        .cpu_percent(5.08)
+                        .memory(5_488_247, 2_095_919_104),
+                )
+                .swarm_auto(SVC)
+                .install();
+            let printed = run().unwrap();
+            assert_eq!(printed.len(), 3);
+            assert_eq!(printed[0], field("cpuUsedPercent", "5.08"));
+            assert_eq!(
+                testing::calls(),
+                ["inspect edgex-core-data", "stats edgex-core-data"]
+            );
+        }
     }
 }

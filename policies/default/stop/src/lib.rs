@@ -1,18 +1,27 @@
 //! The built-in `stop` policy: `docker stop`, then check the container is not
 //! running. A grace period longer than `grace_cap_s` is shortened so the
 //! answer reaches the agent within its 20 s.
+//!
+//! On a Docker Swarm service (`[swarm]`), the service is scaled to zero with
+//! its replica count kept in a note for `start`, and its tasks are waited
+//! for (at most `swarm_wait_ms`).
 
 use sme_guest::Request;
-use sme_guest::edgex::{Lifecycle, lifecycle_within};
+use sme_guest::edgex::{Budget, Lifecycle, lifecycle_with};
 
 sme_guest::settings! {
     int GRACE_CAP_S = "grace_cap_s", 10, 0..=10,
         "Longest grace period asked of Docker, in seconds; a container's longer StopTimeout is shortened to it";
+    int SWARM_WAIT_MS = "swarm_wait_ms", 12000, 0..=14000,
+        "How long to wait for a Swarm service's tasks, in milliseconds";
 }
 
 fn stop(request: Request) -> Result<String, String> {
-    let cap = u32::try_from(GRACE_CAP_S.get()).unwrap_or(0);
-    lifecycle_within(Lifecycle::Stop, &request.service, cap)
+    let budget = Budget {
+        grace_cap_s: u32::try_from(GRACE_CAP_S.get()).unwrap_or(0),
+        swarm_wait_ms: u32::try_from(SWARM_WAIT_MS.get()).unwrap_or(0),
+    };
+    lifecycle_with(Lifecycle::Stop, &request.service, budget)
 }
 
 sme_guest::operation!(stop);
@@ -117,5 +126,230 @@ mod tests {
         );
         let container = testing::state("edgex-core-data").unwrap();
         assert_eq!(container.status, Status::Running);
+    }
+
+    mod swarm {
+        use super::*;
+        use sme_guest::services::TaskState;
+
+        const SVC: &str = "edgex-core-data";
+
+        fn on(service: testing::ServiceBuilder) -> Scene {
+            Scene::new().service(service).swarm_target(Some(SVC))
+        }
+
+        fn run() -> Result<String, String> {
+            stop(testing::request(SVC, "stop"))
+        }
+
+        #[test]
+        fn scales_a_replicated_service_to_zero_and_notes_its_count() {
+            on(testing::service(SVC).replicas(3)).install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(
+                testing::calls(),
+                [
+                    "inspect edgex-core-data",
+                    "scale edgex-core-data",
+                    "inspect edgex-core-data"
+                ]
+            );
+            let service = testing::service_state(SVC).unwrap();
+            assert_eq!((service.replicas, service.running_tasks), (Some(0), 0));
+            assert_eq!(service.note("replicas"), Some("3"));
+            assert!(service.tasks.is_empty(), "{:?}", service.tasks);
+        }
+
+        #[test]
+        fn waits_for_the_tasks_to_stop() {
+            on(testing::service(SVC).replicas(2).stops_after_ms(250)).install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            // Scaled, then looked at every 100 ms until the tasks are gone.
+            let calls = testing::calls();
+            assert_eq!(
+                calls[..2],
+                ["inspect edgex-core-data", "scale edgex-core-data"]
+            );
+            assert_eq!(calls[2..], ["inspect edgex-core-data"; 4]);
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 300);
+        }
+
+        #[test]
+        fn a_service_at_zero_is_left_alone() {
+            on(testing::service(SVC).replicas(0).note("replicas", "4")).install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(testing::calls(), ["inspect edgex-core-data"]);
+            let service = testing::service_state(SVC).unwrap();
+            assert_eq!(service.version, 10, "no update");
+            assert_eq!(service.note("replicas"), Some("4"), "the count is kept");
+        }
+
+        #[test]
+        fn a_global_service_is_refused_without_a_write() {
+            on(testing::service(SVC).global().nodes(3)).install();
+            assert_eq!(
+                run(),
+                Err(
+                    "Error stopping service: service edgex-core-data is global (one task per \
+                     node): SME stops only replicated services"
+                        .to_owned()
+                )
+            );
+            assert_eq!(testing::calls(), ["inspect edgex-core-data"]);
+            assert_eq!(testing::service_state(SVC).unwrap().running_tasks, 3);
+        }
+
+        #[test]
+        fn a_missing_service_prints_the_daemons_words() {
+            Scene::new()
+                .container(testing::container(SVC))
+                .swarm_target(Some(SVC))
+                .install();
+            assert_eq!(
+                run(),
+                Err(
+                    "exit status 1: Error response from daemon: service edgex-core-data not found\n"
+                        .to_owned()
+                )
+            );
+            assert_eq!(testing::calls(), ["inspect edgex-core-data"]);
+            assert_eq!(testing::state(SVC).unwrap().status, Status::Running);
+        }
+
+        #[test]
+        fn a_denied_scale_names_the_denial_and_changes_nothing() {
+            on(testing::service(SVC).replicas(2))
+                .deny("scale", SVC)
+                .install();
+            let printed = run().unwrap_err();
+            assert!(
+                printed.starts_with("Error stopping service: module under test may not scale"),
+                "{printed}"
+            );
+            assert_eq!(
+                testing::calls(),
+                ["inspect edgex-core-data", "scale edgex-core-data denied"]
+            );
+            let service = testing::service_state(SVC).unwrap();
+            assert_eq!((service.replicas, service.running_tasks), (Some(2), 2));
+        }
+
+        #[test]
+        fn a_daemon_refusal_prints_its_words() {
+            on(testing::service(SVC).fail("scale", "rpc error: update out of sequence")).install();
+            assert_eq!(
+                run(),
+                Err(
+                    "exit status 1: Error response from daemon: rpc error: update out of sequence\n"
+                        .to_owned()
+                )
+            );
+        }
+
+        #[test]
+        fn failing_tasks_are_not_running_so_a_stop_succeeds() {
+            on(testing::service(SVC).replicas(2).failing()).install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            let service = testing::service_state(SVC).unwrap();
+            assert_eq!(service.note("replicas"), Some("2"));
+        }
+
+        #[test]
+        fn tasks_that_do_not_stop_in_time_are_reported() {
+            on(testing::service(SVC).replicas(1).stops_after_ms(60_000))
+                .setting("swarm_wait_ms", "1000")
+                .install();
+            assert_eq!(
+                run(),
+                Err("Error stopping service: service is running but shouldn't be".to_owned())
+            );
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 1000);
+            assert_eq!(testing::calls().len(), 2 + 11, "a look every 100 ms");
+        }
+
+        #[test]
+        fn a_service_at_zero_still_stopping_is_waited_for_without_a_write() {
+            on(testing::service(SVC).replicas(1).stops_after_ms(150)).install();
+            // Someone else scaled it down a moment ago.
+            sme_guest::services::scale(SVC, 0, &[]).unwrap();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(
+                testing::calls(),
+                [
+                    "scale edgex-core-data",
+                    "inspect edgex-core-data",
+                    "inspect edgex-core-data",
+                    "inspect edgex-core-data"
+                ]
+            );
+            assert_eq!(testing::service_state(SVC).unwrap().note("replicas"), None);
+        }
+
+        #[test]
+        fn the_wait_is_the_setting() {
+            Scene::new()
+                .service(testing::service(SVC).replicas(1))
+                .swarm_target(Some(SVC))
+                .setting("swarm_wait_ms", "0")
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()), "scaled down at once");
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS, "no sleep");
+        }
+
+        #[test]
+        fn auto_mode_without_the_service_is_the_container_path() {
+            Scene::new()
+                .container(testing::container(SVC).stop_timeout(Some(3)))
+                .swarm_auto(SVC)
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(
+                testing::calls(),
+                [
+                    "inspect edgex-core-data",
+                    "inspect edgex-core-data",
+                    "stop edgex-core-data",
+                    "inspect edgex-core-data"
+                ]
+            );
+            assert_eq!(testing::state(SVC).unwrap().status, Status::Exited);
+        }
+
+        #[test]
+        fn auto_mode_with_the_service_stops_the_service() {
+            Scene::new()
+                .container(testing::container(SVC))
+                .service(testing::service(SVC).replicas(2))
+                .swarm_auto(SVC)
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(
+                testing::calls(),
+                [
+                    "inspect edgex-core-data",
+                    "inspect edgex-core-data",
+                    "scale edgex-core-data",
+                    "inspect edgex-core-data"
+                ]
+            );
+            assert_eq!(testing::state(SVC).unwrap().status, Status::Running);
+            let service = testing::service_state(SVC).unwrap();
+            assert!(service.tasks.iter().all(|t| t.state != TaskState::Running));
+        }
+
+        #[test]
+        fn a_denied_look_up_in_auto_mode_is_refused() {
+            Scene::new()
+                .service(testing::service(SVC))
+                .swarm_auto(SVC)
+                .deny("inspect", SVC)
+                .install();
+            let printed = run().unwrap_err();
+            assert!(
+                printed.starts_with("Error stopping service: module under test may not inspect"),
+                "{printed}"
+            );
+            assert_eq!(testing::calls(), ["inspect edgex-core-data denied"]);
+        }
     }
 }
