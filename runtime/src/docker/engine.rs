@@ -225,6 +225,11 @@ impl Engine {
                         if out_of_sequence(&message) && retries < UPDATE_RETRIES =>
                     {
                         retries += 1;
+                        tracing::debug!(
+                            service = name,
+                            retries,
+                            "another update came first; reading the service again"
+                        );
                     }
                     other => return Err(other),
                 },
