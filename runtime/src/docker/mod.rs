@@ -12,6 +12,7 @@
 mod dry_run;
 mod engine;
 mod lifecycle;
+mod raw;
 mod recording;
 mod simulated;
 mod swarm_sim;
