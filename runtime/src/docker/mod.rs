@@ -108,17 +108,9 @@ pub trait Docker: Send + Sync + std::fmt::Debug {
     // addressed exactly: a name that only prefixes an ID is not found.
 
     /// `GET /services/{name}` and `GET /tasks?filters={"service":[id]}`.
-    async fn service(&self, name: &str) -> Result<Service> {
-        // SWARM-TODO: implemented by every engine before this branch lands.
-        let _ = name;
-        Err(DockerError::Engine("not implemented yet".into()))
-    }
+    async fn service(&self, name: &str) -> Result<Service>;
     /// `GET /services`, optionally filtered by a label selector.
-    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
-        // SWARM-TODO: implemented by every engine before this branch lands.
-        let _ = label;
-        Err(DockerError::Engine("not implemented yet".into()))
-    }
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>>;
     /// `POST /services/{id}/update`: sets a replicated service's replica
     /// count and labels (a `None` value removes the label) in one update,
     /// read and written again when another update came in between.
@@ -127,16 +119,8 @@ pub trait Docker: Send + Sync + std::fmt::Debug {
         name: &str,
         replicas: u64,
         labels: &[(String, Option<String>)],
-    ) -> Result<()> {
-        // SWARM-TODO: implemented by every engine before this branch lands.
-        let _ = (name, replicas, labels);
-        Err(DockerError::Engine("not implemented yet".into()))
-    }
+    ) -> Result<()>;
     /// `POST /services/{id}/update` with `TaskTemplate.ForceUpdate` raised by
     /// one: replaces every task with the service's update settings.
-    async fn redeploy(&self, name: &str) -> Result<()> {
-        // SWARM-TODO: implemented by every engine before this branch lands.
-        let _ = name;
-        Err(DockerError::Engine("not implemented yet".into()))
-    }
+    async fn redeploy(&self, name: &str) -> Result<()>;
 }
