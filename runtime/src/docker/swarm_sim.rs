@@ -8,9 +8,11 @@
 //!
 //! - every update bumps the version and clears the update status;
 //! - scaling up creates a running task in each lowest free slot; scaling
-//!   down removes the tasks of the highest slots (the manager marks them
-//!   `remove` and deletes them once stopped), while earlier tasks of a slot
-//!   stay in its history (five at most, Docker's default retention);
+//!   down removes the current tasks of the highest slots (the manager marks
+//!   them `remove` and deletes them once stopped);
+//! - a slot keeps its earlier tasks in its history, five at most (Docker's
+//!   default retention); a slot that lost its task to a scale-down keeps
+//!   them until the next update forgets them;
 //! - a forced update shuts every current task down (`shutdown`, kept in the
 //!   history) and starts a new one in its slot, then reports `completed`,
 //!   or nothing at all when the service has no task to update;
@@ -183,7 +185,8 @@ impl ServiceModel {
         self.service.labels.sort();
         self.service.replicas = Some(replicas);
         self.updated(now_ms);
-        // The highest slots go; their earlier tasks stay in the history.
+        // The highest slots go; their earlier tasks stay, in a slot now
+        // dead, until the next update.
         let wanted = usize::try_from(replicas).unwrap_or(usize::MAX);
         let current = self.current_slots();
         for &slot in current.iter().skip(wanted) {
@@ -227,8 +230,21 @@ impl ServiceModel {
     }
 
     /// A new spec version, with the update status cleared (the manager
-    /// clears it on every update; a forced one then starts its own).
+    /// clears it on every update; a forced one then starts its own). The
+    /// manager also forgets the history of slots that lost their task to an
+    /// earlier scale-down and are beyond the replica count (an update that
+    /// scales up again reuses those within it, history and all).
     fn updated(&mut self, now_ms: u64) {
+        let current = self.current_slots();
+        let replicas = self.service.replicas;
+        self.service.tasks.retain(|task| {
+            let dead = !current.contains(&task.slot);
+            let beyond = match (task.slot, replicas) {
+                (Some(slot), Some(replicas)) => u64::from(slot) > replicas,
+                _ => false,
+            };
+            !(dead && beyond)
+        });
         self.service.version += 1;
         self.service.updated_ms = now_ms;
         self.service.update_state = UpdateState::None;
@@ -541,6 +557,34 @@ mod tests {
         web.scale(1, &[], NOW + 6).unwrap();
         assert_eq!(web.service.update_state, UpdateState::None);
         assert_eq!(web.service.update_message, "");
+        // Slot 2's task went; its history stays until the next update.
+        assert_eq!(
+            states(&web),
+            [
+                (Some(2), TaskState::Shutdown, TaskState::Shutdown),
+                (Some(1), TaskState::Running, TaskState::Running),
+                (Some(1), TaskState::Shutdown, TaskState::Shutdown),
+            ]
+        );
+        web.scale(1, &[("k".into(), Some("v".into()))], NOW + 7)
+            .unwrap();
+        assert_eq!(
+            states(&web),
+            [
+                (Some(1), TaskState::Running, TaskState::Running),
+                (Some(1), TaskState::Shutdown, TaskState::Shutdown),
+            ]
+        );
+        // Scaling up again reuses a dead slot, history and all.
+        web.scale(0, &[], NOW + 8).unwrap();
+        web.scale(1, &[], NOW + 9).unwrap();
+        assert_eq!(
+            states(&web),
+            [
+                (Some(1), TaskState::Running, TaskState::Running),
+                (Some(1), TaskState::Shutdown, TaskState::Shutdown),
+            ]
+        );
     }
 
     #[test]
@@ -593,15 +637,18 @@ mod tests {
             )
         );
         assert_eq!(bad.service.running_tasks, 0);
-        // Scaling down keeps the failed history of the slot.
+        // Scaling down removes the retries; the failed tasks stay, as the
+        // daemon keeps them, until the next update.
         bad.scale(0, &[], NOW + 2).unwrap();
         assert!(
             bad.service
                 .tasks
                 .iter()
-                .all(|t| t.desired_state == TaskState::Shutdown)
+                .all(|t| t.state == TaskState::Failed || t.state == TaskState::Shutdown)
         );
-        assert!(!bad.service.tasks.is_empty());
+        assert_eq!(bad.service.desired_tasks, 0);
+        bad.redeploy(NOW + 3);
+        assert!(bad.service.tasks.is_empty());
     }
 
     #[test]
