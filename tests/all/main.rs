@@ -16,4 +16,5 @@ mod sizes;
 mod smectl;
 mod support;
 mod swarm;
+mod swarm_sim;
 mod trust;
