@@ -11,6 +11,11 @@ state and one that is not, it times in alternating order:
                     `docker inspect X`; `docker stats X --no-stream --format ...`
   curl floor        the Engine API requests sme makes, from one curl process
 
+On a Docker Swarm service ([swarm] mode = "on") it times the stop of a service
+already scaled to zero (sme's fast path: an inspection of the service and its
+tasks, no update) against the curl floor of the same two requests; the daemon
+is put in a swarm for this only when it is in none, and left as it was found.
+
 It then runs 50 invocations at once on 50 containers (sme, the docker CLI and
 the curl floor alike), records the peak RSS of every sme process, prints
 medians, p95s and ratios, and writes everything to a JSON file. Standard library only; run it through `bench/run`.
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 SOCKET = "/var/run/docker.sock"
 API = "http://localhost/v1.41"
@@ -89,10 +95,17 @@ class Bench:
             SME_STATE_DIR=os.path.join(self.work, "state"),
         )
         open(self.base_env["SME_CONFIG"], "w").close()
+        with open(os.path.join(self.work, "swarm.toml"), "w") as f:
+            f.write('[swarm]\nmode = "on"\n')
+        # Whether names are Swarm services ([swarm] mode = "on").
+        self.swarm = False
+        self.floors = {}
         self.rss = {}
 
     def env(self, variant):
         env = dict(self.base_env, SME_POLICY_DIR=os.path.join(self.work, "empty"))
+        if self.swarm:
+            env.update(SME_CONFIG=os.path.join(self.work, "swarm.toml"))
         if variant == "sme warm cache":
             env.update(SME_POLICY_DIR=self.policies, SME_CACHE_DIR=os.path.join(self.work, "cache"))
         elif variant == "sme cold cache":
@@ -104,6 +117,10 @@ class Bench:
     def command(self, variant, op, name):
         if variant.startswith("sme"):
             return [self.sme, name, op]
+        if variant == "curl floor" and self.swarm:
+            if name not in self.floors:
+                self.floors[name] = swarm_floor(name)
+            return self.floors[name]
         if variant == "docker CLI":
             if op == "metrics":
                 return ["docker", "stats", name, "--no-stream", "--format", STATS_FORMAT]
@@ -136,6 +153,53 @@ class Bench:
         return samples
 
 
+def swarm_floor(service):
+    """The requests sme makes to find a service stopped: the service, then its
+    tasks, filtered by the ID the first answer gives (looked up here, untimed,
+    beforehand)."""
+    service_id = subprocess.run(["docker", "service", "inspect", "-f", "{{.ID}}", service],
+                                capture_output=True, check=True, text=True).stdout.strip()
+    filters = urllib.parse.quote(json.dumps({"service": [service_id]}, separators=(",", ":")))
+    first = ["-s", "-o", "/dev/null", "--unix-socket", SOCKET, f"{API}/services/{service}"]
+    second = ["-s", "--unix-socket", SOCKET, f"{API}/tasks?filters={filters}"]
+    return ["curl", *first, "--next", *second]
+
+
+def swarm_state():
+    return subprocess.run(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"],
+                          capture_output=True, check=True, text=True).stdout.strip()
+
+
+def swarm_scenario(bench, image):
+    """Times `sme <service> stop` on a service already scaled to zero against the
+    curl floor of its two requests; None when the daemon's swarm is neither on
+    nor off. A swarm is made only when there is none, and left again."""
+    state = swarm_state()
+    if state not in ("inactive", "active"):
+        print(f"skipping the swarm case: the daemon's swarm is {state}", file=sys.stderr)
+        return None
+    made = state == "inactive"
+    if made:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    service = "sme-bench-service"
+    try:
+        subprocess.run(["docker", "service", "rm", service], capture_output=True)
+        docker("service", "create", "--detach", "--quiet", "--name", service, "--replicas", "0",
+               "--no-resolve-image", image)
+        bench.swarm = True
+        variants = ["sme built-in", "sme warm cache", "curl floor"]
+        bench.measure("sme warm cache", "stop", service)
+        print("timing stop (swarm service already scaled to 0) ...", file=sys.stderr)
+        samples = bench.scenario("stop", "service at 0 replicas", lambda: None, service, variants)
+        return {"operation": "stop", "state": "Swarm service already at 0 replicas",
+                "variants": {v: summary(s) for v, s in samples.items()}}
+    finally:
+        bench.swarm = False
+        subprocess.run(["docker", "service", "rm", service], capture_output=True)
+        if made:
+            docker("swarm", "leave", "--force")
+
+
 def summary(values):
     ordered = sorted(values)
     return {
@@ -145,16 +209,8 @@ def summary(values):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="runs per variant and scenario")
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--output", default=None, help="results file (default target/bench/results-<time>.json)")
-    args = parser.parse_args()
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
-    bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
+def containers(bench, image, args, results):
+    """The container scenarios and the concurrent runs, into `results`."""
     target = "sme-bench-target"
     crowd = [f"sme-bench-{i}" for i in range(args.concurrency)]
     for name in [target, *crowd]:
@@ -200,7 +256,6 @@ def main():
         ("metrics", "running, polled 2 s earlier", polled),
         ("metrics", "running, no reading in the window", unpolled),
     ]
-    results = {"scenarios": [], "concurrent": []}
     for op, state, prepare in scenarios:
         print(f"timing {op} ({state}) ...", file=sys.stderr)
         samples = bench.scenario(op, state, prepare, target, variants)
@@ -233,11 +288,30 @@ def main():
                  "wall_ms": (time.perf_counter() - started) * 1000, "single_median_ms": single_median}
         entry["p95_over_single_median"] = entry["p95_ms"] / single_median
         results["concurrent"].append(entry)
+    for name in [target, *crowd]:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per variant and scenario")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--output", default=None, help="results file (default target/bench/results-<time>.json)")
+    parser.add_argument("--swarm-only", action="store_true", help="time only the Swarm service case")
+    args = parser.parse_args()
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
+    bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
+    results = {"scenarios": [], "concurrent": []}
+    if not args.swarm_only:
+        containers(bench, image, args, results)
+    swarm = swarm_scenario(bench, image)
+    if swarm:
+        results["scenarios"].append(swarm)
 
     results["peak_rss_kib"] = {variant: max(values) for variant, values in bench.rss.items()}
     results["machine"] = {"cpus": os.cpu_count(), "docker": subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True).stdout.strip()}
-    for name in [target, *crowd]:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     shutil.rmtree(bench.work, ignore_errors=True)
 
     print(report(results))
@@ -251,11 +325,13 @@ def main():
 def report(results):
     lines = ["| operation | container | variant | median ms | p95 ms | vs docker CLI | vs curl floor |", "|---|---|---|---:|---:|---:|---:|"]
     for s in results["scenarios"]:
-        cli = s["variants"]["docker CLI"]["median_ms"]
+        cli = s["variants"].get("docker CLI", {}).get("median_ms")
         floor = s["variants"]["curl floor"]["median_ms"]
         for variant, v in s["variants"].items():
-            lines.append(f"| {s['operation']} | {s['state']} | {variant} | {v['median_ms']:.1f} | {v['p95_ms']:.1f} | {v['median_ms'] / cli:.2f}x | {v['median_ms'] / floor:.2f}x |")
-    lines += ["", "| concurrent | tool | n | failures | p50 ms | p95 ms | single median ms | p95 / single median |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+            vs_cli = f"{v['median_ms'] / cli:.2f}x" if cli else "-"
+            lines.append(f"| {s['operation']} | {s['state']} | {variant} | {v['median_ms']:.1f} | {v['p95_ms']:.1f} | {vs_cli} | {v['median_ms'] / floor:.2f}x |")
+    if results["concurrent"]:
+        lines += ["", "| concurrent | tool | n | failures | p50 ms | p95 ms | single median ms | p95 / single median |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in results["concurrent"]:
         lines.append(f"| {c['operation']} | {c['tool']} | {c['n']} | {c['failures']} | {c['median_ms']:.1f} | {c['p95_ms']:.1f} | {c['single_median_ms']:.1f} | {c['p95_over_single_median']:.1f}x |")
     lines += ["", "| sme runs | peak RSS MiB |", "|---|---:|"]

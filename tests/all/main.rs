@@ -15,4 +15,5 @@ mod signing;
 mod sizes;
 mod smectl;
 mod support;
+mod swarm;
 mod trust;

@@ -1,10 +1,11 @@
-//! Test support: real containers from the local busybox image, and the real
-//! `sme` and `smectl` binaries run in a private sandbox of directories.
+//! Test support: real containers and Swarm services from the local busybox
+//! image, and the real `sme` and `smectl` binaries run in a private sandbox
+//! of directories.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The image built by `scripts/test-image`, built once per test run.
@@ -367,4 +368,281 @@ pub fn keys_in_order(json: &str) -> Vec<String> {
 pub fn sha256_of(path: &Path) -> String {
     let output = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8(output.stdout).unwrap()[..64].to_owned()
+}
+
+/// The node label a test run puts on a swarm it created, valued with its
+/// process ID: a later run that finds a swarm so marked by a process that
+/// is gone (killed mid-run) knows the swarm is a test's, and cleans it up.
+const SWARM_MARKER: &str = "sme-test-swarm";
+
+/// The label on every service a test creates, valued with its process ID.
+const SERVICE_MARKER: &str = "sme-test-service";
+
+/// Who uses the swarm in this process, and whether this process made it.
+#[derive(Debug)]
+struct SwarmUsers {
+    users: usize,
+    owned: bool,
+}
+
+static SWARM_USERS: Mutex<SwarmUsers> = Mutex::new(SwarmUsers {
+    users: 0,
+    owned: false,
+});
+
+/// A share of the daemon's swarm for as long as it lives. Tests run in
+/// parallel threads: the first share made turns swarm mode on when it is
+/// off (`docker swarm init`), and when the last one is dropped the swarm is
+/// left again, but only by the process that turned it on. A swarm that was
+/// already active is never left, unless it carries the marker of a test
+/// run that no longer runs.
+#[derive(Debug)]
+pub struct Swarm(());
+
+impl Swarm {
+    /// Joins (or makes) the test swarm.
+    pub fn join() -> Swarm {
+        let mut users = SWARM_USERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if users.users == 0 {
+            users.owned = Swarm::ensure();
+        }
+        users.users += 1;
+        Swarm(())
+    }
+
+    /// `Swarm.LocalNodeState`: `inactive`, `active`, `pending`...
+    pub fn state() -> String {
+        docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"])
+    }
+
+    /// Makes sure swarm mode is on; true when this process is to leave it.
+    fn ensure() -> bool {
+        match Swarm::state().as_str() {
+            "inactive" => {
+                docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+                Swarm::mark();
+                true
+            }
+            "active" => {
+                let marker = docker(&[
+                    "node",
+                    "inspect",
+                    "self",
+                    "--format",
+                    &format!("{{{{index .Spec.Labels \"{SWARM_MARKER}\"}}}}"),
+                ]);
+                let creator = marker.parse::<u32>().ok();
+                match creator {
+                    // Another test run made it and still runs: share it,
+                    // and leave it to that run.
+                    Some(pid) if pid != std::process::id() && is_test_process(pid) => false,
+                    // A run that was killed left it: adopt it and its
+                    // services.
+                    Some(_) => {
+                        remove_test_services();
+                        Swarm::mark();
+                        true
+                    }
+                    // Someone's own swarm: use it, never leave it.
+                    None => false,
+                }
+            }
+            other => panic!("the daemon's swarm is {other}: neither on nor off"),
+        }
+    }
+
+    fn mark() {
+        let node = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
+        let label = format!("{SWARM_MARKER}={}", std::process::id());
+        docker(&["node", "update", "--label-add", &label, &node]);
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        let mut users = SWARM_USERS.lock().unwrap_or_else(PoisonError::into_inner);
+        users.users -= 1;
+        if users.users == 0 && users.owned {
+            users.owned = false;
+            let _ = Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+        }
+    }
+}
+
+/// Whether process `pid` is a run of this same test binary.
+fn is_test_process(pid: u32) -> bool {
+    let name = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+    match (name(&pid.to_string()), name("self")) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => false,
+    }
+}
+
+/// Removes the services earlier, killed, test runs left behind.
+fn remove_test_services() {
+    let filter = format!("label={SERVICE_MARKER}");
+    let left = docker(&["service", "ls", "-q", "--filter", &filter]);
+    let ids: Vec<&str> = left.split_whitespace().collect();
+    if !ids.is_empty() {
+        let mut args = vec!["service", "rm"];
+        args.extend(ids);
+        docker(&args);
+    }
+}
+
+/// What `docker inspect` says of one task of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    pub id: String,
+    pub state: String,
+    pub desired: String,
+}
+
+/// A Swarm service from the local test image, removed when dropped. It
+/// holds a share of the swarm, so the swarm outlives it.
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+    _swarm: Swarm,
+}
+
+impl Service {
+    /// A replicated service named after `prefix` with `replicas` tasks,
+    /// waited for until they run.
+    pub fn replicated(prefix: &str, replicas: u32) -> Service {
+        let service = Service::create(&unique(prefix), &["--replicas", &replicas.to_string()], &[]);
+        service.wait_running(replicas as usize);
+        service
+    }
+
+    /// A global service named after `prefix`, waited for until its task
+    /// (this daemon is the only node) runs.
+    pub fn global(prefix: &str) -> Service {
+        let service = Service::create(&unique(prefix), &["--mode", "global"], &[]);
+        service.wait_running(1);
+        service
+    }
+
+    /// A service named `name`, created with extra `docker service create`
+    /// options and, when not empty, a command of its own; not waited for.
+    /// It runs the local image as it is (there is no registry to resolve
+    /// it with) and is stopped with a grace period of one second (the
+    /// image's shell exits at once on SIGTERM anyway).
+    pub fn create(name: &str, options: &[&str], command: &[&str]) -> Service {
+        let swarm = Swarm::join();
+        let label = format!("{SERVICE_MARKER}={}", std::process::id());
+        let mut args = vec![
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--name",
+            name,
+            "--label",
+            &label,
+            "--stop-grace-period",
+            "1s",
+            "--no-resolve-image",
+        ];
+        args.extend_from_slice(options);
+        args.push(image());
+        args.extend_from_slice(command);
+        docker(&args);
+        Service {
+            name: name.to_owned(),
+            _swarm: swarm,
+        }
+    }
+
+    /// Every task the manager keeps for the service, read in one request
+    /// (tasks are pruned as they are replaced: a second request could miss
+    /// one the first listed).
+    pub fn tasks(&self) -> Vec<TaskRow> {
+        let format = "{{.ID}}\t{{.CurrentState}}\t{{.DesiredState}}";
+        let text = docker(&[
+            "service",
+            "ps",
+            "--no-trunc",
+            "--format",
+            format,
+            &self.name,
+        ]);
+        // `Running 5 seconds ago`, `Shutdown`: the state is the first word.
+        let state = |text: &str| text.split(' ').next().unwrap_or("").to_ascii_lowercase();
+        text.lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                TaskRow {
+                    id: fields[0].to_owned(),
+                    state: state(fields[1]),
+                    desired: state(fields[2]),
+                }
+            })
+            .collect()
+    }
+
+    /// The IDs of the tasks in state `running`, sorted.
+    pub fn running_tasks(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .tasks()
+            .into_iter()
+            .filter(|task| task.state == "running")
+            .map(|task| task.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Waits until exactly `count` tasks run, each also meant to (none
+    /// still being shut down).
+    pub fn wait_running(&self, count: usize) {
+        let started = Instant::now();
+        loop {
+            let tasks = self.tasks();
+            let running = tasks.iter().filter(|t| t.state == "running").count();
+            let settled = tasks
+                .iter()
+                .filter(|t| t.state == "running" && t.desired == "running")
+                .count();
+            if running == count && settled == count {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} never ran {count} tasks: {tasks:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `Spec.Mode.Replicated.Replicas` (`<no value>` for a global service).
+    pub fn replicas(&self) -> String {
+        self.inspect("{{.Spec.Mode.Replicated.Replicas}}")
+    }
+
+    /// The service's labels.
+    pub fn labels(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(&self.inspect("{{json .Spec.Labels}}")).unwrap()
+    }
+
+    /// `Version.Index`: it changes with every update.
+    pub fn version(&self) -> u64 {
+        self.inspect("{{.Version.Index}}").parse().unwrap()
+    }
+
+    /// `docker service inspect --format <template>`.
+    pub fn inspect(&self, template: &str) -> String {
+        docker(&["service", "inspect", "--format", template, &self.name])
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["service", "rm", &self.name])
+            .output();
+    }
 }

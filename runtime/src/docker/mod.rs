@@ -10,6 +10,7 @@
 mod dry_run;
 mod engine;
 mod lifecycle;
+mod raw;
 mod recording;
 mod simulated;
 
