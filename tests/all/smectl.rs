@@ -1170,13 +1170,20 @@ fn inspect_and_check_understand_service_imports_and_verbs() {
         "grants      (the built-in policy's default)",
         "scale     self  (changes services)",
     ] {
-        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
     assert!(!text.contains("warning:"), "{text}");
 
     sandbox.config("[modules.stop.grants]\ninspect = [\"self\"]\nstop = [\"self\"]\n");
     let check = sandbox.smectl(&["check"]);
-    assert_eq!(check.code, Some(0), "a partial grant is a warning: {check:?}");
+    assert_eq!(
+        check.code,
+        Some(0),
+        "a partial grant is a warning: {check:?}"
+    );
     assert!(
         check
             .stdout
@@ -1184,7 +1191,11 @@ fn inspect_and_check_understand_service_imports_and_verbs() {
         "{}",
         check.stdout
     );
-    let report = json(&sandbox.smectl(&["--json", "inspect", path.to_str().unwrap()]).stdout);
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "inspect", path.to_str().unwrap()])
+            .stdout,
+    );
     let granted = report.to_string();
     assert!(!granted.contains("\"scale\":[\"self\"]"), "{granted}");
 }
