@@ -306,7 +306,9 @@ impl Grant {
             // Each covers its operation on a container and on a Swarm service.
             "start" => &[Verb::Inspect, Verb::Start, Verb::Scale],
             "stop" => &[Verb::Inspect, Verb::Stop, Verb::Scale],
-            "restart" => &[Verb::Inspect, Verb::Restart, Verb::Redeploy],
+            // A restart of a service scaled to 0 starts it, as `docker
+            // restart` starts a stopped container.
+            "restart" => &[Verb::Inspect, Verb::Restart, Verb::Redeploy, Verb::Scale],
             "metrics" => &[Verb::Inspect, Verb::Stats],
             _ => return None,
         };
@@ -589,7 +591,7 @@ mod tests {
         let restart = Grant::builtin("restart").unwrap();
         assert_eq!(
             restart.verbs().collect::<Vec<_>>(),
-            [Verb::Inspect, Verb::Restart, Verb::Redeploy]
+            [Verb::Inspect, Verb::Restart, Verb::Scale, Verb::Redeploy]
         );
         let metrics = Grant::builtin("metrics").unwrap();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Sandbox};
+use crate::support::{Container, Sandbox, Service, unique};
 
 /// Installs `guest` as `<operation>.wasm`, runs it for a fresh container,
 /// and checks the run failed with a one-line message containing `expected`,
@@ -476,4 +476,36 @@ fn listing_rows_carry_each_containers_own_name_never_a_link_alias() {
     let names: Vec<&str> = run.stdout.split(' ').collect();
     assert!(names.contains(&a.as_str()) && names.contains(&linked.name.as_str()));
     assert!(!run.stdout.contains('/'), "{}", run.stdout);
+}
+
+/// `services.list` answers only the services the module may list, and a
+/// grant on names never reaches a service outside it.
+#[test]
+fn services_outside_the_grant_are_not_listed() {
+    let prefix = unique("listed");
+    let mine = Service::create(&format!("{prefix}-a"), &["--replicas", "0"], &[]);
+    let also = Service::create(&format!("{prefix}-b"), &["--replicas", "0"], &[]);
+    let other = Service::create(&unique("unlisted"), &["--replicas", "0"], &[]);
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::LIST_SERVICES, "services.wasm");
+    sandbox.config(&format!(
+        "[modules.services.grants]\nlist = [\"name:{prefix}*\"]\n"
+    ));
+    sandbox
+        .sme(&[&mine.name, "services"])
+        .succeeds_with(&format!("{} {}", mine.name, also.name));
+    assert!(!other.name.starts_with(&prefix));
+
+    // Without the verb the listing is denied, and audited as a service call.
+    sandbox.config("[modules.services.grants]\ninspect = [\"self\"]\n");
+    let run = sandbox.sme(&[&mine.name, "services"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("may not list services"), "{run:?}");
+    let denied: Vec<serde_json::Value> = sandbox
+        .audit()
+        .into_iter()
+        .filter(|line| line["verb"] == "list" && line["decision"] == "deny")
+        .collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["object"], "service");
 }

@@ -1152,3 +1152,50 @@ fn inspect_does_not_alarm_about_a_module_that_imports_the_whole_world() {
     sandbox.config("[modules.stop.grants]\n");
     assert_eq!(sandbox.smectl(&["check"]).code, Some(1));
 }
+
+/// The default stop imports the `services` interface: `inspect` shows the
+/// calls and the Swarm verb its built-in grant gives it, and `check` warns
+/// when an operator's own grant leaves that verb out.
+#[test]
+fn inspect_and_check_understand_service_imports_and_verbs() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::DEFAULT_STOP, "stop.wasm");
+    let run = sandbox.smectl(&["inspect", path.to_str().unwrap()]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    let text = &run.stdout;
+    for expected in [
+        "sme:policy/services@0.1.0",
+        "target, inspect",
+        "scale",
+        "grants      (the built-in policy's default)",
+        "scale     self  (changes services)",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(!text.contains("warning:"), "{text}");
+
+    sandbox.config("[modules.stop.grants]\ninspect = [\"self\"]\nstop = [\"self\"]\n");
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(
+        check.code,
+        Some(0),
+        "a partial grant is a warning: {check:?}"
+    );
+    assert!(
+        check
+            .stdout
+            .contains("imports scale but is granted scale on no service"),
+        "{}",
+        check.stdout
+    );
+    let report = json(
+        &sandbox
+            .smectl(&["--json", "inspect", path.to_str().unwrap()])
+            .stdout,
+    );
+    let granted = report.to_string();
+    assert!(!granted.contains("\"scale\":[\"self\"]"), "{granted}");
+}

@@ -160,8 +160,10 @@ mod tests {
                 .stops_after_ms(200))
             .install();
             assert_eq!(run(), Ok(SUCCESS.to_owned()));
-            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 400);
-            assert_eq!(testing::calls().len(), 2 + 5);
+            // Looks at once, then after 100, 300 and 700 ms (pauses
+            // doubling from 100 ms): done at the fourth look.
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 700);
+            assert_eq!(testing::calls().len(), 2 + 4);
         }
 
         #[test]

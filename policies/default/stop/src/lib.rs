@@ -164,13 +164,14 @@ mod tests {
         fn waits_for_the_tasks_to_stop() {
             on(testing::service(SVC).replicas(2).stops_after_ms(250)).install();
             assert_eq!(run(), Ok(SUCCESS.to_owned()));
-            // Scaled, then looked at every 100 ms until the tasks are gone.
+            // Scaled, then looked at (at once, after 100 and 300 ms) until
+            // the tasks are gone.
             let calls = testing::calls();
             assert_eq!(
                 calls[..2],
                 ["inspect edgex-core-data", "scale edgex-core-data"]
             );
-            assert_eq!(calls[2..], ["inspect edgex-core-data"; 4]);
+            assert_eq!(calls[2..], ["inspect edgex-core-data"; 3]);
             assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 300);
         }
 
@@ -264,7 +265,11 @@ mod tests {
                 Err("Error stopping service: service is running but shouldn't be".to_owned())
             );
             assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 1000);
-            assert_eq!(testing::calls().len(), 2 + 11, "a look every 100 ms");
+            assert_eq!(
+                testing::calls().len(),
+                2 + 5,
+                "looks at 0, 100, 300, 700 and 1000 ms"
+            );
         }
 
         #[test]
