@@ -413,6 +413,10 @@ impl SwarmFixture {
         }
         self.service.replicas = Some(replicas);
         self.bump(now_ms);
+        // Any update, a scale too, clears the last rolling update's status
+        // (as the daemon does).
+        self.service.update_state = UpdateState::None;
+        self.service.update_message = String::new();
         if replicas < before {
             // The scaled-down slots' tasks are removed with their history,
             // once the running ones have stopped.
@@ -455,12 +459,20 @@ impl SwarmFixture {
                 }
             }
         }
-        for (slot, node) in self.placement() {
+        let placement = self.placement();
+        // With no task to replace there is no rolling update: the daemon
+        // leaves the update status as it was cleared, none.
+        let (state, message) = if placement.is_empty() {
+            (UpdateState::None, String::new())
+        } else {
+            (UpdateState::Updating, "update in progress".to_owned())
+        };
+        for (slot, node) in placement {
             let task = self.new_task(slot, node, now_ms, self.starts_after_ms);
             self.service.tasks.insert(0, task);
         }
-        self.service.update_state = UpdateState::Updating;
-        self.service.update_message = "update in progress".to_owned();
+        self.service.update_state = state;
+        self.service.update_message = message;
         self.settle(now_ms);
     }
 
