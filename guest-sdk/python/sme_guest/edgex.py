@@ -23,8 +23,9 @@ from __future__ import annotations
 import enum
 from typing import List
 
-from . import container_config, containers, cpu_window, log, stats
+from . import container_config, containers, cpu_window, log, services, stats
 from .figures import Figures, json_string
+from .swarm import DEFAULT_SWARM_WAIT_MS, service_lifecycle, service_metrics
 from .types import Docker, Failure, HostError, Integer, Measurement, Metric, NotFound, Number, Json
 
 #: What the reference executor prints when an operation succeeds: the JSON
@@ -100,9 +101,20 @@ def lifecycle(action: Lifecycle, service: str) -> str:
     return lifecycle_within(action, service, DEFAULT_GRACE_CAP)
 
 
-def lifecycle_within(action: Lifecycle, service: str, cap_seconds: int) -> str:
+def lifecycle_within(action: Lifecycle, service: str, cap_seconds: int,
+                     swarm_wait_ms: int = DEFAULT_SWARM_WAIT_MS) -> str:
     """:func:`lifecycle`, with at most ``cap_seconds`` of grace period for a stop
-    or restart (see :meth:`Lifecycle.perform_within`)."""
+    or restart (see :meth:`Lifecycle.perform_within`). It asks
+    :func:`sme_guest.services.target` first: when the request is about a Swarm
+    service, the operation is :func:`sme_guest.swarm.service_lifecycle` on it,
+    waiting at most ``swarm_wait_ms``; otherwise the container's, exactly the
+    reference's."""
+    try:
+        target = services.target()
+    except HostError as error:
+        raise Failure(f"{action.prefix()}: {error.message}") from None
+    if target is not None:
+        return service_lifecycle(action, target, swarm_wait_ms)
     try:
         action.perform_within(service, cap_seconds)
     except HostError as error:
@@ -186,12 +198,31 @@ def metrics(service: str) -> List[Metric]:
     ``raw``, measured with the host's fast path (:func:`sme_guest.stats.recent`).
     A daemon's refusal raises :class:`Failure` with
     ``exit status 1: Error response from daemon: <message>\\n``."""
+    target = _target()
+    if target is not None:
+        return service_metrics(target, RECENT_WINDOW_MS)
     return _metrics_from(lambda: stats.recent(service))
 
 
 def metrics_within(service: str, window_ms: int) -> List[Metric]:
-    """:func:`metrics`, measuring CPU against a kept reading at most ``window_ms`` old."""
+    """:func:`metrics`, measuring CPU against a kept reading at most ``window_ms``
+    old; a Swarm service's tasks (:func:`sme_guest.swarm.service_metrics`) with
+    the same window."""
+    target = _target()
+    if target is not None:
+        return service_metrics(target, window_ms)
     return _metrics_from(lambda: cpu_window.recent_within(service, window_ms))
+
+
+#: The CPU window ``stats.recent`` uses, for a service's tasks measured by :func:`metrics`.
+RECENT_WINDOW_MS = 5_000
+
+
+def _target():
+    try:
+        return services.target()
+    except HostError as error:
+        raise Failure(error.message) from None
 
 
 def _metrics_from(measure) -> List[Metric]:

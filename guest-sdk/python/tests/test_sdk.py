@@ -185,6 +185,82 @@ class Services(unittest.TestCase):
         self.assertEqual([row.replicas for row in services.list_services()], [2, None])
 
 
+class Swarm(unittest.TestCase):
+    """The reference operations on a service, as the Rust SDK's edgex does them."""
+
+    SVC = "edgex-core-data"
+
+    def on(self, **service):
+        testing.Scene().service(self.SVC, **service).swarm_target(self.SVC).install()
+
+    def test_stop_scales_to_zero_and_notes_the_count_then_writes_nothing(self):
+        self.on(replicas=2)
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        stopped = testing.service_state(self.SVC)
+        self.assertEqual((stopped.replicas, stopped.running_tasks, stopped.note("replicas")), (0, 0, "2"))
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(testing.calls().count(f"scale {self.SVC}"), 1)
+
+    def test_start_restores_the_noted_count_or_one(self):
+        testing.Scene().service(self.SVC, replicas=0, labels={"sme.note.replicas": "3"}) \
+            .swarm_target(self.SVC).install()
+        self.assertEqual(edgex.lifecycle(Lifecycle.START, self.SVC), '""')
+        started = testing.service_state(self.SVC)
+        self.assertEqual((started.replicas, started.running_tasks, started.note("replicas")), (3, 3, None))
+        self.on(replicas=0)
+        self.assertEqual(edgex.lifecycle(Lifecycle.START, self.SVC), '""')
+        self.assertEqual(testing.service_state(self.SVC).replicas, 1)
+
+    def test_restart_redeploys_and_a_stopped_service_is_started(self):
+        self.on(replicas=2)
+        self.assertEqual(edgex.lifecycle(Lifecycle.RESTART, self.SVC), '""')
+        self.assertIn(f"redeploy {self.SVC}", testing.calls())
+        self.on(replicas=0)
+        self.assertEqual(edgex.lifecycle(Lifecycle.RESTART, self.SVC), '""')
+        self.assertEqual(testing.service_state(self.SVC).replicas, 1)
+
+    def test_failing_tasks_and_global_services_are_reported(self):
+        self.on(replicas=0, failing=True)
+        with self.assertRaises(Failure) as failed:
+            edgex.lifecycle(Lifecycle.START, self.SVC)
+        self.assertEqual(failed.exception.text, "Error starting service: service is not running but should be")
+        self.on(replicas=2, failing=True)
+        with self.assertRaises(Failure) as failed:
+            edgex.lifecycle(Lifecycle.RESTART, self.SVC)
+        self.assertTrue(failed.exception.text.startswith("Error restarting service: update paused: "))
+        self.on(replicas=None)
+        with self.assertRaises(Failure) as failed:
+            edgex.lifecycle(Lifecycle.STOP, self.SVC)
+        self.assertEqual(failed.exception.text, f"Error stopping service: service {self.SVC} is global "
+                         "(one task per node): SME stops only replicated services")
+
+    def test_missing_and_denied_services_use_the_reference_frame(self):
+        testing.Scene().swarm_target("edgex-x").install()
+        with self.assertRaises(Failure) as failed:
+            edgex.lifecycle(Lifecycle.START, "edgex-x")
+        self.assertEqual(failed.exception.text,
+                         "exit status 1: Error response from daemon: service edgex-x not found\n")
+        testing.Scene().service(self.SVC).swarm_target(self.SVC).deny("scale", self.SVC).install()
+        with self.assertRaises(Failure) as failed:
+            edgex.lifecycle(Lifecycle.STOP, self.SVC)
+        self.assertTrue(failed.exception.text.startswith("Error stopping service: module under test may not scale"))
+        self.assertEqual(testing.service_state(self.SVC).replicas, 1)
+
+    def test_metrics_sum_the_tasks_and_count_them(self):
+        self.on(replicas=2, cpu_percent=2.5, memory=(1 << 20, 1 << 30))
+        fields = {m.name: m.value for m in edgex.metrics_within(self.SVC, 5000)}
+        self.assertEqual(list(fields), ["cpuUsedPercent", "memoryUsed", "raw", "desiredTasks", "runningTasks",
+                                        "measuredTasks"])
+        self.assertEqual(fields["cpuUsedPercent"].value, 5.0)
+        self.assertEqual(fields["memoryUsed"].value, 2 << 20)
+        self.assertEqual([fields[k].value for k in ("desiredTasks", "runningTasks", "measuredTasks")], [2, 2, 2])
+
+    def test_no_target_keeps_the_container_path(self):
+        testing.Scene().container("edgex-core-data").install()
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, "edgex-core-data"), '""')
+        self.assertNotIn("scale", " ".join(testing.calls()))
+
+
 def load_example(directory, module):
     """Imports an example policy afresh (each module exports one function)."""
     sme_guest._EXPORTED = None
@@ -230,7 +306,7 @@ def load_tests(loader, tests, ignore):
                    importlib.import_module("sme_guest.containers"), importlib.import_module("sme_guest.stats"),
                    importlib.import_module("sme_guest.clock"), importlib.import_module("sme_guest.log"),
                    importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window"),
-                   services):
+                   services, importlib.import_module("sme_guest.swarm")):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 
