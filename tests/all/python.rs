@@ -210,3 +210,24 @@ fn python_examples_pass_their_scenarios_under_smectl_test() {
         assert_eq!(report["passed"], files.len(), "{example}");
     }
 }
+
+/// The Python stop, built on `sme_guest.edgex`, drives a Swarm service as the
+/// built-in stop does: scaled to zero with its count noted, then nothing to
+/// do, then the built-in start brings it back.
+#[test]
+fn python_stop_drives_a_swarm_service_as_the_built_in_stop() {
+    let swarm = "[swarm]\nmode = \"on\"\n";
+    let python = installed(&built("stop"), "stop", swarm);
+    let service = crate::support::Service::replicated("py-svc", 2);
+    python.sme(&[&service.name, "stop"]).succeeds_with("\"\"");
+    assert_eq!(service.replicas(), "0");
+    assert_eq!(
+        service.labels()["sme.note.replicas"].as_str(),
+        Some("2"),
+        "{:?}",
+        service.labels()
+    );
+    python.sme(&[&service.name, "stop"]).succeeds_with("\"\"");
+    python.sme(&[&service.name, "start"]).succeeds_with("\"\"");
+    assert_eq!(service.replicas(), "2");
+}
