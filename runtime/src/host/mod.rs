@@ -138,6 +138,38 @@ impl WasiView for PolicyState {
 
 impl types::Host for PolicyState {}
 
+/// How a listing's filter is named in audit lines (`name=<p> label=<l>`).
+fn listing_described(name: Option<&str>, label: Option<&str>) -> String {
+    format!(
+        "name={} label={}",
+        name.unwrap_or("*"),
+        label.unwrap_or("*")
+    )
+}
+
+/// Checks a listing's filter (a name pattern, a label selector) as a grant's
+/// targets are checked, and returns the pattern to keep rows by.
+fn listing_pattern(
+    name: Option<&str>,
+    label: Option<&str>,
+) -> Result<Option<crate::grants::Pattern>, crate::bindings::CallError> {
+    use crate::bindings::CallError;
+    use crate::grants::{Pattern, Target, TargetError};
+    let pattern = name
+        .map(Pattern::parse)
+        .transpose()
+        .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
+    if let Some(label) = label {
+        match Target::parse(&format!("label:{label}")) {
+            // A filter selects rows; it grants nothing, so a module may
+            // look for its own notes.
+            Ok(_) | Err(TargetError::Reserved(_)) => {}
+            Err(e) => return Err(CallError::InvalidArgument(e.to_string())),
+        }
+    }
+    Ok(pattern)
+}
+
 /// Adds WASI (empty) and every SME capability to `linker`.
 pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;

@@ -6,7 +6,8 @@ use super::ContainersHost;
 use crate::bindings::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::docker::{self, Docker};
 use crate::gate::Scope;
-use crate::grants::{Pattern, Target, Verb};
+use crate::grants::Verb;
+use crate::host::{listing_described, listing_pattern};
 
 impl ContainersHost {
     /// A lifecycle call on one container, through the gate.
@@ -72,24 +73,11 @@ impl containers::Host for ContainersHost {
 
     async fn list(&mut self, filter: Filter) -> wasmtime::Result<Result<Vec<Summary>, CallError>> {
         let docker = &*self.docker;
-        let described = format!(
-            "name={} label={}",
-            filter.name.as_deref().unwrap_or("*"),
-            filter.label.as_deref().unwrap_or("*")
-        );
+        let described = listing_described(filter.name.as_deref(), filter.label.as_deref());
         let rows = self
             .gate
             .call(Verb::List, Scope::Listing(&described), |_| async {
-                let pattern = filter
-                    .name
-                    .as_deref()
-                    .map(Pattern::parse)
-                    .transpose()
-                    .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
-                if let Some(label) = &filter.label {
-                    Target::parse(&format!("label:{label}"))
-                        .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
-                }
+                let pattern = listing_pattern(filter.name.as_deref(), filter.label.as_deref())?;
                 let rows = docker.list(filter.label.as_deref(), filter.all).await?;
                 Ok(rows
                     .into_iter()

@@ -8,9 +8,10 @@ use super::{MAX_NOTE_KEY, MAX_NOTE_VALUE, MAX_NOTES, ServicesHost};
 use crate::bindings::{CallError, Service, ServiceSummary, TaskMeasurement, TaskState, services};
 use crate::docker::DockerError;
 use crate::gate::Scope;
-use crate::grants::{NOTE_PREFIX, Pattern, Target, Verb};
+use crate::grants::{NOTE_PREFIX, Verb};
 use crate::host::stats::history::{History, MAX_AGE};
 use crate::host::stats::measure_kept;
+use crate::host::{listing_described, listing_pattern};
 use crate::swarm::Mode;
 
 /// The label Docker puts on every task container, naming its service's ID.
@@ -61,24 +62,11 @@ impl services::Host for ServicesHost {
         filter: services::Filter,
     ) -> wasmtime::Result<Result<Vec<ServiceSummary>, CallError>> {
         let docker = &*self.docker;
-        let described = format!(
-            "name={} label={}",
-            filter.name.as_deref().unwrap_or("*"),
-            filter.label.as_deref().unwrap_or("*")
-        );
+        let described = listing_described(filter.name.as_deref(), filter.label.as_deref());
         let rows = self
             .gate
             .call(Verb::List, Scope::ServiceListing(&described), |_| async {
-                let pattern = filter
-                    .name
-                    .as_deref()
-                    .map(Pattern::parse)
-                    .transpose()
-                    .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
-                if let Some(label) = &filter.label {
-                    Target::parse(&format!("label:{label}"))
-                        .map_err(|e| CallError::InvalidArgument(e.to_string()))?;
-                }
+                let pattern = listing_pattern(filter.name.as_deref(), filter.label.as_deref())?;
                 let rows = docker.services(filter.label.as_deref()).await?;
                 Ok(rows
                     .into_iter()
