@@ -40,6 +40,19 @@ fn stop_scales_to_zero_and_notes_the_count() {
     assert_eq!(note(&service).as_deref(), Some("2"));
     assert!(service.running_tasks().is_empty(), "{:?}", service.tasks());
     assert_eq!(scales(&sandbox).len(), 1);
+    // The change is announced before it is sent, as a service's.
+    let audit = sandbox.audit();
+    let intent = audit
+        .iter()
+        .position(|line| line["event"] == "intent" && line["verb"] == "scale")
+        .expect("an intent line for the scale");
+    let sent = audit
+        .iter()
+        .position(|line| line["event"] == "host-call" && line["verb"] == "scale")
+        .unwrap();
+    assert!(intent < sent, "{audit:?}");
+    assert_eq!(audit[intent]["object"], "service");
+    assert_eq!(audit[intent]["target"], service.name.as_str());
 
     let version = service.version();
     sandbox.sme(&[&service.name, "stop"]).succeeds_with("\"\"");
