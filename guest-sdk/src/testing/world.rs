@@ -135,14 +135,7 @@ impl World {
 
     pub(crate) fn list(&mut self, filter: &Filter) -> Result<Vec<Summary>, Error> {
         self.calls.push("list".to_owned());
-        if let Some(pattern) = &filter.name
-            && !valid_pattern(pattern)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
-                 and the wildcards * and ?"
-            )));
-        }
+        check_pattern(filter.name.as_deref())?;
         Ok(self
             .fixtures
             .iter()
@@ -262,14 +255,7 @@ impl World {
         filter: &services::Filter,
     ) -> Result<Vec<services::Summary>, Error> {
         self.calls.push("list".to_owned());
-        if let Some(pattern) = &filter.name
-            && !valid_pattern(pattern)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
-                 and the wildcards * and ?"
-            )));
-        }
+        check_pattern(filter.name.as_deref())?;
         Ok(self
             .services
             .iter()
@@ -507,4 +493,15 @@ fn glob(pattern: &str, name: &str) -> bool {
         }
     }
     pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Refuses a listing's name pattern as the host refuses it.
+fn check_pattern(pattern: Option<&str>) -> Result<(), Error> {
+    match pattern {
+        Some(pattern) if !valid_pattern(pattern) => Err(Error::InvalidArgument(format!(
+            "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
+             and the wildcards * and ?"
+        ))),
+        _ => Ok(()),
+    }
 }
