@@ -26,7 +26,12 @@ fn main() {
     let packages: Vec<&str> = BUILTINS.iter().map(|(_, package, _)| *package).collect();
     let wasm_dir = build_guests(&packages);
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
-    let engine = wasmtime::Engine::new(&engine_config()).expect("engine settings are valid");
+    let target = std::env::var("TARGET").expect("cargo sets TARGET");
+    // The unit test that holds the precompiled artifacts to a fresh
+    // compilation needs the same settings.
+    println!("cargo:rustc-env=SME_TARGET={target}");
+    let engine =
+        wasmtime::Engine::new(&precompile_config(&target)).expect("engine settings are valid");
 
     let mut table = String::from("&[\n");
     for (operation, _, world) in BUILTINS {

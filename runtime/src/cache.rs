@@ -17,7 +17,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::policy::hex;
-use crate::private_dir::PrivateDir;
+use crate::private_dir::{PrivateDir, Unusable};
 use crate::trusted::TrustedDir;
 
 /// Largest artifact read back for verification: far above the native code
@@ -33,13 +33,13 @@ pub struct Cache {
 
 impl Cache {
     /// Opens the cache in `dir` for `engine`, if the directory is usable.
-    pub fn open(dir: &Path, engine: &Engine) -> Option<Cache> {
-        let dir = PrivateDir::open(dir)?;
+    pub fn open(dir: &Path, engine: &Engine) -> Result<Cache, Unusable> {
+        let dir = PrivateDir::open_or_why(dir)?;
         // `DefaultHasher::new()` has fixed keys: the same engine gives the
         // same key in every process.
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Some(Cache {
+        Ok(Cache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
         })

@@ -15,6 +15,8 @@ pub mod bindings;
 pub mod builtin;
 pub mod cache;
 pub mod config;
+pub mod deployment;
+pub mod digests;
 pub mod docker;
 pub mod engine_config;
 pub mod executor;
@@ -37,3 +39,10 @@ pub mod signing;
 pub mod sink;
 pub mod swarm;
 pub mod trusted;
+
+/// musl's allocator makes Cranelift and instantiation several times slower;
+/// the static build (`scripts/build-static`) allocates with mimalloc instead,
+/// measured in `docs/performance.md`. The glibc build keeps glibc's.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

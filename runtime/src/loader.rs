@@ -95,22 +95,19 @@ pub enum LoadError {
     /// compiled artifact in the cache.
     #[error(
         "{policy}: not precompiled, and at {} KiB it is over the {} KiB `sme` compiles inside a \
-         request (limit `compile_on_demand_kib`): run `smectl install {path} --as {name}` or \
-         `smectl check` to precompile it",
+         request (limit `compile_on_demand_kib`): {remedy}",
         size >> 10,
         limit >> 10
     )]
     NotPrecompiled {
         /// Names the module.
         policy: String,
-        /// Its name (`stop`, `metrics.d/uptime`).
-        name: String,
-        /// Its file.
-        path: String,
         /// Its size in bytes.
         size: u64,
         /// The limit in bytes.
         limit: u64,
+        /// What to do: precompile it, or first give SME a usable cache.
+        remedy: String,
     },
     /// A component of another world.
     #[error("{policy}: implements {found}, not the {expected} world (it must export `{export}`)")]
@@ -131,8 +128,9 @@ pub enum LoadError {
 pub struct Loader {
     engine: Engine,
     cache_dir: Option<PathBuf>,
-    /// Opened on the first policy file: built-ins never need it.
-    cache: OnceLock<Option<Cache>>,
+    /// Opened on the first policy file: built-ins never need it. Why it
+    /// cannot be used, when it cannot.
+    cache: OnceLock<Result<Cache, String>>,
 }
 
 impl Loader {
@@ -146,13 +144,20 @@ impl Loader {
     }
 
     fn cache(&self) -> Option<&Cache> {
+        self.opened_cache().ok()
+    }
+
+    fn opened_cache(&self) -> Result<&Cache, &str> {
         self.cache
-            .get_or_init(|| {
-                self.cache_dir
-                    .as_deref()
-                    .and_then(|dir| Cache::open(dir, &self.engine))
+            .get_or_init(|| match self.cache_dir.as_deref() {
+                None => Err("caching is off (SME_CACHE_DIR is empty)".to_owned()),
+                Some(dir) => Cache::open(dir, &self.engine).map_err(|error| {
+                    tracing::debug!(%error, "cache not used");
+                    format!("the cache directory cannot be used: {error}")
+                }),
             })
             .as_ref()
+            .map_err(String::as_str)
     }
 
     /// The engine components are compiled for.
@@ -173,16 +178,22 @@ impl Loader {
         let size = policy.wasm.len() as u64;
         if matches!(policy.origin, Origin::File(_)) && size > compile_limit {
             check_header(policy)?;
-            let Some(component) = self
-                .cache()
-                .and_then(|c| c.get(&self.engine, &policy.sha256))
+            let cache = self.opened_cache();
+            let Some(component) = cache.ok().and_then(|c| c.get(&self.engine, &policy.sha256))
             else {
+                let remedy = match cache {
+                    Ok(_) => format!(
+                        "run `smectl install {} --as {}` or `smectl check` to precompile it",
+                        policy.location(),
+                        policy.name
+                    ),
+                    Err(why) => format!("{why}, so it cannot be precompiled"),
+                };
                 return Err(LoadError::NotPrecompiled {
                     policy: policy.to_string(),
-                    name: policy.name.clone(),
-                    path: policy.location(),
                     size,
                     limit: compile_limit,
+                    remedy,
                 });
             };
             let loaded = Loaded {
@@ -298,7 +309,7 @@ impl Loader {
     }
 
     fn compile_now(&self, policy: &Policy) -> Result<Component, LoadError> {
-        Component::new(&self.engine, &policy.wasm).map_err(|error| LoadError::Invalid {
+        Component::new(&self.engine, &*policy.wasm).map_err(|error| LoadError::Invalid {
             policy: policy.to_string(),
             reason: one_line(&error),
         })
@@ -395,14 +406,16 @@ mod tests {
     fn compilation_is_deterministic() {
         let loader = Loader::new(None).unwrap();
         let builtin = crate::builtin::find("stop").unwrap();
-        let compile = || {
-            Component::new(loader.engine(), builtin.wasm)
+        let compile = |engine: &Engine| {
+            Component::new(engine, builtin.wasm)
                 .unwrap()
                 .serialize()
                 .unwrap()
         };
-        let first = compile();
-        assert_eq!(first, compile());
+        assert_eq!(compile(loader.engine()), compile(loader.engine()));
+        let precompile =
+            Engine::new(&crate::engine_config::precompile_config(env!("SME_TARGET"))).unwrap();
+        let first = compile(&precompile);
         assert_eq!(first, builtin.precompiled);
     }
 }

@@ -2,14 +2,18 @@
 //! when present, else the built-in; the file's sha256 checked against its pin,
 //! and its signature `<op>.wasm.minisig` against the trusted keys.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::fs::File;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
 use crate::builtin::{self, Builtin};
 use crate::config::Config;
+use crate::digests::{Digests, Identity, Record};
 use crate::names;
 use crate::signing::{KeyId, MAX_SIGNATURE_BYTES, Refusal, SIGNATURE_SUFFIX};
 use crate::trusted::{self, Strictness, TrustError, TrustedDir};
@@ -93,6 +97,52 @@ impl fmt::Display for Trust {
     }
 }
 
+/// A module's bytes: embedded in the binary, read into memory, or mapped
+/// from its file.
+#[derive(Debug, Clone)]
+pub enum ModuleBytes {
+    /// Part of the binary (built-ins).
+    Static(&'static [u8]),
+    /// Read into memory.
+    Owned(Vec<u8>),
+    /// Mapped read-only from a policy file: pages are read only when
+    /// touched (a cached module touches a few), and are the page cache's,
+    /// shared by every `sme` process instead of copied into each.
+    Mapped(Arc<memmap2::Mmap>),
+}
+
+impl ModuleBytes {
+    /// Maps the whole of `file`, which holds `size` bytes.
+    fn map(file: &File, size: u64) -> std::io::Result<ModuleBytes> {
+        if size == 0 {
+            // An empty mapping is an error; an empty module is refused later
+            // as not WebAssembly.
+            return Ok(ModuleBytes::Owned(Vec::new()));
+        }
+        // SAFETY: the file is a regular file in the policy directory, whose
+        // whole path only root or SME's user can change (checked when it was
+        // opened); the mapping is private and read-only. Changing the file
+        // in place while a run maps it is the one hazard (a truncation ends
+        // that run with SIGBUS); `smectl install` replaces files by rename,
+        // which leaves the mapped file as it was, and docs/security.md says
+        // to do the same.
+        let map = unsafe { memmap2::MmapOptions::new().len(size as usize).map(file)? };
+        Ok(ModuleBytes::Mapped(Arc::new(map)))
+    }
+}
+
+impl Deref for ModuleBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ModuleBytes::Static(bytes) => bytes,
+            ModuleBytes::Owned(bytes) => bytes,
+            ModuleBytes::Mapped(map) => map,
+        }
+    }
+}
+
 /// A module ready to be compiled and run.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -103,7 +153,7 @@ pub struct Policy {
     /// Where it came from.
     pub origin: Origin,
     /// The component bytes.
-    pub wasm: Cow<'static, [u8]>,
+    pub wasm: ModuleBytes,
     /// sha256 of `wasm`.
     pub sha256: [u8; 32],
     /// How it was trusted.
@@ -117,65 +167,77 @@ impl Policy {
             name: builtin.operation.to_owned(),
             world: builtin.world,
             origin: Origin::Builtin(builtin),
-            wasm: Cow::Borrowed(builtin.wasm),
+            wasm: ModuleBytes::Static(builtin.wasm),
             sha256: builtin.sha256,
             trust: Trust::Builtin,
         }
     }
 
-    /// A module named `name` from the bytes of the file at `path`, checked
-    /// against the configured pin and the `require_pinning` setting, then
-    /// against its signature file's bytes (`signature`) and `[signing]`.
+    /// Module `name` from `file`, the file at `path` in the policy
+    /// directory: hashed (or its remembered digest used), checked against the
+    /// configured pin and the `require_pinning` setting, then against its
+    /// signature file's bytes (`signature`) and `[signing]`.
     fn pinned(
         config: &Config,
         name: &str,
         path: PathBuf,
-        wasm: Vec<u8>,
+        file: ModuleFile,
         signature: Option<Vec<u8>>,
     ) -> Result<Policy, PolicyError> {
         let module = config.module(name);
-        let max_size = module.limits.module_size;
-        let mut policy = Policy::unpinned(name, World::of_module(name), path, wasm, max_size)?;
-        let sha256 = policy.sha256;
-        let path = || match &policy.origin {
-            Origin::File(path) => path.clone(),
-            Origin::Builtin(_) => PathBuf::from("builtin"),
+        let mut policy = Policy {
+            name: name.to_owned(),
+            world: World::of_module(name),
+            origin: Origin::File(path.clone()),
+            sha256: file.record.sha256,
+            wasm: file.wasm,
+            trust: Trust::Unverified,
         };
+        let sha256 = policy.sha256;
         match module.pin {
             Some(pin) if pin != sha256 => {
                 return Err(PolicyError::PinMismatch {
-                    path: path(),
+                    path,
                     expected: hex(&pin),
                     actual: hex(&sha256),
                 });
             }
             None if config.require_pinning => {
                 return Err(PolicyError::Unpinned {
-                    path: path(),
+                    path,
                     name: name.to_owned(),
                     actual: hex(&sha256),
                 });
             }
             _ => {}
         }
-        let file = path()
+        let file_name = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let mut record = file.record;
         let signed = config
             .signing
-            .verify(
+            .verify_with(
                 name,
-                &file,
+                &file_name,
                 &policy.wasm,
                 &sha256,
                 signature.as_deref(),
                 module.require_signature,
+                &|proof| record.proofs.contains(proof),
             )
             .map_err(|refusal| PolicyError::Signature {
                 policy: policy.to_string(),
                 refusal,
             })?;
+        let proven = signed.is_some_and(|verified| record.add_proof(verified.proof));
+        if let Some(remember) = file.remember
+            && (remember.hashed || proven)
+        {
+            remember.digests.put(&remember.identity, &record);
+        }
+        let signed = signed.map(|verified| verified.key);
         policy.trust = match (module.pin.is_some(), signed) {
             (true, Some(key)) => Trust::PinnedSigned(key),
             (false, Some(key)) => Trust::Signed(key),
@@ -203,7 +265,7 @@ impl Policy {
             world,
             origin: Origin::File(path),
             sha256: Sha256::digest(&wasm).into(),
-            wasm: Cow::Owned(wasm),
+            wasm: ModuleBytes::Owned(wasm),
             trust: Trust::Unverified,
         })
     }
@@ -433,13 +495,101 @@ fn read_in(
     file: &str,
 ) -> Result<Option<Policy>, PolicyError> {
     let path = dir.join(file);
-    let wasm = match dir.read(file, config.module(name).limits.module_size) {
-        Ok(Some(wasm)) => wasm,
-        Ok(None) => return Ok(None),
-        Err(source) => return Err(PolicyError::Untrusted { path, source }),
+    let untrusted = |source| PolicyError::Untrusted {
+        path: path.clone(),
+        source,
     };
+    let Some(opened) = dir.open_file(file).map_err(untrusted)? else {
+        return Ok(None);
+    };
+    let max_size = config.module(name).limits.module_size;
+    let module =
+        ModuleFile::read(&opened, config.cache_dir.as_deref(), max_size).map_err(|error| {
+            match error {
+                ReadError::TooLarge => PolicyError::TooLarge {
+                    path: path.clone(),
+                    limit: max_size,
+                },
+                ReadError::Io(source) => untrusted(TrustError::Io {
+                    path: path.clone(),
+                    source,
+                }),
+            }
+        })?;
     let signature = read_signature(dir, file)?;
-    Policy::pinned(config, name, path, wasm, signature).map(Some)
+    Policy::pinned(config, name, path, module, signature).map(Some)
+}
+
+/// A policy file's bytes and what is known of them.
+struct ModuleFile {
+    wasm: ModuleBytes,
+    /// Its sha256, and signature proofs remembered from earlier runs.
+    record: Record,
+    /// Where to remember what this run learns, when it may.
+    remember: Option<Remember>,
+}
+
+/// A digest record this run may write (see [`crate::digests`]).
+struct Remember {
+    digests: Digests,
+    identity: Identity,
+    /// Whether this run hashed the file (else only a new proof is worth it).
+    hashed: bool,
+}
+
+enum ReadError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+impl ModuleFile {
+    /// Maps `file` and takes its sha256 from the digest record in the cache
+    /// directory `cache_dir` when one matches its identity, else hashes it
+    /// (and remembers the hash when the file is settled and unchanged by the
+    /// hashing).
+    fn read(file: &File, cache_dir: Option<&Path>, max_size: u64) -> Result<ModuleFile, ReadError> {
+        let stat = rustix::fs::fstat(file).map_err(|errno| ReadError::Io(errno.into()))?;
+        let size = stat.st_size as u64;
+        if size > max_size {
+            return Err(ReadError::TooLarge);
+        }
+        let now = SystemTime::now();
+        let identity = Identity::of(&stat);
+        let wasm = ModuleBytes::map(file, size).map_err(ReadError::Io)?;
+        let digests = cache_dir.map(Digests::new);
+        if let Some(record) = digests.as_ref().and_then(|d| d.get(&identity)) {
+            let remember = digests.map(|digests| Remember {
+                digests,
+                identity,
+                hashed: false,
+            });
+            return Ok(ModuleFile {
+                wasm,
+                record,
+                remember,
+            });
+        }
+        let sha256 = Sha256::digest(&*wasm).into();
+        // Remembered only when the hash is certainly of this identity's
+        // contents: unchanged while hashed, and last changed long enough ago
+        // that a write in the same clock tick could not hide.
+        let unchanged = rustix::fs::fstat(file).is_ok_and(|after| Identity::of(&after) == identity);
+        let remember = digests
+            .filter(|_| unchanged && identity.settled(now))
+            .map(|digests| Remember {
+                digests,
+                identity,
+                hashed: true,
+            });
+        Ok(ModuleFile {
+            wasm,
+            record: Record {
+                sha256,
+                proofs: Vec::new(),
+            },
+            remember,
+        })
+    }
 }
 
 /// The signature file of module file `file` in `dir`, if there is one; at

@@ -11,7 +11,25 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::trusted::{Strictness, TrustedDir};
+use crate::trusted::{Strictness, TrustError, TrustedDir};
+
+/// Why a directory is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// Missing and cannot be created, or its path fails the trust check.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
+    /// It belongs to another user.
+    #[error("{} belongs to uid {owner}, not to this user (uid {uid})", path.display())]
+    NotOwned {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective user.
+        uid: u32,
+    },
+}
 
 /// A directory private to the current user.
 #[derive(Debug)]
@@ -23,21 +41,48 @@ impl PrivateDir {
     /// Opens `path`, creating it (mode 0700) if needed. `None` when it
     /// cannot be created or someone else could change it or its path.
     pub fn open(path: &Path) -> Option<PrivateDir> {
-        let dir = match TrustedDir::create(path, 0o700, Strictness::Strict) {
-            Ok(dir) => dir,
-            Err(error) => {
-                tracing::debug!(%error, "directory not used");
-                return None;
-            }
-        };
+        PrivateDir::open_or_why(path)
+            .inspect_err(|error| tracing::debug!(%error, "directory not used"))
+            .ok()
+    }
+
+    /// Like [`PrivateDir::open`], saying why the directory cannot be used.
+    pub fn open_or_why(path: &Path) -> Result<PrivateDir, Unusable> {
+        let dir = TrustedDir::create(path, 0o700, Strictness::Strict)?;
+        let uid = rustix::process::geteuid().as_raw();
+        let owner = dir
+            .stat()
+            .map_err(|source| TrustError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .st_uid;
+        if owner != uid {
+            return Err(Unusable::NotOwned {
+                path: path.to_path_buf(),
+                owner,
+                uid,
+            });
+        }
+        Ok(PrivateDir { dir })
+    }
+
+    /// Like [`PrivateDir::open`], but `None` when the directory does not
+    /// exist yet: for readers that have nothing to do in a new directory.
+    pub fn open_existing(path: &Path) -> Option<PrivateDir> {
+        let dir = TrustedDir::open(path, Strictness::Strict).ok()?;
         let own = dir
             .stat()
             .is_ok_and(|stat| stat.st_uid == rustix::process::geteuid().as_raw());
-        if !own {
-            tracing::debug!(path = %path.display(), "directory not used: owned by another user");
-            return None;
-        }
-        Some(PrivateDir { dir })
+        own.then_some(PrivateDir { dir })
+    }
+
+    /// Whether a file can be written here now (a read-only mount or a full
+    /// disk cannot): writes and removes a probe file.
+    pub fn probe_write(&self) -> io::Result<()> {
+        let name = format!(".probe-{}", std::process::id());
+        self.write(&name, b"")?;
+        self.remove(&name)
     }
 
     /// The directory's path, for messages.

@@ -63,6 +63,8 @@ pub struct TrustedKey {
     /// Its ID.
     pub id: KeyId,
     key: minisign_verify::PublicKey,
+    /// The decoded key (algorithm, ID and Ed25519 key), for proofs.
+    bytes: Vec<u8>,
 }
 
 impl PartialEq for TrustedKey {
@@ -91,6 +93,7 @@ impl TrustedKey {
         Ok(TrustedKey {
             id: KeyId(bytes[2..10].try_into().expect("8 bytes")),
             key,
+            bytes,
         })
     }
 
@@ -230,6 +233,17 @@ impl Refusal {
     }
 }
 
+/// A signature check that passed: the key that vouched, and the proof that
+/// lets a later run skip the same check (see [`crate::digests`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The key that signed the module for its name.
+    pub key: KeyId,
+    /// sha256 over the public key, the module's sha256 and the signature
+    /// file's bytes: the same only for the same key, module and signature.
+    pub proof: [u8; 32],
+}
+
 impl Signing {
     /// Checks module `name` (file `file`, bytes `wasm`) and its signature
     /// file's bytes, if it has one: `Ok(Some(key))` when a trusted key
@@ -245,6 +259,24 @@ impl Signing {
         signature: Option<&[u8]>,
         required: bool,
     ) -> Result<Option<KeyId>, Refusal> {
+        let verified = self.verify_with(name, file, wasm, sha256, signature, required, &|_| false);
+        verified.map(|verified| verified.map(|v| v.key))
+    }
+
+    /// Like [`Signing::verify`], but the Ed25519 check over the module's
+    /// bytes is skipped when `proven` knows its proof from an earlier run.
+    /// Revocations, the key list and the name binding are checked every time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_with(
+        &self,
+        name: &str,
+        file: &str,
+        wasm: &[u8],
+        sha256: &[u8; 32],
+        signature: Option<&[u8]>,
+        required: bool,
+        proven: &dyn Fn(&[u8; 32]) -> bool,
+    ) -> Result<Option<Verified>, Refusal> {
         if self.revoked_sha256.contains(sha256) {
             return Err(Refusal::RevokedModule(crate::policy::hex(sha256)));
         }
@@ -258,8 +290,8 @@ impl Signing {
                 Ok(None)
             };
         };
-        let signature = ModuleSignature::parse(bytes)?;
-        let id = signature.key_id;
+        let parsed = ModuleSignature::parse(bytes)?;
+        let id = parsed.key_id;
         if self.revoked_keys.contains(&id) {
             return Err(Refusal::RevokedKey(id));
         }
@@ -268,20 +300,29 @@ impl Signing {
             .iter()
             .find(|key| key.id == id)
             .ok_or(Refusal::UnknownKey(id))?;
-        // Legacy (not prehashed) signatures are accepted: modules are small,
-        // and `minisign -l` still makes them.
-        key.key
-            .verify(wasm, &signature.signature, true)
-            .map_err(|_| Refusal::BadSignature(id))?;
+        let proof: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"sme-signature-proof 1\0")
+            .chain_update(&key.bytes)
+            .chain_update(sha256)
+            .chain_update(bytes)
+            .finalize()
+            .into();
+        if !proven(&proof) {
+            // Legacy (not prehashed) signatures are accepted: modules are
+            // small, and `minisign -l` still makes them.
+            key.key
+                .verify(wasm, &parsed.signature, true)
+                .map_err(|_| Refusal::BadSignature(id))?;
+        }
         // Only a verified comment is worth comparing.
-        if signature.module_name() != Some(name) {
+        if parsed.module_name() != Some(name) {
             return Err(Refusal::WrongName {
                 key: id,
                 name: name.to_owned(),
-                signed: signature.trusted_comment().to_owned(),
+                signed: parsed.trusted_comment().to_owned(),
             });
         }
-        Ok(Some(id))
+        Ok(Some(Verified { key: id, proof }))
     }
 }
 

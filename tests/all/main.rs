@@ -4,6 +4,7 @@
 
 mod contract;
 mod differences;
+mod digests;
 mod grace;
 mod kit;
 mod performance;

@@ -23,9 +23,16 @@ fn load_source(sandbox: &mut Sandbox, args: &[&str]) -> String {
     line.split("source=").nth(1).unwrap().trim().to_owned()
 }
 
+/// The cache's files (artifacts and any temporary file), without the
+/// directory of digest records.
 fn artifacts(sandbox: &Sandbox) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(sandbox.root.join("cache"))
-        .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).collect())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.file_name() != "digests")
+                .map(|e| e.path())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

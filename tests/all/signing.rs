@@ -11,13 +11,13 @@ use sme_test_artifacts as guests;
 use crate::support::{Container, Sandbox, sha256_of};
 
 /// A minisign key pair made by the real tool (`minisign -G -W`).
-struct Keys {
-    public: PathBuf,
-    secret: PathBuf,
+pub struct Keys {
+    pub public: PathBuf,
+    pub secret: PathBuf,
     /// The base64 line of the public key, for `[signing] keys`.
-    line: String,
+    pub line: String,
     /// Its ID as minisign prints it.
-    id: String,
+    pub id: String,
 }
 
 fn minisign(args: &[&str]) -> std::process::Output {
@@ -29,7 +29,7 @@ fn minisign(args: &[&str]) -> std::process::Output {
     output
 }
 
-fn keys(sandbox: &Sandbox, label: &str) -> Keys {
+pub fn keys(sandbox: &Sandbox, label: &str) -> Keys {
     let public = sandbox.root.join(format!("{label}.pub"));
     let secret = sandbox.root.join(format!("{label}.key"));
     minisign(&[
@@ -53,7 +53,7 @@ fn keys(sandbox: &Sandbox, label: &str) -> Keys {
 
 /// Copies the default `stop` policy (it stops the service's container) into
 /// the sandbox, outside the policy directory, for signing there.
-fn unsigned_stop(sandbox: &Sandbox) -> PathBuf {
+pub fn unsigned_stop(sandbox: &Sandbox) -> PathBuf {
     let file = sandbox.root.join("build").join("stop.wasm");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::copy(guests::DEFAULT_STOP, &file).unwrap();
@@ -61,7 +61,7 @@ fn unsigned_stop(sandbox: &Sandbox) -> PathBuf {
 }
 
 /// Signs `file` with `smectl sign` as `name`.
-fn smectl_sign(sandbox: &Sandbox, file: &Path, keys: &Keys, name: &str) {
+pub fn smectl_sign(sandbox: &Sandbox, file: &Path, keys: &Keys, name: &str) {
     let run = sandbox.smectl(&[
         "sign",
         file.to_str().unwrap(),
@@ -75,7 +75,7 @@ fn smectl_sign(sandbox: &Sandbox, file: &Path, keys: &Keys, name: &str) {
 
 /// Installs `file` and its signature as `<name>.wasm` in the policy
 /// directory.
-fn install_signed(sandbox: &Sandbox, file: &Path, name: &str) {
+pub fn install_signed(sandbox: &Sandbox, file: &Path, name: &str) {
     sandbox.install(file.to_str().unwrap(), &format!("{name}.wasm"));
     sandbox.install(
         &format!("{}.minisig", file.display()),
@@ -83,7 +83,7 @@ fn install_signed(sandbox: &Sandbox, file: &Path, name: &str) {
     );
 }
 
-fn trusting(keys: &[&Keys], extra: &str) -> String {
+pub fn trusting(keys: &[&Keys], extra: &str) -> String {
     let lines: Vec<String> = keys.iter().map(|k| format!("{:?}", k.line)).collect();
     format!(
         "[signing]\nkeys = [{}]\nrequire_signature = true\n{extra}",

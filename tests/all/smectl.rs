@@ -1199,3 +1199,73 @@ fn inspect_and_check_understand_service_imports_and_verbs() {
     let granted = report.to_string();
     assert!(!granted.contains("\"scale\":[\"self\"]"), "{granted}");
 }
+
+#[test]
+fn check_says_whether_the_daemon_state_and_cache_are_usable_and_what_it_costs() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut sandbox = Sandbox::new();
+    let run = sandbox.smectl(&["--json", "check"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = json(&run.stdout);
+    let deployment = report["deployment"].as_array().unwrap();
+    let settings: Vec<&str> = deployment
+        .iter()
+        .map(|d| d["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!(settings, ["docker_host", "state_dir", "cache_dir"]);
+    assert!(deployment.iter().all(|d| d["usable"] == true), "{report}");
+    assert!(
+        deployment[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Docker "),
+        "{report}"
+    );
+
+    // A state directory as Docker's default tmpfs makes it (mode 1777).
+    let state = sandbox.root.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // A cache directory that cannot be created (a file is in its way).
+    let cache = sandbox.root.join("file/cache");
+    std::fs::write(sandbox.root.join("file"), "").unwrap();
+    sandbox.env("SME_CACHE_DIR", &cache.display().to_string());
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!(run.code, Some(0), "costs, not failures: {run:?}");
+    for expected in [
+        format!("state_dir      {}: not usable", state.display()),
+        format!(
+            "warning: state_dir {} is not usable ({}",
+            state.display(),
+            state.display()
+        ),
+        "(mode 1777)".to_owned(),
+        "every metrics call waits for Docker's own measurement, about 1 s".to_owned(),
+        "a tmpfs with mode=0700".to_owned(),
+        format!("warning: cache_dir {} is not usable (", cache.display()),
+        "policy files are compiled on every call".to_owned(),
+    ] {
+        assert!(run.stdout.contains(&expected), "{expected:?}: {run:?}");
+    }
+
+    // Turned off, it says so; an unreachable daemon fails the check.
+    sandbox
+        .env("SME_STATE_DIR", "")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let run = sandbox.smectl(&["check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("warning: state_dir is turned off: no CPU reading is kept"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(
+            "error: docker_host: cannot reach the Docker Engine at unix:///nonexistent/docker.sock"
+        ) && run
+            .stdout
+            .contains("every operation the agent asks for will fail"),
+        "{run:?}"
+    );
+}

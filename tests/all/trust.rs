@@ -173,9 +173,11 @@ fn caches_on_untrusted_paths_are_ignored_and_housekeeping_spares_foreign_files()
     sandbox
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
+    // (Without the digest records' directory, which a slow run may make.)
     let mut names: Vec<String> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "digests")
         .collect();
     names.sort();
     assert!(

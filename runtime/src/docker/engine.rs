@@ -84,6 +84,20 @@ impl Engine {
         })
     }
 
+    /// The daemon's version and API version (`20.10.24`, `1.41`): one
+    /// request, for `smectl check` to tell the endpoint answers.
+    pub async fn version(&self) -> Result<(String, String)> {
+        let version = self
+            .client
+            .version()
+            .await
+            .map_err(|e| self.failure("", e))?;
+        Ok((
+            version.version.unwrap_or_default(),
+            version.api_version.unwrap_or_default(),
+        ))
+    }
+
     fn failure(&self, name: &str, error: BollardError) -> DockerError {
         match error {
             // The Engine explains every error it answers; an HTTP error with

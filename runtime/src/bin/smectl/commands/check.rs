@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use sme::config::{Config, Env};
+use sme::deployment::{Finding, Verdict};
 use sme::loader::{CacheVerdict, Loader};
 use sme::policy::{Origin, Policy, PolicyDir, PolicyError, World};
 use sme::trusted;
@@ -123,18 +124,15 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
             path.display()
         ));
     }
-    for (key, dir) in [
-        ("cache_dir", &config.cache_dir),
-        ("state_dir", &config.state_dir),
-    ] {
-        if let Some(dir) = dir
-            && let Err(error) = trusted::TrustedDir::open(dir, trusted::Strictness::Strict)
-            && !error.is_missing()
-        {
-            warnings.push(format!(
-                "{key} {} is not used (runs are slower): {error}",
-                dir.display()
-            ));
+    let deployment = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(sme::deployment::survey(&config));
+    for finding in &deployment {
+        match &finding.verdict {
+            Verdict::Usable(_) => {}
+            Verdict::Costly(why) => warnings.push(why.clone()),
+            Verdict::Failing(why) => problems.push(format!("{}: {why}", finding.setting)),
         }
     }
     let over = entries
@@ -157,9 +155,9 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
 
     let ok = problems.is_empty() && entries.iter().all(|e| e.problem.is_none());
     if json {
-        print_json(&config, &entries, &problems, &warnings, ok)?;
+        print_json(&config, &deployment, &entries, &problems, &warnings, ok)?;
     } else {
-        print_text(&config, &entries, &problems, &warnings);
+        print_text(&config, &deployment, &entries, &problems, &warnings);
     }
     Ok(ok)
 }
@@ -266,13 +264,27 @@ impl Checker<'_> {
     }
 }
 
-fn print_text(config: &Config, entries: &[Entry], problems: &[String], warnings: &[String]) {
+fn print_text(
+    config: &Config,
+    deployment: &[Finding],
+    entries: &[Entry],
+    problems: &[String],
+    warnings: &[String],
+) {
     let file = config.file.as_ref().map_or_else(
         || "none (built-in defaults)".to_owned(),
         |f| f.display().to_string(),
     );
     println!("configuration  {file}");
     println!("policy dir     {}", config.policy_dir.display());
+    for finding in deployment {
+        let verdict = match &finding.verdict {
+            Verdict::Usable(what) => what.as_str(),
+            Verdict::Costly(_) => "not usable (see the warning below)",
+            Verdict::Failing(_) => "not usable (see the error below)",
+        };
+        println!("{:<14} {}: {verdict}", finding.setting, finding.value);
+    }
     for entry in entries {
         let verdict = if entry.problem.is_some() {
             "error"
@@ -313,6 +325,7 @@ fn print_text(config: &Config, entries: &[Entry], problems: &[String], warnings:
 
 fn print_json(
     config: &Config,
+    deployment: &[Finding],
     entries: &[Entry],
     problems: &[String],
     warnings: &[String],
@@ -332,10 +345,26 @@ fn print_json(
             })
         })
         .collect();
+    let deployment: Vec<serde_json::Value> = deployment
+        .iter()
+        .map(|finding| {
+            let (usable, detail) = match &finding.verdict {
+                Verdict::Usable(what) => (true, what),
+                Verdict::Costly(why) | Verdict::Failing(why) => (false, why),
+            };
+            serde_json::json!({
+                "setting": finding.setting,
+                "value": finding.value,
+                "usable": usable,
+                "detail": detail,
+            })
+        })
+        .collect();
     let report = serde_json::json!({
         "ok": ok,
         "configuration": config.file.as_ref().map(|f| f.display().to_string()),
         "policy_dir": config.policy_dir.display().to_string(),
+        "deployment": deployment,
         "modules": modules,
         "problems": problems,
         "warnings": warnings,
