@@ -3,6 +3,8 @@
 //! Engine. One binary, a module per topic.
 
 mod contract;
+mod deb;
+mod deploy;
 mod differences;
 mod digests;
 mod grace;
