@@ -98,6 +98,17 @@ impl Cache {
         Some((self.dir.join(&name), bytes))
     }
 
+    /// The directory, for messages.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether an artifact could be written now (a read-only mount or a full
+    /// disk cannot), and why not.
+    pub fn writable(&self) -> std::io::Result<()> {
+        self.dir.probe_write()
+    }
+
     /// Removes the cached artifact of the module with this hash.
     pub fn remove(&self, sha256: &[u8; 32]) -> std::io::Result<()> {
         self.dir.remove(&self.file_name(sha256))

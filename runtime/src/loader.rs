@@ -181,11 +181,18 @@ impl Loader {
             let cache = self.opened_cache();
             let Some(component) = cache.ok().and_then(|c| c.get(&self.engine, &policy.sha256))
             else {
-                let remedy = match cache {
-                    Ok(_) => format!(
+                // Only on this failure path is the cache probed for writing:
+                // advice to precompile into a read-only cache is a dead end.
+                let remedy = match cache.map(|c| (c, c.writable())) {
+                    Ok((_, Ok(()))) => format!(
                         "run `smectl install {} --as {}` or `smectl check` to precompile it",
                         policy.location(),
                         policy.name
+                    ),
+                    Ok((cache, Err(error))) => format!(
+                        "the cache directory {} cannot be written ({error}), so it cannot be \
+                         precompiled there: mount a writable volume on it (docs/deploy.md)",
+                        cache.path().display()
                     ),
                     Err(why) => format!("{why}, so it cannot be precompiled"),
                 };

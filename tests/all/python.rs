@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Run, Sandbox, keys_in_order};
+use crate::support::{Container, Sandbox, keys_in_order};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -43,16 +43,6 @@ fn installed(file: &str, name: &str, config: &str) -> Sandbox {
     sandbox
 }
 
-/// Asserts two runs printed the same bytes, on both streams, with the same exit code.
-#[track_caller]
-fn same_answer(python: &Run, rust: &Run) {
-    assert_eq!(
-        (python.code, python.stdout.as_str(), python.stderr.as_str()),
-        (rust.code, rust.stdout.as_str(), rust.stderr.as_str()),
-        "python: {python:?}\nrust: {rust:?}"
-    );
-}
-
 #[test]
 fn python_stop_answers_byte_for_byte_as_the_built_in_stop() {
     let python = installed(&built("stop"), "stop", "");
@@ -61,24 +51,23 @@ fn python_stop_answers_byte_for_byte_as_the_built_in_stop() {
     let (first, second) = (Container::running("py-stop"), Container::running("rs-stop"));
     let run = python.sme(&[&first.name, "stop"]);
     run.succeeds_with("\"\"");
-    same_answer(&run, &rust.sme(&[&second.name, "stop"]));
+    run.answers_as(&rust.sme(&[&second.name, "stop"]));
     assert_eq!(
         (first.status(), second.status()),
         ("exited".into(), "exited".into())
     );
 
     let stopped = Container::stopped("py-stopped");
-    same_answer(
-        &python.sme(&[&stopped.name, "stop"]),
-        &rust.sme(&[&stopped.name, "stop"]),
-    );
+    python
+        .sme(&[&stopped.name, "stop"])
+        .answers_as(&rust.sme(&[&stopped.name, "stop"]));
 
     let missing = crate::support::unique("py-missing");
     let run = python.sme(&[&missing, "stop"]);
     run.fails_with(&format!(
         "exit status 1: Error response from daemon: No such container: {missing}\n"
     ));
-    same_answer(&run, &rust.sme(&[&missing, "stop"]));
+    run.answers_as(&rust.sme(&[&missing, "stop"]));
 }
 
 #[test]
@@ -109,7 +98,7 @@ fn python_protected_stop_refuses_as_the_rust_example_does() {
     // By name: refused before any call, so no container is needed.
     let run = python.sme(&["edgex-redis", "stop"]);
     run.fails_with("Error stopping service: edgex-redis is protected and may not be stopped");
-    same_answer(&run, &rust.sme(&["edgex-redis", "stop"]));
+    run.answers_as(&rust.sme(&["edgex-redis", "stop"]));
 
     // By the label the setting names.
     let kept = Container::with_args("py-kept", &["--label", "com.example.keep=true"]);
@@ -118,7 +107,7 @@ fn python_protected_stop_refuses_as_the_rust_example_does() {
         "Error stopping service: {} is protected and may not be stopped",
         kept.name
     ));
-    same_answer(&run, &rust.sme(&[&kept.name, "stop"]));
+    run.answers_as(&rust.sme(&[&kept.name, "stop"]));
     assert!(kept.is_running());
 
     // Anything else is stopped, and a missing service is the daemon's message.
@@ -126,10 +115,9 @@ fn python_protected_stop_refuses_as_the_rust_example_does() {
     python.sme(&[&ordinary.name, "stop"]).succeeds_with("\"\"");
     assert_eq!(ordinary.status(), "exited");
     let missing = crate::support::unique("py-missing");
-    same_answer(
-        &python.sme(&[&missing, "stop"]),
-        &rust.sme(&[&missing, "stop"]),
-    );
+    python
+        .sme(&[&missing, "stop"])
+        .answers_as(&rust.sme(&[&missing, "stop"]));
 }
 
 #[test]
@@ -157,10 +145,9 @@ fn python_uptime_adds_its_fields_after_the_base_metrics() {
 
     // A stopped container's figures are all zero: the whole object is the Rust add-on's.
     let stopped = Container::stopped("py-uptime-stopped");
-    same_answer(
-        &python.sme(&[&stopped.name, "metrics"]),
-        &rust.sme(&[&stopped.name, "metrics"]),
-    );
+    python
+        .sme(&[&stopped.name, "metrics"])
+        .answers_as(&rust.sme(&[&stopped.name, "metrics"]));
 }
 
 #[test]

@@ -312,6 +312,17 @@ impl Run {
         );
     }
 
+    /// Asserts `other` printed the same bytes, on both streams, with the
+    /// same exit code.
+    #[track_caller]
+    pub fn answers_as(&self, other: &Run) {
+        assert_eq!(
+            (self.code, self.stdout.as_str(), self.stderr.as_str()),
+            (other.code, other.stdout.as_str(), other.stderr.as_str()),
+            "this: {self:?}\nthat: {other:?}"
+        );
+    }
+
     /// Asserts exit 1 with exactly `stdout` (and nothing on stderr).
     #[track_caller]
     pub fn fails_with(&self, stdout: &str) {
