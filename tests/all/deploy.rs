@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 
 use sme_test_artifacts as guests;
 
-use crate::support::{Container, Run, Sandbox, docker, keys_in_order, sandboxes, unique};
+use crate::support::{
+    Container, Run, Sandbox, docker, keys_in_order, python_policy, sandboxes, unique,
+};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -30,20 +32,6 @@ fn static_binary(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "{} is missing: run `scripts/build-static` (scripts/test does) before these tests",
-        path.display()
-    );
-    path
-}
-
-/// A built Python example, or a clear failure naming the step that builds it.
-fn python_policy(name: &str) -> PathBuf {
-    let path = repo()
-        .join("target/python-policies")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `scripts/setup && scripts/python-policy build-examples` \
-         (scripts/test does) before these tests",
         path.display()
     );
     path

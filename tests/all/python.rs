@@ -15,18 +15,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A built Python example, or a clear failure naming the step that builds it.
+/// A built Python example's path.
 fn built(name: &str) -> String {
-    let path = repo()
-        .join("target/python-policies")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `scripts/setup && scripts/python-policy build-examples` \
-         (scripts/test does) before these tests",
-        path.display()
-    );
-    path.display().to_string()
+    crate::support::python_policy(name).display().to_string()
 }
 
 /// A sandbox with `file` installed as module `name` through `smectl install`

@@ -24,6 +24,21 @@ pub fn image() -> &'static str {
     })
 }
 
+/// A built Python example (`target/python-policies/<name>.wasm`), or a
+/// clear failure naming the step that builds it.
+pub fn python_policy(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/python-policies")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/setup && scripts/python-policy build-examples` \
+         (scripts/test does) before these tests",
+        path.display()
+    );
+    path
+}
+
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
