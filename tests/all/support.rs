@@ -416,12 +416,13 @@ static SWARM_USERS: Mutex<SwarmUsers> = Mutex::new(SwarmUsers {
     owned: false,
 });
 
-/// A share of the daemon's swarm for as long as it lives. Tests run in
-/// parallel threads: the first share made turns swarm mode on when it is
-/// off (`docker swarm init`), and when the last one is dropped the swarm is
-/// left again, but only by the process that turned it on. A swarm that was
-/// already active is never left, unless it carries the marker of a test
-/// run that no longer runs.
+/// A share of the daemon's swarm. Tests run in parallel threads: the first
+/// share made turns swarm mode on when it is off (`docker swarm init`), and
+/// the process that turned it on leaves it once, when it exits. Leaving and
+/// making a swarm again while tests come and go is what Docker Engine 20.10
+/// handles worst (a CI run lost its daemon during such a cycle), so a run
+/// makes at most one. A swarm that was already active is never left, unless
+/// it carries the marker of a test run that no longer runs.
 #[derive(Debug)]
 pub struct Swarm(());
 
@@ -429,7 +430,7 @@ impl Swarm {
     /// Joins (or makes) the test swarm.
     pub fn join() -> Swarm {
         let mut users = SWARM_USERS.lock().unwrap_or_else(PoisonError::into_inner);
-        if users.users == 0 {
+        if users.users == 0 && !users.owned {
             users.owned = Swarm::ensure();
         }
         users.users += 1;
@@ -447,6 +448,7 @@ impl Swarm {
             "inactive" => {
                 docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
                 Swarm::mark();
+                Swarm::leave_at_exit();
                 true
             }
             "active" => {
@@ -467,6 +469,7 @@ impl Swarm {
                     Some(_) => {
                         remove_test_services();
                         Swarm::mark();
+                        Swarm::leave_at_exit();
                         true
                     }
                     // Someone's own swarm: use it, never leave it.
@@ -488,13 +491,54 @@ impl Drop for Swarm {
     fn drop(&mut self) {
         let mut users = SWARM_USERS.lock().unwrap_or_else(PoisonError::into_inner);
         users.users -= 1;
-        if users.users == 0 && users.owned {
-            users.owned = false;
-            let _ = Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
+    }
+}
+
+unsafe extern "C" {
+    /// The C library's exit hooks: they run when the test harness returns
+    /// from `main` or calls `exit`, whether the tests passed or not.
+    fn atexit(hook: extern "C" fn()) -> std::ffi::c_int;
+}
+
+impl Swarm {
+    /// Leaves the swarm when this process exits (once, however many times
+    /// it is asked).
+    fn leave_at_exit() {
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| {
+            // SAFETY: `leave_owned_swarm` is an `extern "C" fn()` that
+            // neither unwinds nor touches the harness's state.
+            let status = unsafe { atexit(leave_owned_swarm) };
+            assert_eq!(status, 0, "atexit refused the swarm's exit hook");
+        });
+    }
+}
+
+/// The exit hook: waits (up to 20 s) for the tasks of the services the tests
+/// removed to be gone, then leaves the swarm this process made.
+extern "C" fn leave_owned_swarm() {
+    let owned = SWARM_USERS
+        .lock()
+        .map(|users| users.owned)
+        .unwrap_or_else(|poisoned| poisoned.into_inner().owned);
+    if !owned {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let tasks = Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=com.docker.swarm.service.id"])
+            .output();
+        match tasks {
+            Ok(output) if output.status.success() && !output.stdout.is_empty() => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            _ => break,
         }
     }
+    let _ = Command::new("docker")
+        .args(["swarm", "leave", "--force"])
+        .output();
 }
 
 /// Whether process `pid` is a run of this same test binary.
