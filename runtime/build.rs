@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 include!("build/guests.rs");
-include!("src/engine_config.rs");
+include!("src/policy/engine_config.rs");
 
 /// The built-in policies: (operation, guest package, world).
 const BUILTINS: &[(&str, &str, &str)] = &[
@@ -21,7 +21,7 @@ const BUILTINS: &[(&str, &str, &str)] = &[
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/guests.rs");
-    println!("cargo:rerun-if-changed=src/engine_config.rs");
+    println!("cargo:rerun-if-changed=src/policy/engine_config.rs");
 
     let packages: Vec<&str> = BUILTINS.iter().map(|(_, package, _)| *package).collect();
     let wasm_dir = build_guests(&packages);

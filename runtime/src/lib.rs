@@ -6,39 +6,20 @@
 //! limited and audited), and prints its answer exactly as the reference
 //! Docker executor would. `smectl` shows and checks what modules may do.
 //!
-//! The executables are thin: [`executor::execute`] is all of `sme`, and
-//! `smectl`'s commands use [`invoke::Runtime`], [`policy`] and [`inspect`].
+//! The executables are thin: [`run::executor::execute`] is all of `sme`, and
+//! `smectl`'s commands use [`run::invoke::Runtime`], [`policy`] and [`policy::inspect`].
 //! See `docs/architecture.md` for how the pieces fit.
 
-pub mod audit;
-pub mod bindings;
-pub mod builtin;
-pub mod cache;
+pub mod backend;
 pub mod config;
-pub mod deployment;
-pub mod digests;
-pub mod docker;
-pub mod engine_config;
-pub mod executor;
-pub mod gate;
-pub mod grants;
+pub mod contract;
+pub mod fs;
 pub mod host;
-pub mod inspect;
-pub mod install;
-pub mod invoke;
-pub mod limits;
-pub mod loader;
-pub mod logging;
-pub mod metrics;
 pub mod names;
 pub mod policy;
-pub mod private_dir;
-pub mod scenario;
-pub mod settings;
-pub mod signing;
-pub mod sink;
-pub mod swarm;
-pub mod trusted;
+pub mod run;
+pub mod sandbox;
+pub mod sim;
 
 /// musl's allocator makes Cranelift and instantiation several times slower;
 /// the static build (`scripts/build-static`) allocates with mimalloc instead,

@@ -1,4 +1,4 @@
-//! Remembered digests of policy files (runtime/src/digests.rs): a settled
+//! Remembered digests of policy files (runtime/src/policy/digests.rs): a settled
 //! file is hashed once, and every pin and signature promise still holds when
 //! the file, its signature or the configuration changes.
 

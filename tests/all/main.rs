@@ -14,6 +14,7 @@ mod policies;
 mod python;
 mod security;
 mod settings;
+mod shape;
 mod signing;
 mod sizes;
 mod smectl;

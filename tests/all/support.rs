@@ -184,11 +184,11 @@ pub fn sandboxes() -> &'static Path {
             Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandboxes")),
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/sme-tests")),
         ];
-        let strict = sme::trusted::Strictness::Strict;
+        let strict = sme::fs::trusted::Strictness::Strict;
         candidates
             .into_iter()
             .flatten()
-            .find(|dir| sme::trusted::TrustedDir::create(dir, 0o755, strict).is_ok())
+            .find(|dir| sme::fs::trusted::TrustedDir::create(dir, 0o755, strict).is_ok())
             .expect("no directory with a trusted path for test sandboxes")
     })
 }

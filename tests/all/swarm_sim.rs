@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use sme::bindings::{Mode, Service as Record, TaskState, UpdateState};
-use sme::docker::{Docker, DockerError, Engine, SimService, Simulated, now_ms};
+use sme::backend::docker::{Docker, DockerError, Engine};
+use sme::contract::{Mode, Service as Record, TaskState, UpdateState};
+use sme::sim::{SimService, Simulated, now_ms};
 
 use crate::support::{Sandbox, Service, unique};
 

@@ -1,5 +1,5 @@
 //! How each lifecycle verb changes a container: the runtime's `simulate`
-//! (`runtime/src/docker/lifecycle.rs`) over the guest's types, so the fake
+//! (`runtime/src/sim/lifecycle.rs`) over the guest's types, so the fake
 //! changes state and refuses calls exactly as the simulated engine and the
 //! Docker Engine do. The guest SDK cannot depend on the host crate, so this
 //! is a copy: change both together (the runtime's is held against the real

@@ -13,8 +13,8 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(sme::executor::execute(&args, &env)),
-        Err(error) => sme::executor::Outcome {
+        Ok(runtime) => runtime.block_on(sme::run::executor::execute(&args, &env)),
+        Err(error) => sme::run::executor::Outcome {
             output: format!("cannot start the async runtime: {error}"),
             success: false,
         },

@@ -1,6 +1,6 @@
 //! The host side of a policy's sandbox: one module per capability, each with
 //! its own state, its own `add_to_linker` and its `impl Host`, all checking
-//! calls through the module's [`Gate`](crate::gate::Gate).
+//! calls through the module's [`Gate`](crate::sandbox::gate::Gate).
 //!
 //! Policies also get WASI, with nothing in it: no preopened directories, no
 //! environment, no arguments, no network, and stdout/stderr captured into a
@@ -19,10 +19,10 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::types;
-use crate::docker::Docker;
-use crate::gate::Gate;
-use crate::limits::{Copying, MemoryLimiter};
+use crate::backend::docker::Docker;
+use crate::contract::types;
+use crate::sandbox::gate::Gate;
+use crate::sandbox::limits::{Copying, MemoryLimiter};
 use clock::ClockHost;
 use containers::ContainersHost;
 use log::LogHost;
@@ -75,7 +75,7 @@ pub struct Setup {
     pub settings: std::collections::BTreeMap<String, String>,
     /// Whether the request is about a Swarm service (`[swarm] mode`); the
     /// gate knows which one.
-    pub swarm_mode: crate::swarm::Mode,
+    pub swarm_mode: crate::config::swarm::Mode,
 }
 
 impl PolicyState {
@@ -152,9 +152,9 @@ fn listing_described(name: Option<&str>, label: Option<&str>) -> String {
 fn listing_pattern(
     name: Option<&str>,
     label: Option<&str>,
-) -> Result<Option<crate::grants::Pattern>, crate::bindings::CallError> {
-    use crate::bindings::CallError;
-    use crate::grants::{Pattern, Target, TargetError};
+) -> Result<Option<crate::sandbox::grants::Pattern>, crate::contract::CallError> {
+    use crate::contract::CallError;
+    use crate::sandbox::grants::{Pattern, Target, TargetError};
     let pattern = name
         .map(Pattern::parse)
         .transpose()

@@ -14,7 +14,7 @@ use wasmtime_wasi::async_trait;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
-use crate::limits::LimitExceeded;
+use crate::sandbox::limits::LimitExceeded;
 
 /// Bytes a guest may hand over in one write.
 const WRITE_PERMIT: usize = 4096;

@@ -3,9 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::ClockHost;
-use crate::bindings::{CallError, clock};
-use crate::gate::Scope;
-use crate::grants::Verb;
+use crate::contract::{CallError, clock};
+use crate::sandbox::gate::Scope;
+use crate::sandbox::grants::Verb;
 
 impl clock::Host for ClockHost {
     async fn now_ms(&mut self) -> wasmtime::Result<u64> {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::clock;
-use crate::gate::Gate;
+use crate::contract::clock;
+use crate::sandbox::gate::Gate;
 
 /// What the `clock` host functions need.
 #[derive(Debug)]

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use super::ContainersHost;
-use crate::bindings::{CallError, Container, Filter, Summary, container_config, containers};
-use crate::docker::{self, Docker};
-use crate::gate::Scope;
-use crate::grants::Verb;
+use crate::backend::docker::{self, Docker};
+use crate::contract::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::host::{listing_described, listing_pattern};
+use crate::sandbox::gate::Scope;
+use crate::sandbox::grants::Verb;
 
 impl ContainersHost {
     /// A lifecycle call on one container, through the gate.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::{container_config, containers};
-use crate::docker::Docker;
-use crate::gate::Gate;
+use crate::backend::docker::Docker;
+use crate::contract::{container_config, containers};
+use crate::sandbox::gate::Gate;
 
 /// What the `containers` host functions need: the Docker client and the
 /// module's gate.

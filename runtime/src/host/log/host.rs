@@ -1,10 +1,10 @@
 //! `impl Host` for the `log` capability.
 
 use super::{LogHost, MAX_MESSAGE};
-use crate::audit::GuestLog;
-use crate::bindings::log::{self, Level};
-use crate::gate::Scope;
-use crate::grants::Verb;
+use crate::contract::log::{self, Level};
+use crate::sandbox::audit::GuestLog;
+use crate::sandbox::gate::Scope;
+use crate::sandbox::grants::Verb;
 
 impl log::Host for LogHost {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::log;
-use crate::gate::Gate;
+use crate::contract::log;
+use crate::sandbox::gate::Gate;
 
 /// Longest message kept; a policy cannot flood the log with one call, and
 /// the host-call budget bounds the number of calls.

@@ -5,14 +5,14 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::{MAX_NOTE_KEY, MAX_NOTE_VALUE, MAX_NOTES, ServicesHost};
-use crate::bindings::{CallError, Service, ServiceSummary, TaskMeasurement, TaskState, services};
-use crate::docker::DockerError;
-use crate::gate::Scope;
-use crate::grants::{NOTE_PREFIX, Verb};
+use crate::backend::docker::DockerError;
+use crate::config::swarm::Mode;
+use crate::contract::{CallError, Service, ServiceSummary, TaskMeasurement, TaskState, services};
 use crate::host::stats::history::{History, MAX_AGE};
 use crate::host::stats::measure_kept;
 use crate::host::{listing_described, listing_pattern};
-use crate::swarm::Mode;
+use crate::sandbox::gate::Scope;
+use crate::sandbox::grants::{NOTE_PREFIX, Verb};
 
 /// The label Docker puts on every task container, naming its service's ID.
 const SERVICE_ID_LABEL: &str = "com.docker.swarm.service.id";

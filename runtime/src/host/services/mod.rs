@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::services;
-use crate::docker::Docker;
-use crate::gate::Gate;
-use crate::swarm::Mode;
+use crate::backend::docker::Docker;
+use crate::config::swarm::Mode;
+use crate::contract::services;
+use crate::sandbox::gate::Gate;
 
 /// Most notes one `scale` may set: a policy remembers a count or two, not
 /// a database.

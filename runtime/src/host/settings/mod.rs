@@ -1,6 +1,6 @@
 //! The `settings` capability: the module's own read-only settings from the
 //! configuration (`[modules.<name>.settings]`), already validated against
-//! what the module declares (see [`crate::settings`]).
+//! what the module declares (see [`crate::config::settings`]).
 //!
 //! Reading them is not a host call through the gate: it touches no
 //! container and nothing outside the store, so it is neither counted nor
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::settings;
+use crate::contract::settings;
 
 /// The settings one module's run may read.
 #[derive(Debug, Default)]

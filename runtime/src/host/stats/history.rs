@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::bindings::CpuReading;
-use crate::private_dir::PrivateDir;
+use crate::contract::CpuReading;
+use crate::fs::private_dir::PrivateDir;
 
 /// The window docker measures over; preferred when a reading that old exists.
 pub const WINDOW: Duration = Duration::from_secs(1);

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use super::StatsHost;
 use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE};
-use crate::bindings::{CallError, Measurement, Sample, Status, cpu_window, stats};
-use crate::docker::Docker;
-use crate::gate::Scope;
-use crate::grants::Verb;
+use crate::backend::docker::Docker;
+use crate::contract::{CallError, Measurement, Sample, Status, cpu_window, stats};
+use crate::sandbox::gate::Scope;
+use crate::sandbox::grants::Verb;
 
 impl stats::Host for StatsHost {
     async fn one_shot(&mut self, name: String) -> wasmtime::Result<Result<Sample, CallError>> {

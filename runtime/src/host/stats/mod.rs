@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::bindings::{cpu_window, stats};
-use crate::docker::Docker;
-use crate::gate::Gate;
+use crate::backend::docker::Docker;
+use crate::contract::{cpu_window, stats};
+use crate::sandbox::gate::Gate;
 use history::History;
 
 /// What the `stats` host functions need.

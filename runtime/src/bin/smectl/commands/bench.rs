@@ -38,12 +38,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use sme::audit::{self, Audit};
+use sme::backend::docker::{Docker, Engine};
 use sme::config::{Config, Env};
-use sme::docker::{Docker, DryRun, Engine};
-use sme::loader::{Loader, Source};
+use sme::policy::loader::{Loader, Source};
 use sme::policy::{self, Policy, PolicyDir};
-use sme::scenario::Scenario;
+use sme::sandbox::audit::{self, Audit};
+use sme::sim::DryRun;
+use sme::sim::scenario::Scenario;
 
 use super::wasmtime_error;
 
@@ -253,7 +254,7 @@ async fn once(
     };
     let audit = Arc::new(audit);
     let started = Instant::now();
-    let outcome = sme::executor::serve(
+    let outcome = sme::run::executor::serve(
         config.clone(),
         docker,
         audit.clone(),

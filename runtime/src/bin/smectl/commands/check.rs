@@ -13,10 +13,10 @@
 use std::path::Path;
 
 use sme::config::{Config, Env};
-use sme::deployment::{Finding, Verdict};
-use sme::loader::{CacheVerdict, Loader};
+use sme::fs::trusted;
+use sme::policy::loader::{CacheVerdict, Loader};
 use sme::policy::{Origin, Policy, PolicyDir, PolicyError, World};
-use sme::trusted;
+use sme::run::deployment::{Finding, Verdict};
 use wasmtime::component::Linker;
 
 use super::{verify, wasmtime_error};
@@ -95,7 +95,7 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
             Err(error) => problems.push(error.to_string()),
         }
     }
-    for builtin in sme::builtin::all() {
+    for builtin in sme::policy::builtin::all() {
         if !entries.iter().any(|e| e.name == builtin.operation) {
             entries.push(checker.builtin(builtin));
         }
@@ -127,7 +127,7 @@ pub fn run(env: &Env, json: bool) -> anyhow::Result<bool> {
     let deployment = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(sme::deployment::survey(&config));
+        .block_on(sme::run::deployment::survey(&config));
     for finding in &deployment {
         match &finding.verdict {
             Verdict::Usable(_) => {}
@@ -195,7 +195,7 @@ impl Checker<'_> {
         entry
     }
 
-    fn builtin(&self, builtin: &'static sme::builtin::Builtin) -> Entry {
+    fn builtin(&self, builtin: &'static sme::policy::builtin::Builtin) -> Entry {
         let policy = Policy::builtin(builtin);
         let mut entry = Entry {
             name: policy.name.clone(),

@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use sme::config::{Config, Env};
-use sme::inspect::{self, Description};
-use sme::loader::Loader;
-use sme::policy::{Policy, World, hex};
-use sme::signing::{MAX_SIGNATURE_BYTES, ModuleSignature, SIGNATURE_SUFFIX};
-use sme::trusted::{self, Strictness};
+use sme::fs::trusted::{self, Strictness};
+use sme::policy::inspect::{self, Description};
+use sme::policy::loader::Loader;
+use sme::policy::signing::{MAX_SIGNATURE_BYTES, ModuleSignature, SIGNATURE_SUFFIX};
+use sme::policy::{Policy, World};
 
 use super::{
     grant_json, grant_notes, grant_text, grant_warnings, imported_verbs, limits_json, limits_text,
@@ -34,7 +34,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
         Some(pin) => {
             problems.push(format!(
                 "sha256 does not match the pin {}: it would be refused",
-                hex(&pin)
+                hex::encode(pin)
             ));
             "MISMATCH".to_owned()
         }
@@ -53,14 +53,14 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             expected.export()
         ));
     }
-    let declared = match sme::settings::declared(&policy.wasm) {
+    let declared = match sme::config::settings::declared(&policy.wasm) {
         Ok(declared) => declared,
         Err(why) => {
             problems.push(format!("its settings cannot be read: {why}"));
             Vec::new()
         }
     };
-    if let Err(error) = sme::settings::resolve(
+    if let Err(error) = sme::config::settings::resolve(
         &name,
         &policy.wasm,
         &settings.settings,

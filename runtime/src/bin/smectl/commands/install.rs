@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use sme::config::{self, Config, Env};
-use sme::install::{self, PinChange};
-use sme::loader::{Loader, NotStored};
+use sme::fs::trusted::{self, Strictness, TrustedDir};
+use sme::policy::install::{self, PinChange};
+use sme::policy::loader::{Loader, NotStored};
+use sme::policy::signing::{MAX_SIGNATURE_BYTES, SIGNATURE_SUFFIX};
 use sme::policy::{Policy, World};
-use sme::signing::{MAX_SIGNATURE_BYTES, SIGNATURE_SUFFIX};
-use sme::trusted::{self, Strictness, TrustedDir};
 
 use super::{linker, verify, wasmtime_error};
 

@@ -13,15 +13,15 @@ pub mod test;
 use std::fmt::Write as _;
 
 use sme::config::{Config, GrantSource};
-use sme::grants::{Grant, Verb};
 use sme::host::PolicyState;
-use sme::limits::Limits;
 use sme::policy::Policy;
+use sme::sandbox::grants::{Grant, Verb};
+use sme::sandbox::limits::Limits;
 use wasmtime::component::{Component, Linker};
 
 /// Converts wasmtime's error (which is not a `std::error::Error`).
 pub fn wasmtime_error(error: wasmtime::Error) -> anyhow::Error {
-    anyhow::anyhow!(sme::loader::one_line(&error))
+    anyhow::anyhow!(sme::policy::loader::one_line(&error))
 }
 
 /// The grant as JSON: `{"stop": ["self"], ...}`.
@@ -116,7 +116,7 @@ pub fn module_name(config: &Config, path: &std::path::Path) -> String {
 }
 
 /// Verbs a module imports, from its imports.
-pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
+pub fn imported_verbs(description: &sme::policy::inspect::Description) -> Vec<Verb> {
     let mut verbs: Vec<Verb> = description
         .imports
         .iter()
@@ -124,7 +124,7 @@ pub fn imported_verbs(description: &sme::inspect::Description) -> Vec<Verb> {
             import
                 .functions
                 .iter()
-                .filter_map(|function| sme::inspect::verb_of(&import.name, function))
+                .filter_map(|function| sme::policy::inspect::verb_of(&import.name, function))
         })
         .collect();
     verbs.sort();
@@ -218,18 +218,18 @@ pub fn verify(
     if let Err(error) = linker.instantiate_pre(component) {
         return Err(format!(
             "{policy}: imports something SME does not provide: {}",
-            sme::loader::one_line(&error)
+            sme::policy::loader::one_line(&error)
         ));
     }
     let module = config.module(&policy.name);
-    sme::settings::resolve(
+    sme::config::settings::resolve(
         &policy.name,
         &policy.wasm,
         &module.settings,
         config.file.as_deref(),
     )
     .map_err(|error| error.to_string())?;
-    let description = sme::inspect::describe(linker.engine(), component);
+    let description = sme::policy::inspect::describe(linker.engine(), component);
     let imported = imported_verbs(&description);
     if module.grant.denies_everything(&imported) {
         let gated: Vec<&str> = imported

@@ -4,7 +4,7 @@
 //! service's scale/redeploy are recorded and printed instead of performed
 //! (later inspections and listings see the state they would have left, calls
 //! the daemon would refuse are refused). A preview, not a sandbox: see
-//! `sme::docker::DryRun`.
+//! `sme::backend::docker::DryRun`.
 //!
 //! The module's log messages (`sme_guest::log::*`) are shown with its `log`
 //! host call, in order, whether or not logging is on. With `--stable`, the
@@ -16,12 +16,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sme::audit::Audit;
+use sme::backend::docker::{Docker, Engine};
+use sme::backend::recording::{RECORD_VERSION, RecordFile, RecordedModule, Recording};
 use sme::config::{Config, Env};
-use sme::docker::{
-    Docker, DryRun, Engine, RECORD_VERSION, RecordFile, Recorded, RecordedModule, Recording, Scaled,
-};
-use sme::grants::Verb;
+use sme::sandbox::audit::Audit;
+use sme::sandbox::grants::Verb;
+use sme::sim::{DryRun, Recorded, Scaled};
 
 /// Prints the report; `Ok(false)` when `sme` would have exited 1.
 pub fn run(
@@ -43,7 +43,7 @@ pub fn run(
         })
         .transpose()?;
     let audit = Audit::open(config.audit_log.as_deref(), config.strictness)?.capturing();
-    let log = match sme::logging::init(&config) {
+    let log = match sme::run::logging::init(&config) {
         Ok(log) => log,
         Err(dropped) => {
             audit.notice(&dropped)?;
@@ -61,7 +61,7 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcome = runtime.block_on(sme::executor::serve(
+    let outcome = runtime.block_on(sme::run::executor::serve(
         config,
         docker,
         audit.clone(),

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use sme::config;
-use sme::signing::{MAX_KEY_FILE_BYTES, SIGNATURE_SUFFIX, SecretKey};
-use sme::trusted::{self, Strictness};
+use sme::fs::trusted::{self, Strictness};
+use sme::policy::signing::{MAX_KEY_FILE_BYTES, SIGNATURE_SUFFIX, SecretKey};
 
 /// Largest module signed: `module_mib`'s own ceiling.
 const MAX_MODULE_BYTES: u64 = 1 << 30;
@@ -53,7 +53,7 @@ pub fn run(file: &Path, key: &Path, name: Option<&str>, json: bool) -> anyhow::R
             "file": file.display().to_string(),
             "signature": target.display().to_string(),
             "key_id": secret.id.to_string(),
-            "trusted_comment": format!("{}{name}", sme::signing::COMMENT_PREFIX),
+            "trusted_comment": format!("{}{name}", sme::policy::signing::COMMENT_PREFIX),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -61,7 +61,7 @@ pub fn run(file: &Path, key: &Path, name: Option<&str>, json: bool) -> anyhow::R
             "signed {name}: {} (key {}, trusted comment \"{}{name}\")",
             target.display(),
             secret.id,
-            sme::signing::COMMENT_PREFIX
+            sme::policy::signing::COMMENT_PREFIX
         );
     }
     Ok(true)

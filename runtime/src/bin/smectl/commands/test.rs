@@ -12,13 +12,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
+use sme::backend::docker::Docker;
+use sme::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile};
 use sme::config::{Config, Env};
-use sme::docker::{Docker, OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Replay};
-use sme::executor::Outcome;
-use sme::limits::Limits;
-use sme::loader::Loader;
+use sme::policy::loader::Loader;
 use sme::policy::{Policy, World};
-use sme::scenario::{self, Difference, Report, Scenario, Subject};
+use sme::run::executor::Outcome;
+use sme::sandbox::limits::Limits;
+use sme::sim::Replay;
+use sme::sim::scenario::{self, Difference, Report, Scenario, Subject};
 
 /// What `smectl test` was asked.
 #[derive(Debug)]

@@ -1,0 +1,1025 @@
+//! The configuration file: paths, Docker endpoint, limits, and per module its
+//! grants, pin and settings.
+//!
+//! The agent passes only two arguments, so everything else comes from here:
+//! the file named by `SME_CONFIG` (default [`DEFAULT_CONFIG`]; a missing
+//! default file means built-in defaults), then a few environment variables
+//! that override single settings. The TOML is parsed into raw serde types
+//! that reject unknown keys, then validated into typed settings; every error
+//! names the file and line.
+
+pub mod keys;
+pub mod settings;
+pub mod swarm;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::keys::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
+use crate::config::settings::{Configured, Value};
+use crate::config::swarm::Swarm;
+use crate::fs::trusted::{self, Strictness, TrustError};
+use crate::sandbox::grants::{Grant, Target, Verb};
+use crate::sandbox::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
+
+/// Where the configuration is read from when `SME_CONFIG` is not set.
+pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
+/// The policy directory when neither the file nor `SME_POLICY_DIR` names one.
+pub const DEFAULT_POLICY_DIR: &str = "/etc/sme/policies";
+/// The Docker endpoint when neither the file nor `DOCKER_HOST` names one.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Where compiled policies are cached by default.
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/sme";
+/// Largest configuration file read: far above any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Where state kept between runs (stats samples) lives by default.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/sme";
+
+/// The environment variables SME reads, captured once.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `SME_CONFIG`: the configuration file.
+    pub config: Option<PathBuf>,
+    /// `SME_POLICY_DIR`: overrides `policy_dir`.
+    pub policy_dir: Option<PathBuf>,
+    /// `DOCKER_HOST`: overrides `docker_host`.
+    pub docker_host: Option<String>,
+    /// `SME_AUDIT_LOG`: overrides `audit_log`.
+    pub audit_log: Option<PathBuf>,
+    /// `SME_CACHE_DIR`: overrides `cache_dir`; empty disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// `SME_STATE_DIR`: overrides `state_dir`; empty disables kept state.
+    pub state_dir: Option<PathBuf>,
+    /// `SME_LOG`: a log filter (`info`, `sme=debug`...); turns logging on.
+    pub log: Option<String>,
+    /// `SME_STRICT_PATHS`: `off` stops checking who owns and may write the
+    /// trusted paths (see [`crate::fs::trusted`]).
+    pub strictness: Strictness,
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env {
+            config: None,
+            policy_dir: None,
+            docker_host: None,
+            audit_log: None,
+            cache_dir: None,
+            state_dir: None,
+            log: None,
+            strictness: Strictness::Strict,
+        }
+    }
+}
+
+impl Env {
+    /// Reads the variables from the process environment.
+    pub fn from_process() -> Env {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        Env {
+            config: var("SME_CONFIG").map(PathBuf::from),
+            policy_dir: var("SME_POLICY_DIR").map(PathBuf::from),
+            docker_host: var("DOCKER_HOST").and_then(|v| v.into_string().ok()),
+            audit_log: var("SME_AUDIT_LOG").map(PathBuf::from),
+            cache_dir: std::env::var_os("SME_CACHE_DIR").map(PathBuf::from),
+            state_dir: std::env::var_os("SME_STATE_DIR").map(PathBuf::from),
+            log: var("SME_LOG").and_then(|v| v.into_string().ok()),
+            strictness: Strictness::from_setting(
+                var("SME_STRICT_PATHS")
+                    .and_then(|v| v.into_string().ok())
+                    .as_deref(),
+            ),
+        }
+    }
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read, or is not trusted.
+    #[error("configuration refused: {source}")]
+    Untrusted {
+        /// Why.
+        #[source]
+        source: TrustError,
+    },
+    /// The file is larger than any configuration needs to be.
+    #[error("configuration {}: larger than {} KiB", path.display(), MAX_CONFIG_BYTES >> 10)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8 text.
+    #[error("configuration {}: not UTF-8 text", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not valid, at a known line.
+    #[error("configuration {}, line {line}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// What is wrong, and what is expected.
+        message: String,
+    },
+}
+
+/// Validated settings for one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, if any.
+    pub file: Option<PathBuf>,
+    /// Where `<operation>.wasm` and `metrics.d/` are looked up.
+    pub policy_dir: PathBuf,
+    /// The Docker Engine endpoint (`unix://...` or `tcp://...`).
+    pub docker_host: String,
+    /// The JSON Lines audit log; no auditing when `None`.
+    pub audit_log: Option<PathBuf>,
+    /// Compiled-policy cache; no caching when `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// State kept between runs; none kept when `None`.
+    pub state_dir: Option<PathBuf>,
+    /// Refuse any module file that has no `sha256` pin.
+    pub require_pinning: bool,
+    /// Log destination; stderr when logging is on and this is `None`.
+    pub log_file: Option<PathBuf>,
+    /// Log filter from the file (`SME_LOG` wins).
+    pub log_level: Option<String>,
+    /// Limits of modules that set none of their own.
+    pub limits: Limits,
+    /// Whether trusted paths are checked for owner and mode.
+    pub strictness: Strictness,
+    /// The time the whole request may take, every module included
+    /// (`[limits] request_deadline_ms`).
+    pub request_deadline: Duration,
+    /// Trusted keys, revocations and whether signatures are required
+    /// (`[signing]`); the keys of `key_files` are added when the file is
+    /// loaded.
+    pub signing: Signing,
+    /// `[signing] key_files`, each with its line, read by [`Config::load`].
+    key_files: Vec<(PathBuf, usize)>,
+    /// Whether requests name Swarm services, and how (`[swarm]`, see
+    /// docs/swarm.md).
+    pub swarm: Swarm,
+    modules: BTreeMap<String, ModuleConfig>,
+}
+
+/// The configuration file a [`Config`] was read from, as text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The file (`SME_CONFIG`, else [`DEFAULT_CONFIG`]), whether it exists
+    /// or not.
+    pub path: PathBuf,
+    /// Its text; `None` when there is no such file.
+    pub text: Option<String>,
+}
+
+/// The configured settings of one module (`[modules.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleConfig {
+    /// The pinned sha256 of the module file.
+    pub pin: Option<[u8; 32]>,
+    /// The grant; `None` keeps the built-in grant of that operation, if any.
+    pub grant: Option<Grant>,
+    /// The module's limits (the global ones where it sets none).
+    pub limits: Limits,
+    /// `[modules.<name>.settings]`, checked against the module when it
+    /// loads (see [`crate::config::settings`]).
+    pub settings: Vec<Configured>,
+    /// `require_signature`, when the module sets it.
+    pub require_signature: Option<bool>,
+}
+
+/// What applies to one module when it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSettings {
+    /// Its grant: configured, else its built-in's, else nothing.
+    pub grant: Grant,
+    /// Where the grant came from, for `smectl`.
+    pub grant_source: GrantSource,
+    /// Its limits.
+    pub limits: Limits,
+    /// Its pin, if any.
+    pub pin: Option<[u8; 32]>,
+    /// Its configured settings, not yet checked against the module.
+    pub settings: Vec<Configured>,
+    /// Whether its file must carry a valid signature: its own
+    /// `require_signature`, else `[signing]`'s.
+    pub require_signature: bool,
+}
+
+/// Where a module's grant came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    /// `[modules.<name>.grants]` in the configuration.
+    Configured,
+    /// The grant of the built-in policy of the same name.
+    Builtin,
+    /// Nothing configured and no built-in: every gated call is denied.
+    Default,
+}
+
+impl Config {
+    /// Loads the configuration for this process.
+    pub fn load(env: &Env) -> Result<Config, ConfigError> {
+        let (config, source) = Config::load_source(env)?;
+        match source.text {
+            None if env.config.is_some() => Err(ConfigError::Untrusted {
+                source: TrustError::Missing { path: source.path },
+            }),
+            _ => Ok(config),
+        }
+    }
+
+    /// Loads the configuration for this process and keeps the file's text,
+    /// for commands that edit it (`smectl install`). A missing file, even
+    /// one named by `SME_CONFIG`, gives the built-in defaults and no text.
+    pub fn load_source(env: &Env) -> Result<(Config, Source), ConfigError> {
+        let path = env
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        let read = trusted::read_file(&path, MAX_CONFIG_BYTES, env.strictness)
+            .map_err(|source| ConfigError::Untrusted { source })?;
+        let (mut config, text) = match read {
+            Some(bytes) if bytes.len() as u64 > MAX_CONFIG_BYTES => {
+                return Err(ConfigError::TooLarge { path });
+            }
+            Some(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ConfigError::NotText { path: path.clone() })?;
+                (Config::parse(&text, &path)?, Some(text))
+            }
+            None => (Config::parse("", Path::new(""))?, None),
+        };
+        config.apply_env(env);
+        config.read_key_files()?;
+        Ok((config, Source { path, text }))
+    }
+
+    /// Parses and validates configuration text read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |span: Option<Range<usize>>, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map_or(1, |span| line_of(text, span.start)),
+            message,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_owned()))?;
+        let request_deadline = raw
+            .limits
+            .as_ref()
+            .map_or(Ok(DEFAULT_REQUEST_DEADLINE), |l| {
+                l.get_ref().request_deadline()
+            })
+            .map_err(|(span, message)| invalid(Some(span), message))?;
+        let limits = raw
+            .limits
+            .map_or(Ok(Limits::default()), |l| {
+                l.get_ref().apply(Limits::default())
+            })
+            .map_err(|(span, message)| invalid(Some(span), message))?;
+        let (signing, key_files) = match raw.signing {
+            Some(signing) => signing.validate(&|offset| line_of(text, offset)),
+            None => Ok((Signing::default(), Vec::new())),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[signing] {message}")))?;
+        let swarm = match raw.swarm {
+            Some(swarm) => swarm.validate(),
+            None => Ok(Swarm::default()),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[swarm] {message}")))?;
+        let mut modules = BTreeMap::new();
+        for (name, module) in raw.modules {
+            let span = name.span();
+            let name = name.into_inner();
+            if !is_module_name(&name) {
+                return Err(invalid(
+                    Some(span),
+                    format!(
+                        "bad module name {name:?}: expected an operation like \"stop\" or a \
+                         metrics add-on like \"metrics.d/uptime\""
+                    ),
+                ));
+            }
+            let module = module
+                .validate(limits, &|offset| line_of(text, offset))
+                .map_err(|(span, message)| {
+                    invalid(Some(span), format!("[modules.{name}] {message}"))
+                })?;
+            modules.insert(name, module);
+        }
+        Ok(Config {
+            file: (!path.as_os_str().is_empty()).then(|| path.to_path_buf()),
+            policy_dir: raw.policy_dir.unwrap_or_else(|| DEFAULT_POLICY_DIR.into()),
+            docker_host: raw
+                .docker_host
+                .unwrap_or_else(|| DEFAULT_DOCKER_HOST.into()),
+            audit_log: raw.audit_log,
+            cache_dir: Some(raw.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into())),
+            state_dir: Some(raw.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into())),
+            require_pinning: raw.require_pinning.unwrap_or(false),
+            log_file: raw.log_file,
+            log_level: raw.log_level,
+            limits,
+            strictness: Strictness::Strict,
+            request_deadline,
+            signing,
+            key_files,
+            swarm,
+            modules,
+        })
+    }
+
+    /// Adds the keys of `[signing] key_files`, each read as a trusted file
+    /// (like this configuration) of at most [`MAX_KEY_FILE_BYTES`].
+    fn read_key_files(&mut self) -> Result<(), ConfigError> {
+        let file = self.file.clone().unwrap_or_default();
+        for (path, line) in &self.key_files {
+            let invalid = |message: String| ConfigError::Invalid {
+                path: file.clone(),
+                line: *line,
+                message: format!("[signing] key file {}: {message}", path.display()),
+            };
+            let bytes = trusted::read_file(path, MAX_KEY_FILE_BYTES, self.strictness)
+                .map_err(|error| invalid(format!("refused: {error}")))?
+                .ok_or_else(|| invalid("no such file".to_owned()))?;
+            if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+                return Err(invalid("too large to be a minisign public key".to_owned()));
+            }
+            let key = std::str::from_utf8(&bytes)
+                .map_err(|_| "not UTF-8 text".to_owned())
+                .and_then(TrustedKey::from_file_text)
+                .map_err(invalid)?;
+            self.signing.keys.push(key);
+        }
+        Ok(())
+    }
+
+    /// This configuration with the process's overrides applied, as
+    /// [`Config::load`] applies them to the file it reads.
+    pub fn with_env(mut self, env: &Env) -> Config {
+        self.apply_env(env);
+        self
+    }
+
+    fn apply_env(&mut self, env: &Env) {
+        if let Some(dir) = &env.policy_dir {
+            self.policy_dir = dir.clone();
+        }
+        if let Some(host) = &env.docker_host {
+            self.docker_host = host.clone();
+        }
+        if let Some(log) = &env.audit_log {
+            self.audit_log = Some(log.clone());
+        }
+        let optional_dir = |dir: &PathBuf| (!dir.as_os_str().is_empty()).then(|| dir.clone());
+        if let Some(dir) = &env.cache_dir {
+            self.cache_dir = optional_dir(dir);
+        }
+        if let Some(dir) = &env.state_dir {
+            self.state_dir = optional_dir(dir);
+        }
+        if let Some(filter) = &env.log {
+            self.log_level = Some(filter.clone());
+        }
+        self.strictness = env.strictness;
+    }
+
+    /// The grant, limits and pin that apply to module `name` (an operation,
+    /// or `metrics.d/<stem>` for a metrics add-on).
+    pub fn module(&self, name: &str) -> ModuleSettings {
+        let configured = self.modules.get(name);
+        let (grant, grant_source) = match (
+            configured.and_then(|m| m.grant.clone()),
+            Grant::builtin(name),
+        ) {
+            (Some(grant), _) => (grant, GrantSource::Configured),
+            (None, Some(grant)) => (grant, GrantSource::Builtin),
+            (None, None) => (Grant::none(), GrantSource::Default),
+        };
+        ModuleSettings {
+            grant,
+            grant_source,
+            limits: configured.map_or(self.limits, |m| m.limits),
+            pin: configured.and_then(|m| m.pin),
+            settings: configured.map(|m| m.settings.clone()).unwrap_or_default(),
+            require_signature: configured
+                .and_then(|m| m.require_signature)
+                .unwrap_or(self.signing.require_signature),
+        }
+    }
+
+    /// The names of the modules configured under `[modules]`.
+    pub fn configured_modules(&self) -> impl Iterator<Item = &str> {
+        self.modules.keys().map(String::as_str)
+    }
+}
+
+/// Whether `name` can name a module: an operation (`stop`) or a metrics
+/// add-on (`metrics.d/uptime`).
+pub fn is_module_name(name: &str) -> bool {
+    match name.strip_prefix("metrics.d/") {
+        Some(stem) => crate::names::is_operation(stem),
+        None => crate::names::is_operation(name),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// A validation error at a span of the file.
+type AtSpan<T> = Result<T, (Range<usize>, String)>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    policy_dir: Option<PathBuf>,
+    docker_host: Option<String>,
+    audit_log: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    require_pinning: Option<bool>,
+    log_file: Option<PathBuf>,
+    log_level: Option<String>,
+    limits: Option<Spanned<RawLimits>>,
+    signing: Option<RawSigning>,
+    swarm: Option<RawSwarm>,
+    #[serde(default)]
+    modules: BTreeMap<Spanned<String>, RawModule>,
+}
+
+/// `[swarm]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSwarm {
+    mode: Option<Spanned<String>>,
+    service: Option<Spanned<String>>,
+}
+
+impl RawSwarm {
+    fn validate(self) -> AtSpan<Swarm> {
+        let mut swarm = Swarm::default();
+        if let Some(mode) = self.mode {
+            swarm.mode = swarm::Mode::parse(mode.get_ref()).ok_or_else(|| {
+                (
+                    mode.span(),
+                    format!(
+                        "mode {:?} is not one of \"off\", \"on\", \"auto\"",
+                        mode.get_ref()
+                    ),
+                )
+            })?;
+        }
+        if let Some(service) = self.service {
+            swarm.service = swarm::Template::parse(service.get_ref())
+                .map_err(|error| (service.span(), error.to_string()))?;
+        }
+        Ok(swarm)
+    }
+}
+
+/// `[signing]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    key_files: Vec<Spanned<PathBuf>>,
+    require_signature: Option<bool>,
+    #[serde(default)]
+    revoked_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    revoked_sha256: Vec<Spanned<String>>,
+}
+
+impl RawSigning {
+    fn validate(
+        self,
+        line_of: &dyn Fn(usize) -> usize,
+    ) -> AtSpan<(Signing, Vec<(PathBuf, usize)>)> {
+        let mut signing = Signing {
+            require_signature: self.require_signature.unwrap_or(false),
+            ..Signing::default()
+        };
+        for key in self.keys {
+            let parsed = TrustedKey::from_base64(key.get_ref()).map_err(|e| (key.span(), e))?;
+            signing.keys.push(parsed);
+        }
+        for id in self.revoked_keys {
+            let parsed = KeyId::parse(id.get_ref()).ok_or_else(|| {
+                (
+                    id.span(),
+                    format!(
+                        "revoked key {:?} is not a key ID (up to 16 hexadecimal digits, as in \
+                         \"minisign public key E7620F1842B4E81F\")",
+                        id.get_ref()
+                    ),
+                )
+            })?;
+            signing.revoked_keys.insert(parsed);
+        }
+        for sha in self.revoked_sha256 {
+            let parsed = parse_sha256(sha.get_ref()).ok_or_else(|| {
+                (
+                    sha.span(),
+                    format!(
+                        "revoked sha256 {:?} is not 64 hexadecimal digits",
+                        sha.get_ref()
+                    ),
+                )
+            })?;
+            signing.revoked_sha256.insert(parsed);
+        }
+        let key_files = self
+            .key_files
+            .into_iter()
+            .map(|path| {
+                let line = line_of(path.span().start);
+                (path.into_inner(), line)
+            })
+            .collect();
+        Ok((signing, key_files))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    deadline_ms: Option<Spanned<u64>>,
+    fuel: Option<Spanned<u64>>,
+    memory_mib: Option<Spanned<u64>>,
+    host_calls: Option<Spanned<u32>>,
+    output_kib: Option<Spanned<u64>>,
+    docker_timeout_ms: Option<Spanned<u64>>,
+    module_mib: Option<Spanned<u64>>,
+    compile_on_demand_kib: Option<Spanned<u64>>,
+    /// Global only: one budget for the whole request.
+    request_deadline_ms: Option<Spanned<u64>>,
+}
+
+impl RawLimits {
+    /// `request_deadline_ms`, which only `[limits]` may set.
+    fn request_deadline(&self) -> AtSpan<Duration> {
+        match &self.request_deadline_ms {
+            Some(v) if *v.get_ref() == 0 => Err((
+                v.span(),
+                "`request_deadline_ms` must be greater than 0".to_owned(),
+            )),
+            Some(v) => Ok(Duration::from_millis(*v.get_ref())),
+            None => Ok(DEFAULT_REQUEST_DEADLINE),
+        }
+    }
+
+    fn apply(&self, base: Limits) -> AtSpan<Limits> {
+        let positive = |value: &Spanned<u64>, key: &str| -> AtSpan<u64> {
+            if *value.get_ref() == 0 {
+                Err((value.span(), format!("`{key}` must be greater than 0")))
+            } else {
+                Ok(*value.get_ref())
+            }
+        };
+        let mut limits = base;
+        if let Some(v) = &self.deadline_ms {
+            limits.deadline = Duration::from_millis(positive(v, "deadline_ms")?);
+        }
+        if let Some(v) = &self.fuel {
+            limits.fuel = positive(v, "fuel")?;
+        }
+        if let Some(v) = &self.memory_mib {
+            let mib = positive(v, "memory_mib")?;
+            if mib > 4096 {
+                return Err((
+                    v.span(),
+                    "`memory_mib` must be at most 4096 (4 GiB)".to_owned(),
+                ));
+            }
+            limits.memory = (mib as usize) << 20;
+        }
+        if let Some(v) = &self.host_calls {
+            limits.host_calls = *v.get_ref();
+        }
+        if let Some(v) = &self.output_kib {
+            let kib = positive(v, "output_kib")?;
+            if kib > 64 << 10 {
+                return Err((
+                    v.span(),
+                    "`output_kib` must be at most 65536 (64 MiB)".to_owned(),
+                ));
+            }
+            limits.output = (kib as usize) << 10;
+        }
+        if let Some(v) = &self.docker_timeout_ms {
+            limits.docker_timeout = Duration::from_millis(positive(v, "docker_timeout_ms")?);
+        }
+        if let Some(v) = &self.module_mib {
+            let mib = positive(v, "module_mib")?;
+            if mib > 1024 {
+                return Err((
+                    v.span(),
+                    "`module_mib` must be at most 1024 (1 GiB)".to_owned(),
+                ));
+            }
+            limits.module_size = mib << 20;
+        }
+        if let Some(v) = &self.compile_on_demand_kib {
+            // 0 is allowed: every policy file must then be precompiled.
+            limits.compile_on_demand = v.get_ref().saturating_mul(1 << 10);
+        }
+        Ok(limits)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModule {
+    sha256: Option<Spanned<String>>,
+    grants: Option<RawGrants>,
+    limits: Option<Spanned<RawLimits>>,
+    settings: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    require_signature: Option<bool>,
+}
+
+impl RawModule {
+    fn validate(self, global: Limits, line_of: &dyn Fn(usize) -> usize) -> AtSpan<ModuleConfig> {
+        let pin = self
+            .sha256
+            .map(|pin| {
+                parse_sha256(pin.get_ref()).ok_or_else(|| {
+                    (
+                        pin.span(),
+                        format!("sha256 {:?} is not 64 hexadecimal digits", pin.get_ref()),
+                    )
+                })
+            })
+            .transpose()?;
+        let limits = match &self.limits {
+            Some(limits) => {
+                if let Some(v) = &limits.get_ref().request_deadline_ms {
+                    return Err((
+                        v.span(),
+                        "`request_deadline_ms` is one budget for the whole request: set it under \
+                         [limits], not per module (use `deadline_ms` to cap one module)"
+                            .to_owned(),
+                    ));
+                }
+                limits.get_ref().apply(global)?
+            }
+            None => global,
+        };
+        let mut settings = Vec::new();
+        for (key, value) in self.settings.into_iter().flatten() {
+            let span = key.span();
+            let value = match value.into_inner() {
+                toml::Value::Integer(n) => Value::Int(n),
+                toml::Value::String(text) => Value::Text(text),
+                toml::Value::Boolean(b) => Value::Bool(b),
+                _ => {
+                    return Err((
+                        span,
+                        format!(
+                            "setting `{}` must be a string, an integer or a boolean",
+                            key.get_ref()
+                        ),
+                    ));
+                }
+            };
+            settings.push(Configured {
+                line: line_of(span.start),
+                key: key.into_inner(),
+                value,
+            });
+        }
+        Ok(ModuleConfig {
+            pin,
+            grant: self.grants.map(RawGrants::validate).transpose()?,
+            limits,
+            settings,
+            require_signature: self.require_signature,
+        })
+    }
+}
+
+/// The targets listed for one verb, with their places in the file.
+type Targets = Vec<Spanned<String>>;
+
+/// `[modules.<name>.grants]`: per verb, the targets it covers. `read` is
+/// shorthand for `inspect`, `list` and `stats`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    read: Option<Targets>,
+    inspect: Option<Targets>,
+    list: Option<Targets>,
+    stats: Option<Targets>,
+    start: Option<Targets>,
+    stop: Option<Targets>,
+    restart: Option<Targets>,
+    pause: Option<Targets>,
+    unpause: Option<Targets>,
+    scale: Option<Targets>,
+    redeploy: Option<Targets>,
+}
+
+impl RawGrants {
+    fn validate(self) -> AtSpan<Grant> {
+        let rules: [(&[Verb], Option<Targets>); 11] = [
+            (&Verb::READ, self.read),
+            (&[Verb::Inspect], self.inspect),
+            (&[Verb::List], self.list),
+            (&[Verb::Stats], self.stats),
+            (&[Verb::Start], self.start),
+            (&[Verb::Stop], self.stop),
+            (&[Verb::Restart], self.restart),
+            (&[Verb::Pause], self.pause),
+            (&[Verb::Unpause], self.unpause),
+            (&[Verb::Scale], self.scale),
+            (&[Verb::Redeploy], self.redeploy),
+        ];
+        let mut grant = Grant::none();
+        for (verbs, targets) in rules {
+            for target in targets.into_iter().flatten() {
+                let parsed = Target::parse(target.get_ref())
+                    .map_err(|error| (target.span(), error.to_string()))?;
+                for &verb in verbs {
+                    grant.allow(verb, parsed.clone());
+                }
+            }
+        }
+        Ok(grant)
+    }
+}
+
+/// Parses 64 hexadecimal digits (either case).
+pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut digest).ok()?;
+    Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::grants::Decision;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("sme.toml"))
+    }
+
+    fn line_of_error(text: &str) -> usize {
+        match parse(text).unwrap_err() {
+            ConfigError::Invalid { line, .. } => line,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn swarm_settings_are_read_and_checked() {
+        assert_eq!(parse("").unwrap().swarm, Swarm::default());
+        let config = parse("[swarm]\nmode = \"on\"\nservice = \"edgex_{name}\"\n").unwrap();
+        assert_eq!(config.swarm.mode, swarm::Mode::On);
+        assert_eq!(
+            config.swarm.candidate("edgex-core-data").as_deref(),
+            Some("edgex_core-data")
+        );
+        assert_eq!(line_of_error("\n[swarm]\nmode = \"yes\"\n"), 3);
+        assert_eq!(line_of_error("[swarm]\nservice = \"edgex\"\n"), 2);
+        assert_eq!(line_of_error("[swarm]\nreplicas = 2\n"), 2);
+        let message = parse("[swarm]\nmode = \"yes\"\n").unwrap_err().to_string();
+        assert!(message.contains("[swarm] mode \"yes\""), "{message}");
+    }
+
+    #[test]
+    fn service_verbs_can_be_granted() {
+        let config =
+            parse("[modules.stop.grants]\nscale = [\"self\"]\nredeploy = [\"label:tier=edge\"]\n")
+                .unwrap();
+        let grant = config.module("stop").grant;
+        assert_eq!(
+            grant.verbs().collect::<Vec<_>>(),
+            [Verb::Scale, Verb::Redeploy]
+        );
+        assert!(parse("[modules.stop.grants]\nscale = [\"label:sme.note.replicas\"]\n").is_err());
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.policy_dir, Path::new(DEFAULT_POLICY_DIR));
+        assert_eq!(config.docker_host, DEFAULT_DOCKER_HOST);
+        assert_eq!(config.limits, Limits::default());
+        assert!(!config.require_pinning);
+        assert_eq!(config.module("stop").grant_source, GrantSource::Builtin);
+        assert_eq!(config.module("pause").grant, Grant::none());
+    }
+
+    #[test]
+    fn a_full_file_is_understood() {
+        let config = parse(
+            r#"
+policy_dir = "/srv/policies"
+audit_log = "/var/log/sme.jsonl"
+require_pinning = true
+
+[limits]
+deadline_ms = 5000
+host_calls = 10
+
+[modules.pause]
+sha256 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+[modules.pause.grants]
+read = ["self"]
+pause = ["self", "name:edgex-*", "label:tier=edge"]
+[modules.pause.limits]
+fuel = 1000
+
+[modules."metrics.d/uptime".grants]
+inspect = ["self"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.policy_dir, Path::new("/srv/policies"));
+        assert!(config.require_pinning);
+        assert_eq!(config.limits.deadline, Duration::from_secs(5));
+        let pause = config.module("pause");
+        assert_eq!(pause.grant_source, GrantSource::Configured);
+        assert_eq!(pause.limits.fuel, 1000);
+        assert_eq!(
+            pause.limits.host_calls, 10,
+            "module limits start from the global ones"
+        );
+        assert_eq!(pause.pin.unwrap()[1], 0x11);
+        assert_eq!(
+            pause.grant.permits(Verb::Pause, "edgex-ui", "svc", None),
+            Decision::Allow
+        );
+        assert_eq!(
+            pause.grant.permits(Verb::Stats, "svc", "svc", None),
+            Decision::Allow
+        );
+        assert_eq!(
+            pause.grant.permits(Verb::Stop, "svc", "svc", None),
+            Decision::Deny
+        );
+        let uptime = config.module("metrics.d/uptime");
+        assert_eq!(uptime.grant.verbs().collect::<Vec<_>>(), [Verb::Inspect]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(line_of_error("policy_dir = \"/x\"\nunknown_key = 1\n"), 2);
+        assert_eq!(line_of_error("[limits]\n\ndeadline_ms = 0\n"), 3);
+        assert_eq!(
+            line_of_error("[modules.stop.grants]\nstop = [\"self\"]\nstopp = [\"self\"]\n"),
+            3
+        );
+        assert_eq!(
+            line_of_error(
+                "[modules.stop.grants]\ninspect = [\"self\"]\nstop = [\"self\", \"name:a/b\"]\n"
+            ),
+            3
+        );
+        assert_eq!(line_of_error("\n[modules.stop]\nsha256 = \"abc\"\n"), 3);
+        assert_eq!(line_of_error("[modules.\"../evil\"]\n"), 1);
+    }
+
+    #[test]
+    fn error_messages_are_one_line() {
+        for text in [
+            "x = [",
+            "[limits]\nfuel = \"lots\"\n",
+            "[modules.stop.grants]\nstop = [\"nobody\"]\n",
+        ] {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(!message.contains('\n'), "{message}");
+            assert!(
+                message.starts_with("configuration sme.toml, line "),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_deadline_is_global_only() {
+        assert_eq!(
+            parse("").unwrap().request_deadline,
+            DEFAULT_REQUEST_DEADLINE
+        );
+        let config = parse("[limits]\nrequest_deadline_ms = 3000\n").unwrap();
+        assert_eq!(config.request_deadline, Duration::from_secs(3));
+        assert_eq!(config.limits, Limits::default(), "not a per-module limit");
+        assert_eq!(line_of_error("[limits]\nrequest_deadline_ms = 0\n"), 2);
+        let text = "[modules.stop.limits]\nfuel = 10\nrequest_deadline_ms = 3000\n";
+        assert_eq!(line_of_error(text), 3);
+        let message = parse(text).unwrap_err().to_string();
+        assert!(
+            message.contains(
+                "[modules.stop] `request_deadline_ms` is one budget for the whole request"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn module_settings_keep_their_lines() {
+        let config = parse(
+            "[modules.stop.settings]\ngrace_cap_s = 5\n\n[modules.\"metrics.d/x\".settings]\nlabel = \"a\"\non = true\n",
+        )
+        .unwrap();
+        let stop = config.module("stop").settings;
+        assert_eq!(
+            stop,
+            [Configured {
+                key: "grace_cap_s".into(),
+                value: Value::Int(5),
+                line: 2
+            }]
+        );
+        let addon = config.module("metrics.d/x").settings;
+        assert_eq!(addon[0].line, 5);
+        assert_eq!(addon[1].value, Value::Bool(true));
+        assert!(config.module("start").settings.is_empty());
+        assert_eq!(
+            line_of_error("[modules.stop.settings]\n\nratio = 0.5\n"),
+            3,
+            "floats are not settings"
+        );
+    }
+
+    #[test]
+    fn signing_settings_are_understood() {
+        let config = parse(
+            r#"
+[signing]
+keys = ["RWThwDAna6R4ZdO0dJPvYulnJbipM2W/3P5hUPGqg4zRY/aGSrGp7+ys"]
+revoked_keys = ["e7620f1842b4e81f"]
+revoked_sha256 = ["00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]
+
+[modules.stop]
+require_signature = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.signing.keys[0].id.to_string(), "6578A46B2730C0E1");
+        assert!(!config.signing.require_signature);
+        assert!(config.module("stop").require_signature);
+        assert!(!config.module("restart").require_signature);
+        assert_eq!(
+            config
+                .signing
+                .revoked_keys
+                .iter()
+                .next()
+                .unwrap()
+                .to_string(),
+            "E7620F1842B4E81F"
+        );
+        assert_eq!(config.signing.revoked_sha256.len(), 1);
+        let global = parse(
+            "[signing]\nrequire_signature = true\n[modules.stop]\nrequire_signature = false\n",
+        )
+        .unwrap();
+        assert!(global.module("restart").require_signature);
+        assert!(
+            !global.module("stop").require_signature,
+            "a module may opt out"
+        );
+    }
+
+    #[test]
+    fn signing_errors_name_the_line() {
+        assert_eq!(line_of_error("[signing]\n\nkeys = [\"RWQ\"]\n"), 3);
+        assert_eq!(line_of_error("[signing]\nrevoked_keys = [\"xyz\"]\n"), 2);
+        assert_eq!(line_of_error("[signing]\nrevoked_sha256 = [\"ab\"]\n"), 2);
+        assert_eq!(line_of_error("[signing]\nrequire = true\n"), 2);
+        let message = parse("[signing]\nkeys = [\"RWQ\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("[signing] public key \"RWQ\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = parse("policy_dir = \"/a\"\ncache_dir = \"/c\"\n").unwrap();
+        config.apply_env(&Env {
+            policy_dir: Some("/b".into()),
+            cache_dir: Some("".into()),
+            ..Env::default()
+        });
+        assert_eq!(config.policy_dir, Path::new("/b"));
+        assert_eq!(config.cache_dir, None);
+    }
+}

@@ -1,0 +1,73 @@
+//! The generated component bindings, in one place.
+//!
+//! `bindgen!` runs once per world over `wit/`; the two policy worlds reuse the
+//! host interfaces generated for the `host` world. Host functions are async
+//! (they talk to Docker) and trappable: the outer `wasmtime::Result` stops
+//! the guest (a limit, a host fault), the inner `Result` is the typed answer
+//! the guest can handle.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "host",
+        imports: { default: async | trappable },
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+    });
+
+    /// Generates one policy world, reusing the host interfaces above.
+    macro_rules! policy_world {
+        ($world:literal) => {
+            wasmtime::component::bindgen!({
+                path: "../wit",
+                world: $world,
+                imports: { default: async | trappable },
+                exports: { default: async },
+                with: { "sme:policy": super::sme::policy },
+            });
+        };
+    }
+
+    pub mod operation {
+        policy_world!("operation");
+    }
+
+    pub mod metrics {
+        policy_world!("metrics");
+    }
+}
+
+pub use generated::metrics::Metrics;
+pub use generated::operation::Operation;
+pub use generated::sme::policy::containers::{self, Container, Filter, Health, Status, Summary};
+pub use generated::sme::policy::services::{
+    self, Mode, Service, Summary as ServiceSummary, Task, TaskMeasurement, TaskState, UpdateState,
+};
+pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
+pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
+pub use generated::sme::policy::{clock, container_config, cpu_window, log, settings};
+
+impl CallError {
+    /// The kind of answer, as written in audit lines (`not-found`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Denied(_) => "denied",
+            CallError::NotFound(_) => "not-found",
+            CallError::Timeout(_) => "timeout",
+            CallError::LimitExceeded(_) => "limit-exceeded",
+            CallError::InvalidArgument(_) => "invalid-argument",
+            CallError::Docker(_) => "docker",
+        }
+    }
+
+    /// The explanation carried by the answer.
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::Denied(m)
+            | CallError::NotFound(m)
+            | CallError::Timeout(m)
+            | CallError::LimitExceeded(m)
+            | CallError::InvalidArgument(m)
+            | CallError::Docker(m) => m,
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The filesystem as SME trusts it: which paths it believes (owner, mode,
+//! no links, walked from `/`), and the private directories it keeps files
+//! in between runs (compiled policies, CPU readings).
+
+pub mod private_dir;
+pub mod trusted;

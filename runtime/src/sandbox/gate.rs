@@ -1,0 +1,746 @@
+//! The one place a host call is checked.
+//!
+//! Every host function of every capability goes through [`Gate::call`],
+//! which, in order: counts the call against the module's budget, validates
+//! the container name, decides allow or deny from the module's grant, for a
+//! call that changes a container writes its `intent` audit line (and stops
+//! the guest, sending nothing, if that fails), performs the call within its
+//! time budget, and writes the audit line of its result. A denial is an
+//! ordinary [`CallError::Denied`] answer; exceeding a limit stops the guest.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::backend::docker::Docker;
+use crate::contract::CallError;
+use crate::names;
+use crate::sandbox::audit::{self, Audit, Call, HostCall};
+use crate::sandbox::grants::{Decision, Grant, Verb};
+use crate::sandbox::limits::{Deadline, LimitExceeded, Limits};
+
+/// What a call is about, which decides how it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One container, named by the policy: checked against the grant.
+    Container(&'a str),
+    /// A listing (described by its filter): allowed when the verb is granted
+    /// on any target; the caller keeps only the rows the grant covers.
+    Listing(&'a str),
+    /// One Swarm service, named by the policy: checked against the grant,
+    /// where `self` is the service the request maps to.
+    Service(&'a str),
+    /// A listing of services: as [`Scope::Listing`].
+    ServiceListing(&'a str),
+    /// No container (logging, the clock): counted and audited only.
+    Local(&'a str),
+}
+
+/// What a call names, for its audit lines: the name (or listing filter)
+/// and, for a Swarm service, `Some("service")`.
+type Named<'a> = (&'a str, Option<&'static str>);
+
+impl Scope<'_> {
+    fn object(&self) -> Option<&'static str> {
+        matches!(self, Scope::Service(_) | Scope::ServiceListing(_)).then_some("service")
+    }
+
+    fn target(&self) -> &str {
+        match self {
+            Scope::Container(target)
+            | Scope::Listing(target)
+            | Scope::Service(target)
+            | Scope::ServiceListing(target)
+            | Scope::Local(target) => target,
+        }
+    }
+}
+
+/// The checks and the audit trail of one module's run.
+#[derive(Debug)]
+pub struct Gate {
+    module: String,
+    service: String,
+    /// The Swarm service `self` means for service calls.
+    swarm_service: String,
+    grant: Grant,
+    limits: Limits,
+    deadline: Deadline,
+    calls: AtomicU32,
+    docker: Arc<dyn Docker>,
+    audit: Arc<Audit>,
+    labels: Mutex<HashMap<String, Vec<(String, String)>>>,
+    service_labels: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Gate {
+    /// A gate for module `module` invoked for `service`.
+    pub fn new(
+        module: &str,
+        service: &str,
+        grant: Grant,
+        limits: Limits,
+        deadline: Deadline,
+        docker: Arc<dyn Docker>,
+        audit: Arc<Audit>,
+    ) -> Gate {
+        Gate {
+            module: module.to_owned(),
+            service: service.to_owned(),
+            swarm_service: service.to_owned(),
+            grant,
+            limits,
+            deadline,
+            calls: AtomicU32::new(0),
+            docker,
+            audit,
+            labels: Mutex::new(HashMap::new()),
+            service_labels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes `self` mean `service` for calls on Swarm services (the agent's
+    /// name mapped by `[swarm] service`); it means the agent's name otherwise.
+    pub fn with_swarm_service(mut self, service: String) -> Gate {
+        self.swarm_service = service;
+        self
+    }
+
+    /// The Swarm service `self` means.
+    pub fn swarm_service(&self) -> &str {
+        &self.swarm_service
+    }
+
+    /// The audit trail this gate writes to (the `log` capability also
+    /// hands it the module's messages, see [`Audit::guest_log`]).
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Checks, performs and audits one host call. `perform` receives the
+    /// time the call may take and does the work; for container and listing
+    /// calls that time is also enforced here.
+    pub async fn call<T, F, Fut>(
+        &self,
+        verb: Verb,
+        scope: Scope<'_>,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, CallError>>
+    where
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        self.call_noting(verb, scope, |_| None, perform).await
+    }
+
+    /// [`Gate::call`], with a timeout for the audit line (see
+    /// [`HostCall::timeout_s`]) taken from the answer by `note`: the grace
+    /// period a stop asked for, or the one a container has.
+    pub async fn call_noting<T, N, F, Fut>(
+        &self,
+        verb: Verb,
+        scope: Scope<'_>,
+        note: N,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, CallError>>
+    where
+        N: FnOnce(&T) -> Option<u32>,
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let started = Instant::now();
+        let target = scope.target();
+        let object = scope.object();
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if calls > self.limits.host_calls {
+            return self.stop(
+                verb,
+                (target, object),
+                LimitExceeded::HostCalls(self.limits.host_calls),
+                started,
+            );
+        }
+        if let Err(refusal) = self.admit(verb, scope).await {
+            self.record(verb, (target, object), "deny", Err(&refusal), started)?;
+            return Ok(Err(refusal));
+        }
+
+        if verb.is_mutating() {
+            // Fails closed: without its line, the change is never sent.
+            self.audit.intent(&self.described(verb, (target, object)))?;
+        }
+        let left = self.deadline.left();
+        let deadline = self.deadline.exceeded.clone();
+        if left.is_zero() {
+            return self.stop(verb, (target, object), deadline, started);
+        }
+        let answer = match scope {
+            Scope::Local(_) => perform(left).await,
+            Scope::Container(_)
+            | Scope::Listing(_)
+            | Scope::Service(_)
+            | Scope::ServiceListing(_) => {
+                let budget = self.limits.docker_timeout.min(left);
+                match tokio::time::timeout(budget, perform(budget)).await {
+                    Ok(answer) => answer,
+                    Err(_) if budget < self.limits.docker_timeout => {
+                        return self.stop(verb, (target, object), deadline, started);
+                    }
+                    Err(_) => Err(CallError::Timeout(format!(
+                        "{verb} of {target} took longer than the Docker timeout of {} ms",
+                        budget.as_millis()
+                    ))),
+                }
+            }
+        };
+        let timeout_s = answer.as_ref().ok().and_then(note);
+        let outcome = answer
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| e as &dyn AuditDetail);
+        self.record_noting(verb, (target, object), "allow", outcome, timeout_s, started)?;
+        Ok(answer)
+    }
+
+    /// Audits a call that ran into `limit`, and returns the error that stops
+    /// the guest.
+    fn stop<T>(
+        &self,
+        verb: Verb,
+        target: Named<'_>,
+        limit: LimitExceeded,
+        started: Instant,
+    ) -> wasmtime::Result<T> {
+        self.record(verb, target, "limit", Err(&limit.to_string()), started)?;
+        Err(limit.into())
+    }
+
+    /// Validates and decides a call: `Err` is the refusal to answer.
+    async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
+        match scope {
+            Scope::Local(_) => Ok(()),
+            Scope::Listing(_) | Scope::ServiceListing(_) if self.grant.has(verb) => Ok(()),
+            Scope::Listing(_) => Err(self.denied(verb, "containers", &self.service)),
+            Scope::ServiceListing(_) => Err(self.denied(verb, "services", &self.swarm_service)),
+            Scope::Container(container) => {
+                names::check_container(container)
+                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+                match self.decide(verb, container).await {
+                    Decision::Allow => Ok(()),
+                    _ => Err(self.denied(verb, container, &self.service)),
+                }
+            }
+            Scope::Service(service) => {
+                names::check_container(service)
+                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+                match self.decide_service(verb, service).await {
+                    Decision::Allow => Ok(()),
+                    _ => Err(self.denied(verb, service, &self.swarm_service)),
+                }
+            }
+        }
+    }
+
+    async fn decide_service(&self, verb: Verb, service: &str) -> Decision {
+        match self.grant.permits(verb, service, &self.swarm_service, None) {
+            Decision::NeedLabels => match self.service_labels_of(service).await {
+                Some(labels) => {
+                    self.grant
+                        .permits(verb, service, &self.swarm_service, Some(&labels))
+                }
+                None => Decision::Deny,
+            },
+            decision => decision,
+        }
+    }
+
+    /// Whether the grant covers `verb` on a Swarm service with these labels,
+    /// for filtering the rows of a listing.
+    pub fn covers_service(&self, verb: Verb, service: &str, labels: &[(String, String)]) -> bool {
+        self.grant
+            .permits(verb, service, &self.swarm_service, Some(labels))
+            == Decision::Allow
+    }
+
+    /// The labels of Swarm service `service`, read once per run (and again
+    /// by nothing: a module's own notes never select a grant, see
+    /// [`crate::sandbox::grants::NOTE_PREFIX`]). `None` when they cannot be read.
+    async fn service_labels_of(&self, service: &str) -> Option<Vec<(String, String)>> {
+        let cached = self
+            .service_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(service)
+            .cloned();
+        if let Some(labels) = cached {
+            return Some(labels);
+        }
+        let left = self.deadline.left();
+        let lookup = self.docker.service(service);
+        let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
+            .await
+            .ok()?
+            .ok()?
+            .labels;
+        self.service_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(service.to_owned(), labels.clone());
+        Some(labels)
+    }
+
+    async fn decide(&self, verb: Verb, container: &str) -> Decision {
+        match self.grant.permits(verb, container, &self.service, None) {
+            Decision::NeedLabels => match self.labels_of(container).await {
+                Some(labels) => self
+                    .grant
+                    .permits(verb, container, &self.service, Some(&labels)),
+                None => Decision::Deny,
+            },
+            decision => decision,
+        }
+    }
+
+    /// Whether the grant covers `verb` on a container with these labels,
+    /// for filtering the rows of a listing.
+    pub fn covers(&self, verb: Verb, container: &str, labels: &[(String, String)]) -> bool {
+        self.grant
+            .permits(verb, container, &self.service, Some(labels))
+            == Decision::Allow
+    }
+
+    /// The labels of `container`, read once per run. `None` when they cannot
+    /// be read, which denies label-based grants.
+    async fn labels_of(&self, container: &str) -> Option<Vec<(String, String)>> {
+        if let Some(labels) = self.cached_labels(container) {
+            return Some(labels);
+        }
+        let left = self.deadline.left();
+        let lookup = self.docker.inspect(container);
+        let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
+            .await
+            .ok()?
+            .ok()?
+            .labels;
+        self.labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(container.to_owned(), labels.clone());
+        Some(labels)
+    }
+
+    fn cached_labels(&self, container: &str) -> Option<Vec<(String, String)>> {
+        let cache = self.labels.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(container).cloned()
+    }
+
+    fn denied(&self, verb: Verb, target: &str, own_name: &str) -> CallError {
+        let allowed = self.grant.describe(verb);
+        let own = if self
+            .grant
+            .targets(verb)
+            .contains(&crate::sandbox::grants::Target::Service)
+        {
+            format!(" (self is {own_name})")
+        } else {
+            String::new()
+        };
+        CallError::Denied(format!(
+            "module {} may not {verb} {target}: its grant allows {verb} on {allowed}{own}",
+            self.module
+        ))
+    }
+
+    fn record(
+        &self,
+        verb: Verb,
+        target: Named<'_>,
+        decision: &str,
+        result: Result<(), &dyn AuditDetail>,
+        started: Instant,
+    ) -> wasmtime::Result<()> {
+        self.record_noting(verb, target, decision, result, None, started)
+    }
+
+    /// What a call of `verb` on `target` by this module is, for its lines.
+    fn described<'a>(&'a self, verb: Verb, (target, object): Named<'a>) -> Call<'a> {
+        Call {
+            module: &self.module,
+            service: &self.service,
+            verb: verb.name(),
+            target,
+            object,
+        }
+    }
+
+    fn record_noting(
+        &self,
+        verb: Verb,
+        target: Named<'_>,
+        decision: &str,
+        result: Result<(), &dyn AuditDetail>,
+        timeout_s: Option<u32>,
+        started: Instant,
+    ) -> wasmtime::Result<()> {
+        let (result, detail) = match &result {
+            Ok(()) => ("ok", None),
+            Err(error) => (error.kind(), Some(error.detail())),
+        };
+        self.audit.host_call(&HostCall {
+            call: self.described(verb, target),
+            decision,
+            result,
+            detail,
+            timeout_s,
+            duration_us: audit::micros(started.elapsed()),
+        })?;
+        Ok(())
+    }
+}
+
+/// What an audit line says about a failed call.
+trait AuditDetail {
+    fn kind(&self) -> &str;
+    fn detail(&self) -> &str;
+}
+
+impl AuditDetail for CallError {
+    fn kind(&self) -> &str {
+        CallError::kind(self)
+    }
+
+    fn detail(&self) -> &str {
+        self.message()
+    }
+}
+
+impl AuditDetail for String {
+    fn kind(&self) -> &str {
+        "limit-exceeded"
+    }
+
+    fn detail(&self) -> &str {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::docker::{self, DockerError, Stats};
+    use crate::contract::{
+        Container, CpuReading, Health, Mode, Service, ServiceSummary, Status, Summary, UpdateState,
+    };
+    use crate::sandbox::grants::Target;
+
+    /// A Docker that knows one labelled container and fails everything else.
+    #[derive(Debug)]
+    struct Fake;
+
+    #[async_trait::async_trait]
+    impl Docker for Fake {
+        fn endpoint(&self) -> &str {
+            "fake://"
+        }
+        async fn inspect(&self, name: &str) -> docker::Result<Container> {
+            if name != "labelled" {
+                return Err(DockerError::NotFound(name.to_owned()));
+            }
+            Ok(Container {
+                id: "1".into(),
+                name: name.into(),
+                image: "img".into(),
+                status: Status::Running,
+                running: true,
+                health: Health::None,
+                exit_code: 0,
+                restart_count: 0,
+                created_ms: 0,
+                started_ms: None,
+                finished_ms: None,
+                labels: vec![("tier".into(), "core".into())],
+            })
+        }
+        async fn stop_timeout(&self, _: &str) -> docker::Result<Option<u32>> {
+            Ok(None)
+        }
+        async fn list(&self, _: Option<&str>, _: bool) -> docker::Result<Vec<Summary>> {
+            Ok(Vec::new())
+        }
+        async fn start(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn stop(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn restart(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn pause(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn unpause(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn one_shot(&self, name: &str) -> docker::Result<Stats> {
+            Err(DockerError::NotFound(name.to_owned()))
+        }
+        async fn measure(&self, name: &str) -> docker::Result<(Option<CpuReading>, Stats)> {
+            Err(DockerError::NotFound(name.to_owned()))
+        }
+        async fn service(&self, name: &str) -> docker::Result<Service> {
+            if name != "labelled-service" {
+                return Err(DockerError::NoService(name.to_owned()));
+            }
+            Ok(Service {
+                id: "s1".into(),
+                name: name.into(),
+                image: "img".into(),
+                mode: Mode::Replicated,
+                replicas: Some(1),
+                desired_tasks: 1,
+                running_tasks: 1,
+                tasks: Vec::new(),
+                update_state: UpdateState::None,
+                update_message: String::new(),
+                labels: vec![("tier".into(), "core".into())],
+                version: 1,
+                created_ms: 0,
+                updated_ms: 0,
+            })
+        }
+        async fn services(&self, _: Option<&str>) -> docker::Result<Vec<ServiceSummary>> {
+            Ok(Vec::new())
+        }
+        async fn scale(
+            &self,
+            _: &str,
+            _: u64,
+            _: &[(String, Option<String>)],
+        ) -> docker::Result<()> {
+            Ok(())
+        }
+        async fn redeploy(&self, _: &str) -> docker::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn gate(grant: Grant, limits: Limits) -> (Gate, Arc<Audit>) {
+        let audit = Arc::new(Audit::none().capturing());
+        let deadline = Deadline {
+            at: Instant::now() + limits.deadline,
+            exceeded: LimitExceeded::Deadline(limits.deadline),
+        };
+        let gate = Gate::new(
+            "test",
+            "svc",
+            grant,
+            limits,
+            deadline,
+            Arc::new(Fake),
+            audit.clone(),
+        );
+        (gate, audit)
+    }
+
+    fn granted(verb: Verb, target: &str) -> Grant {
+        let mut grant = Grant::none();
+        grant.allow(verb, Target::parse(target).unwrap());
+        grant
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    async fn stop(gate: &Gate, container: &str) -> wasmtime::Result<Result<(), CallError>> {
+        gate.call(Verb::Stop, Scope::Container(container), |_| async {
+            Ok(())
+        })
+        .await
+    }
+
+    #[test]
+    fn stop_is_denied_outside_grant() {
+        let (gate, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let answer = block_on(stop(&gate, "other")).unwrap();
+        let Err(CallError::Denied(message)) = answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(
+            message,
+            "module test may not stop other: its grant allows stop on self (self is svc)"
+        );
+        let line: serde_json::Value = serde_json::from_str(&audit.captured()[0]).unwrap();
+        assert_eq!(
+            (line["decision"].as_str(), line["verb"].as_str()),
+            (Some("deny"), Some("stop"))
+        );
+        assert!(block_on(stop(&gate, "svc")).unwrap().is_ok());
+    }
+
+    #[test]
+    fn label_grants_read_the_labels() {
+        let (gate, _) = gate(granted(Verb::Stop, "label:tier=core"), Limits::default());
+        assert!(block_on(stop(&gate, "labelled")).unwrap().is_ok());
+        assert!(matches!(
+            block_on(stop(&gate, "missing")).unwrap(),
+            Err(CallError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn invalid_names_are_refused_before_the_grant() {
+        let (gate, _) = gate(granted(Verb::Stop, "name:*"), Limits::default());
+        let answer = block_on(stop(&gate, "a;reboot")).unwrap();
+        assert!(
+            matches!(answer, Err(CallError::InvalidArgument(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn the_host_call_budget_stops_the_guest() {
+        let limits = Limits {
+            host_calls: 2,
+            ..Limits::default()
+        };
+        let (gate, audit) = gate(granted(Verb::Stop, "self"), limits);
+        assert!(block_on(stop(&gate, "svc")).is_ok());
+        assert!(block_on(stop(&gate, "svc")).is_ok());
+        let error = block_on(stop(&gate, "svc")).unwrap_err();
+        assert_eq!(
+            error.downcast_ref::<LimitExceeded>(),
+            Some(&LimitExceeded::HostCalls(2))
+        );
+        assert!(
+            audit
+                .captured()
+                .last()
+                .unwrap()
+                .contains(r#""decision":"limit""#)
+        );
+    }
+
+    #[test]
+    fn slow_docker_calls_time_out() {
+        let limits = Limits {
+            docker_timeout: Duration::from_millis(20),
+            ..Limits::default()
+        };
+        let (gate, _) = gate(granted(Verb::Stop, "self"), limits);
+        let answer = block_on(gate.call(Verb::Stop, Scope::Container("svc"), |_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        }))
+        .unwrap();
+        assert!(matches!(answer, Err(CallError::Timeout(_))), "{answer:?}");
+    }
+
+    #[test]
+    fn a_change_is_audited_before_it_is_sent() {
+        let (stopper, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let seen = block_on(stopper.call(Verb::Stop, Scope::Container("svc"), |_| {
+            let lines = audit.captured();
+            async move { Ok(lines) }
+        }))
+        .unwrap()
+        .unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let intent: serde_json::Value = serde_json::from_str(&seen[0]).unwrap();
+        assert_eq!(
+            (intent["event"].as_str(), intent["verb"].as_str()),
+            (Some("intent"), Some("stop"))
+        );
+        let after: serde_json::Value = serde_json::from_str(&audit.captured()[1]).unwrap();
+        assert_eq!(after["event"], "host-call");
+        // Reads are not announced.
+        let (reader, audit) = gate(granted(Verb::Inspect, "self"), Limits::default());
+        let inspected =
+            block_on(reader.call(Verb::Inspect, Scope::Container("svc"), |_| async { Ok(()) }));
+        assert!(inspected.unwrap().is_ok());
+        assert_eq!(audit.captured().len(), 1);
+    }
+
+    #[test]
+    fn listings_need_the_list_verb() {
+        let (gate, _) = gate(granted(Verb::Inspect, "self"), Limits::default());
+        let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async { Ok(()) }));
+        assert!(matches!(answer.unwrap(), Err(CallError::Denied(_))));
+    }
+
+    #[test]
+    fn self_on_a_service_means_the_mapped_service() {
+        let (gate, _) = gate(granted(Verb::Scale, "self"), Limits::default());
+        let gate = gate.with_swarm_service("edgex_svc".to_owned());
+        let call =
+            |target| block_on(gate.call(Verb::Scale, Scope::Service(target), |_| async { Ok(()) }));
+        assert_eq!(call("edgex_svc").unwrap(), Ok(()));
+        let Err(CallError::Denied(message)) = call("svc").unwrap() else {
+            panic!("the agent's own name is not the service")
+        };
+        assert!(message.contains("(self is edgex_svc)"), "{message}");
+        // On a container, self is still the agent's name.
+        let (containers, _) = gate_for(granted(Verb::Stop, "self"), "edgex_svc");
+        let answer =
+            block_on(containers.call(Verb::Stop, Scope::Container("svc"), |_| async { Ok(()) }));
+        assert_eq!(answer.unwrap(), Ok(()));
+    }
+
+    fn gate_for(grant: Grant, swarm_service: &str) -> (Gate, Arc<Audit>) {
+        let (gate, audit) = gate(grant, Limits::default());
+        (gate.with_swarm_service(swarm_service.to_owned()), audit)
+    }
+
+    #[test]
+    fn service_label_grants_read_the_services_labels() {
+        let (gate, audit) = gate(
+            granted(Verb::Redeploy, "label:tier=core"),
+            Limits::default(),
+        );
+        let call = |target| {
+            block_on(gate.call(Verb::Redeploy, Scope::Service(target), |_| async { Ok(()) }))
+        };
+        assert_eq!(call("labelled-service").unwrap(), Ok(()));
+        // A container of that name does not make a service of it, and a
+        // missing service has no labels.
+        assert!(matches!(
+            call("labelled").unwrap(),
+            Err(CallError::Denied(_))
+        ));
+        assert!(matches!(call("gone").unwrap(), Err(CallError::Denied(_))));
+        let lines = audit.captured();
+        assert!(lines[0].contains("\"verb\":\"redeploy\""), "{lines:?}");
+        // Service calls say so; container lines stay as they always were.
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.contains("\"object\":\"service\"")),
+            "{lines:?}"
+        );
+        let (containers, audit) = gate_for(granted(Verb::Stop, "self"), "svc");
+        block_on(stop(&containers, "svc")).unwrap().unwrap();
+        assert!(audit.captured().iter().all(|line| !line.contains("object")));
+    }
+
+    #[test]
+    fn service_verbs_are_denied_without_a_grant() {
+        let (gate, _) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async { Ok(()) }));
+        let Err(CallError::Denied(message)) = answer.unwrap() else {
+            panic!("scale is not granted")
+        };
+        assert!(
+            message.ends_with("its grant allows scale on no service"),
+            "{message}"
+        );
+        let listing =
+            block_on(gate.call(Verb::List, Scope::ServiceListing("*"), |_| async { Ok(()) }));
+        assert!(matches!(listing.unwrap(), Err(CallError::Denied(_))));
+    }
+}

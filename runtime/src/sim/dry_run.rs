@@ -1,0 +1,496 @@
+//! A Docker that reads for real but only records what it would change.
+//!
+//! `smectl run --dry-run` runs a policy against the real daemon through this
+//! wrapper: inspections, listings and stats go to the daemon; start, stop,
+//! restart, pause and unpause, and a Swarm service's scale and redeploy, are
+//! recorded and reported as done. Later inspections and listings see the
+//! state the recorded calls would have left (for a container: status,
+//! `State.Running`, exit code, `StartedAt`, `FinishedAt`; for a service: its
+//! replicas, labels, version, update status and tasks, as the swarm manager
+//! would leave them once settled), and a call the daemon would refuse in
+//! that state is refused with the daemon's own message, so a policy that
+//! checks its own work behaves as it would for real.
+//!
+//! This is a preview, not a sandbox: the module runs unchanged and can still
+//! behave differently for real (it may read the clock, or a process may take
+//! longer to stop or exit with another code than the simulation assumes; a
+//! service's new tasks are assumed to start, and take no time to).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
+use super::simulated::label_matches;
+use super::swarm_sim::ServiceModel;
+use crate::backend::docker::{Docker, Result, Stats};
+use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+use crate::sandbox::grants::Verb;
+
+/// A mutating call that was recorded instead of performed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// What would have been done.
+    pub verb: Verb,
+    /// To which container, or for `scale` and `redeploy` which service.
+    pub target: String,
+    /// The stop or restart timeout, if one was given.
+    pub timeout_seconds: Option<u32>,
+    /// For `scale`: what it would have set.
+    pub scale: Option<Scaled>,
+}
+
+/// What a recorded `scale` would have set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scaled {
+    /// The replica count.
+    pub replicas: u64,
+    /// The labels (a `None` value removes the label).
+    pub labels: Vec<(String, Option<String>)>,
+}
+
+/// The dry-run wrapper around a real [`Docker`].
+#[derive(Debug)]
+pub struct DryRun {
+    inner: Arc<dyn Docker>,
+    state: Mutex<Simulation>,
+}
+
+#[derive(Debug, Default)]
+struct Simulation {
+    recorded: Vec<Recorded>,
+    /// What the recorded calls would have left, by container name.
+    lifecycle: HashMap<String, Lifecycle>,
+    /// What the recorded calls would have left, by service name.
+    services: HashMap<String, ServiceModel>,
+}
+
+impl DryRun {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Docker>) -> DryRun {
+        DryRun {
+            inner,
+            state: Mutex::new(Simulation::default()),
+        }
+    }
+
+    /// The calls recorded so far, in order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state().recorded.clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, Simulation> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn record(&self, verb: Verb, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        // The call would fail on a missing container, or in a state the
+        // daemon refuses it in; so does its dry run, and nothing is recorded.
+        let container = self.inspect(name).await?;
+        let after = simulate(verb, Lifecycle::of(&container), &container.id, now_ms())?;
+        let mut state = self.state();
+        state.lifecycle.insert(name.to_owned(), after);
+        state.recorded.push(Recorded {
+            verb,
+            target: name.to_owned(),
+            timeout_seconds,
+            scale: None,
+        });
+        Ok(())
+    }
+
+    /// The service `name` as the recorded calls would have left it, to
+    /// change: read from the daemon (which must still find it) the first
+    /// time.
+    async fn model(&self, name: &str) -> Result<ServiceModel> {
+        let service = self.inner.service(name).await?;
+        Ok(self
+            .state()
+            .services
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| ServiceModel::from_service(service)))
+    }
+}
+
+#[async_trait]
+impl Docker for DryRun {
+    fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+
+    async fn inspect(&self, name: &str) -> Result<Container> {
+        let mut container = self.inner.inspect(name).await?;
+        if let Some(lifecycle) = self.state().lifecycle.get(name) {
+            lifecycle.show(&mut container);
+        }
+        Ok(container)
+    }
+
+    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>> {
+        self.inner.stop_timeout(name).await
+    }
+
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+        let simulated = self.state().lifecycle.clone();
+        if simulated.is_empty() {
+            return self.inner.list(label, all).await;
+        }
+        // A simulated start can bring a stopped container into a listing of
+        // running ones, so ask for every container and filter here as the
+        // daemon would: without `all`, only containers that are up.
+        let mut rows = self.inner.list(label, true).await?;
+        for row in &mut rows {
+            if let Some(lifecycle) = simulated.get(&row.name) {
+                row.status = lifecycle.status;
+            }
+        }
+        if !all {
+            rows.retain(|row| is_up(row.status));
+        }
+        Ok(rows)
+    }
+
+    async fn start(&self, name: &str) -> Result<()> {
+        self.record(Verb::Start, name, None).await
+    }
+
+    async fn stop(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.record(Verb::Stop, name, timeout_seconds).await
+    }
+
+    async fn restart(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.record(Verb::Restart, name, timeout_seconds).await
+    }
+
+    async fn pause(&self, name: &str) -> Result<()> {
+        self.record(Verb::Pause, name, None).await
+    }
+
+    async fn unpause(&self, name: &str) -> Result<()> {
+        self.record(Verb::Unpause, name, None).await
+    }
+
+    async fn one_shot(&self, name: &str) -> Result<Stats> {
+        self.inner.one_shot(name).await
+    }
+
+    async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
+        self.inner.measure(name).await
+    }
+
+    async fn service(&self, name: &str) -> Result<Service> {
+        let real = self.inner.service(name).await?;
+        Ok(match self.state().services.get(name) {
+            Some(model) => model.service.clone(),
+            None => real,
+        })
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let simulated = self.state().services.clone();
+        if simulated.is_empty() {
+            return self.inner.services(label).await;
+        }
+        // A recorded scale can change a service's labels, so ask for every
+        // service and filter here as the daemon would.
+        let mut rows = self.inner.services(None).await?;
+        for row in &mut rows {
+            if let Some(model) = simulated.get(&row.name) {
+                *row = model.summary();
+            }
+        }
+        rows.retain(|row| label.is_none_or(|selector| label_matches(&row.labels, selector)));
+        Ok(rows)
+    }
+
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let mut model = self.model(name).await?;
+        // Refused as the engine refuses it; what is already so sends nothing.
+        if !model.scale(replicas, labels, now_ms())? {
+            return Ok(());
+        }
+        let mut state = self.state();
+        state.services.insert(name.to_owned(), model);
+        state.recorded.push(Recorded {
+            verb: Verb::Scale,
+            target: name.to_owned(),
+            timeout_seconds: None,
+            scale: Some(Scaled {
+                replicas,
+                labels: labels.to_vec(),
+            }),
+        });
+        Ok(())
+    }
+
+    async fn redeploy(&self, name: &str) -> Result<()> {
+        let mut model = self.model(name).await?;
+        model.redeploy(now_ms());
+        let mut state = self.state();
+        state.services.insert(name.to_owned(), model);
+        state.recorded.push(Recorded {
+            verb: Verb::Redeploy,
+            target: name.to_owned(),
+            timeout_seconds: None,
+            scale: None,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::docker::DockerError;
+    use crate::contract::{Health, Status};
+
+    const ID: &str = "0123abcd";
+
+    /// One real-looking container, and Swarm services, as the daemon
+    /// reports them.
+    #[derive(Debug)]
+    struct Fake(Container, Vec<Service>);
+
+    #[async_trait]
+    impl Docker for Fake {
+        fn endpoint(&self) -> &str {
+            "fake"
+        }
+        async fn inspect(&self, name: &str) -> Result<Container> {
+            if name == self.0.name {
+                Ok(self.0.clone())
+            } else {
+                Err(DockerError::NotFound(name.to_owned()))
+            }
+        }
+        async fn stop_timeout(&self, _: &str) -> Result<Option<u32>> {
+            Ok(None)
+        }
+        async fn list(&self, _: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+            let row = Summary {
+                id: self.0.id.clone(),
+                name: self.0.name.clone(),
+                image: self.0.image.clone(),
+                status: self.0.status,
+                labels: Vec::new(),
+            };
+            Ok(if all || self.0.running {
+                vec![row]
+            } else {
+                Vec::new()
+            })
+        }
+        async fn start(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never starts")
+        }
+        async fn stop(&self, _: &str, _: Option<u32>) -> Result<()> {
+            unreachable!("a dry run never stops")
+        }
+        async fn restart(&self, _: &str, _: Option<u32>) -> Result<()> {
+            unreachable!("a dry run never restarts")
+        }
+        async fn pause(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never pauses")
+        }
+        async fn unpause(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never unpauses")
+        }
+        async fn one_shot(&self, _: &str) -> Result<Stats> {
+            Err(DockerError::Engine("no stats".into()))
+        }
+        async fn measure(&self, _: &str) -> Result<(Option<CpuReading>, Stats)> {
+            Err(DockerError::Engine("no stats".into()))
+        }
+        async fn service(&self, name: &str) -> Result<Service> {
+            self.1
+                .iter()
+                .find(|s| s.name == name)
+                .cloned()
+                .ok_or_else(|| DockerError::NoService(name.to_owned()))
+        }
+        async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+            Ok(self
+                .1
+                .iter()
+                .map(|s| ServiceModel::from_service(s.clone()).summary())
+                .filter(|row| label.is_none_or(|l| label_matches(&row.labels, l)))
+                .collect())
+        }
+        async fn scale(&self, _: &str, _: u64, _: &[(String, Option<String>)]) -> Result<()> {
+            unreachable!("a dry run never scales")
+        }
+        async fn redeploy(&self, _: &str) -> Result<()> {
+            unreachable!("a dry run never redeploys")
+        }
+    }
+
+    fn services() -> Vec<Service> {
+        let mut api = ServiceModel::new("api", Some(2), 1_000_000).service;
+        api.labels = vec![("tier".into(), "edge".into())];
+        vec![api, ServiceModel::new("agent", None, 1_000_000).service]
+    }
+
+    fn running_container() -> Container {
+        Container {
+            id: ID.to_owned(),
+            name: "web".to_owned(),
+            image: "busybox".to_owned(),
+            status: Status::Running,
+            running: true,
+            health: Health::None,
+            exit_code: 0,
+            restart_count: 2,
+            created_ms: 10,
+            started_ms: Some(100),
+            finished_ms: None,
+            labels: Vec::new(),
+        }
+    }
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn later_reads_see_the_recorded_calls() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        block_on(async {
+            let before = now_ms();
+            dry.stop("web", Some(3)).await.unwrap();
+            let stopped = dry.inspect("web").await.unwrap();
+            assert_eq!((stopped.status, stopped.running), (Status::Exited, false));
+            assert_eq!(stopped.started_ms, Some(100));
+            assert!(stopped.finished_ms.unwrap() >= before);
+            assert!(dry.list(None, false).await.unwrap().is_empty());
+            assert_eq!(
+                dry.list(None, true).await.unwrap()[0].status,
+                Status::Exited
+            );
+
+            dry.restart("web", None).await.unwrap();
+            let restarted = dry.inspect("web").await.unwrap();
+            assert_eq!(restarted.status, Status::Running);
+            assert!(restarted.started_ms.unwrap() >= before);
+            assert_eq!(restarted.finished_ms, stopped.finished_ms);
+            assert_eq!(restarted.restart_count, 2, "docker restart counts nothing");
+            assert_eq!(dry.list(None, false).await.unwrap().len(), 1);
+        });
+        let verbs: Vec<Verb> = dry.recorded().iter().map(|r| r.verb).collect();
+        assert_eq!(verbs, [Verb::Stop, Verb::Restart]);
+        assert_eq!(dry.recorded()[0].timeout_seconds, Some(3));
+    }
+
+    #[test]
+    fn a_refused_call_is_answered_like_the_daemon_and_not_recorded() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        block_on(async {
+            dry.pause("web").await.unwrap();
+            assert_eq!(
+                dry.pause("web").await,
+                Err(DockerError::Engine(format!(
+                    "Container {ID} is already paused"
+                )))
+            );
+            assert_eq!(
+                dry.list(None, false).await.unwrap()[0].status,
+                Status::Paused
+            );
+            assert!(dry.inspect("web").await.unwrap().running);
+            assert_eq!(
+                dry.start("gone").await,
+                Err(DockerError::NotFound("gone".into()))
+            );
+        });
+        assert_eq!(dry.recorded().len(), 1);
+    }
+
+    #[test]
+    fn a_dry_scale_is_recorded_and_later_reads_see_it() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let notes = [("sme.note.replicas".to_owned(), Some("2".to_owned()))];
+        block_on(async {
+            let before = dry.service("api").await.unwrap();
+            dry.scale("api", 0, &notes).await.unwrap();
+            let after = dry.service("api").await.unwrap();
+            assert_eq!((after.replicas, after.running_tasks), (Some(0), 0));
+            assert!(after.version > before.version);
+            assert!(
+                after
+                    .labels
+                    .contains(&("sme.note.replicas".into(), "2".into()))
+            );
+            // Listings see it too, and filter on the labels it would leave.
+            let listed = dry.services(Some("sme.note.replicas")).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].replicas, Some(0));
+            assert_eq!(dry.services(None).await.unwrap().len(), 2);
+            // Asking again for what would already be so records nothing.
+            dry.scale("api", 0, &notes).await.unwrap();
+            dry.redeploy("api").await.unwrap();
+            dry.scale("api", 1, &[("sme.note.replicas".into(), None)])
+                .await
+                .unwrap();
+            let started = dry.service("api").await.unwrap();
+            assert_eq!((started.replicas, started.running_tasks), (Some(1), 1));
+            assert_eq!(started.labels, [("tier".to_owned(), "edge".to_owned())]);
+        });
+        let recorded = dry.recorded();
+        let calls: Vec<(Verb, &str)> = recorded
+            .iter()
+            .map(|r| (r.verb, r.target.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (Verb::Scale, "api"),
+                (Verb::Redeploy, "api"),
+                (Verb::Scale, "api")
+            ]
+        );
+        assert_eq!(
+            recorded[0].scale,
+            Some(Scaled {
+                replicas: 0,
+                labels: notes.to_vec()
+            })
+        );
+        assert_eq!(recorded[1].scale, None);
+    }
+
+    #[test]
+    fn a_dry_redeploy_completes_and_refusals_are_the_engines() {
+        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        block_on(async {
+            dry.redeploy("agent").await.unwrap();
+            let agent = dry.service("agent").await.unwrap();
+            assert_eq!(agent.update_state, crate::contract::UpdateState::Completed);
+            assert_eq!(agent.running_tasks, 1);
+            assert!(matches!(
+                dry.scale("agent", 2, &[]).await,
+                Err(DockerError::Unsuitable(_))
+            ));
+            assert_eq!(
+                dry.scale("gone", 1, &[]).await,
+                Err(DockerError::NoService("gone".into()))
+            );
+            assert_eq!(
+                dry.redeploy("gone").await,
+                Err(DockerError::NoService("gone".into()))
+            );
+            // Untouched services read as the daemon answers them.
+            assert_eq!(dry.service("api").await.unwrap(), services()[0]);
+        });
+        assert_eq!(dry.recorded().len(), 1);
+    }
+}

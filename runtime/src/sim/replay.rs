@@ -1,0 +1,328 @@
+//! Answering a run from a recording (`smectl test --replay FILE`): each
+//! call gets the recorded answer as long as the module asks exactly what it
+//! asked then; otherwise the replay stops answering and keeps the first
+//! difference.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+
+use crate::backend::docker::{Docker, DockerError, Result, Stats};
+use crate::backend::recording::{Call, Exchange, lock, name};
+use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+
+/// A [`Docker`] that answers from a recording.
+#[derive(Debug)]
+pub struct Replay {
+    endpoint: String,
+    state: Mutex<ReplayState>,
+}
+
+#[derive(Debug)]
+struct ReplayState {
+    exchanges: Vec<Exchange>,
+    next: usize,
+    difference: Option<String>,
+}
+
+impl Replay {
+    /// Answers from `exchanges`, in order; `endpoint` names the recording.
+    pub fn new(endpoint: String, exchanges: Vec<Exchange>) -> Replay {
+        Replay {
+            endpoint,
+            state: Mutex::new(ReplayState {
+                exchanges,
+                next: 0,
+                difference: None,
+            }),
+        }
+    }
+
+    /// The first way the run differed from the recording, once it is over:
+    /// a call it did not make, or recorded calls it never made.
+    pub fn difference(&self) -> Option<String> {
+        let state = lock(&self.state);
+        if let Some(difference) = &state.difference {
+            return Some(difference.clone());
+        }
+        let left = state.exchanges.len() - state.next;
+        state.exchanges.get(state.next).map(|first| {
+            format!(
+                "the module made {} Docker calls; the recording has {left} more, the first: {}",
+                state.next, first.call
+            )
+        })
+    }
+
+    fn answer<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let mut state = lock(&self.state);
+        let number = state.next + 1;
+        let stop = |state: &mut ReplayState, difference: String| {
+            let message = format!("replay: {difference}");
+            state.difference.get_or_insert(difference);
+            Err(DockerError::Protocol(message))
+        };
+        if state.difference.is_some() {
+            return stop(
+                &mut state,
+                format!("call {number} ({call}) after a difference"),
+            );
+        }
+        let Some(recorded) = state.exchanges.get(state.next).cloned() else {
+            let difference = format!(
+                "call {number}: the module asked {call}; the recording ends after {} calls",
+                state.next
+            );
+            return stop(&mut state, difference);
+        };
+        if recorded.call != call {
+            let difference = format!(
+                "call {number}: the module asked {call}; the recording has {}",
+                recorded.call
+            );
+            return stop(&mut state, difference);
+        }
+        state.next += 1;
+        match recorded.answer {
+            Ok(value) => serde_json::from_value(value).or_else(|e| {
+                stop(
+                    &mut state,
+                    format!("call {number} ({call}): the recorded answer is unreadable: {e}"),
+                )
+            }),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[async_trait]
+impl Docker for Replay {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn inspect(&self, n: &str) -> Result<Container> {
+        self.answer(Call::Inspect { name: name(n) })
+    }
+
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+        let label = label.map(str::to_owned);
+        self.answer(Call::List { label, all })
+    }
+
+    async fn stop_timeout(&self, n: &str) -> Result<Option<u32>> {
+        self.answer(Call::StopTimeout { name: name(n) })
+    }
+
+    async fn start(&self, n: &str) -> Result<()> {
+        self.answer(Call::Start { name: name(n) })
+    }
+
+    async fn stop(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.answer(Call::Stop {
+            name: name(n),
+            timeout_seconds,
+        })
+    }
+
+    async fn restart(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
+        self.answer(Call::Restart {
+            name: name(n),
+            timeout_seconds,
+        })
+    }
+
+    async fn pause(&self, n: &str) -> Result<()> {
+        self.answer(Call::Pause { name: name(n) })
+    }
+
+    async fn unpause(&self, n: &str) -> Result<()> {
+        self.answer(Call::Unpause { name: name(n) })
+    }
+
+    async fn one_shot(&self, n: &str) -> Result<Stats> {
+        self.answer(Call::OneShot { name: name(n) })
+    }
+
+    async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
+        self.answer(Call::Measure { name: name(n) })
+    }
+
+    async fn service(&self, n: &str) -> Result<Service> {
+        self.answer(Call::Service { name: name(n) })
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let label = label.map(str::to_owned);
+        self.answer(Call::Services { label })
+    }
+
+    async fn scale(
+        &self,
+        n: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        self.answer(Call::Scale {
+            name: name(n),
+            replicas,
+            labels: labels.to_vec(),
+        })
+    }
+
+    async fn redeploy(&self, n: &str) -> Result<()> {
+        self.answer(Call::Redeploy { name: name(n) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Recording};
+    use crate::contract::Status;
+    use crate::sim::{SimContainer, SimService, Simulated};
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn engine() -> Arc<dyn Docker> {
+        Arc::new(Simulated::new([SimContainer::new(
+            "web",
+            Status::Running,
+            1_000,
+        )]))
+    }
+
+    fn recorded() -> Vec<Exchange> {
+        let recording = Recording::new(engine());
+        block_on(async {
+            recording.inspect("web").await.unwrap();
+            recording.stop("web", Some(3)).await.unwrap();
+            recording.inspect("gone").await.unwrap_err();
+        });
+        recording.exchanges()
+    }
+
+    #[test]
+    fn a_recording_survives_json_and_answers_the_same_run() {
+        let exchanges = recorded();
+        let text = serde_json::to_string(&exchanges).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Vec<Exchange>>(&text).unwrap(),
+            exchanges
+        );
+        let replay = Replay::new("test".into(), exchanges);
+        block_on(async {
+            let web = replay.inspect("web").await.unwrap();
+            assert_eq!(web.name, "web");
+            replay.stop("web", Some(3)).await.unwrap();
+            assert_eq!(
+                replay.inspect("gone").await,
+                Err(DockerError::NotFound("gone".into()))
+            );
+        });
+        assert_eq!(replay.difference(), None);
+    }
+
+    #[test]
+    fn the_first_difference_is_named() {
+        let replay = Replay::new("test".into(), recorded());
+        block_on(async {
+            replay.inspect("web").await.unwrap();
+            assert!(replay.restart("web", Some(3)).await.is_err());
+            assert!(replay.inspect("gone").await.is_err());
+        });
+        assert_eq!(
+            replay.difference().unwrap(),
+            "call 2: the module asked restart web (timeout 3 s); the recording has stop web (timeout 3 s)"
+        );
+        let short = Replay::new("test".into(), recorded());
+        block_on(short.inspect("web")).unwrap();
+        assert_eq!(
+            short.difference().unwrap(),
+            "the module made 1 Docker calls; the recording has 2 more, the first: stop web (timeout 3 s)"
+        );
+    }
+
+    #[test]
+    fn service_calls_are_recorded_and_replayed() {
+        let engine: Arc<dyn Docker> = Arc::new(
+            Simulated::new([]).with_services([SimService::new("api", Some(1), 1_000_000)]),
+        );
+        let recording = Recording::new(engine);
+        let notes = vec![("sme.note.replicas".to_owned(), Some("1".to_owned()))];
+        block_on(async {
+            recording.service("api").await.unwrap();
+            recording.scale("api", 0, &notes).await.unwrap();
+            recording.redeploy("api").await.unwrap();
+            recording.services(Some("tier")).await.unwrap();
+            recording.scale("gone", 1, &[]).await.unwrap_err();
+        });
+        let text = serde_json::to_string(&recording.exchanges()).unwrap();
+        let exchanges: Vec<Exchange> = serde_json::from_str(&text).unwrap();
+        assert_eq!(exchanges, recording.exchanges());
+        let replay = Replay::new("test".into(), exchanges);
+        block_on(async {
+            assert_eq!(replay.service("api").await.unwrap().replicas, Some(1));
+            replay.scale("api", 0, &notes).await.unwrap();
+            replay.redeploy("api").await.unwrap();
+            assert!(replay.services(Some("tier")).await.unwrap().is_empty());
+            assert_eq!(
+                replay.scale("gone", 1, &[]).await,
+                Err(DockerError::NoService("gone".into()))
+            );
+        });
+        assert_eq!(replay.difference(), None);
+
+        // Another replica count is another call.
+        let replay = Replay::new("test".into(), recording.exchanges());
+        block_on(async {
+            replay.service("api").await.unwrap();
+            assert!(replay.scale("api", 2, &notes).await.is_err());
+        });
+        assert_eq!(
+            replay.difference().unwrap(),
+            "call 2: the module asked scale service api to 2 (labels sme.note.replicas=\"1\"); \
+             the recording has scale service api to 0 (labels sme.note.replicas=\"1\")"
+        );
+    }
+
+    #[test]
+    fn a_recording_of_the_first_format_still_reads() {
+        // As `smectl run --record` wrote it before services were recorded.
+        let first = r#"{
+          "sme_recording": 1,
+          "service": "edgex-a",
+          "operation": "stop",
+          "modules": [{"name": "stop", "sha256": "00"}],
+          "dry_run": false,
+          "calls": [
+            {"call": "stop-timeout", "name": "edgex-a", "answer": {"Ok": null}},
+            {"call": "stop", "name": "edgex-a", "timeout_seconds": 10, "answer": {"Ok": null}},
+            {"call": "inspect", "name": "gone", "answer": {"Err": {"not-found": "gone"}}}
+          ],
+          "output": "\"\"",
+          "exit_code": 0
+        }"#;
+        let record: RecordFile = serde_json::from_str(first).unwrap();
+        assert!((OLDEST_RECORD_VERSION..=RECORD_VERSION).contains(&record.sme_recording));
+        assert_eq!(
+            record.calls[1].call,
+            Call::Stop {
+                name: "edgex-a".into(),
+                timeout_seconds: Some(10)
+            }
+        );
+        assert_eq!(
+            record.calls[2].answer,
+            Err(DockerError::NotFound("gone".into()))
+        );
+    }
+}
