@@ -233,6 +233,16 @@ fn configuration_errors_name_the_line_and_change_nothing() {
             "`deadline_ms` must be greater than 0",
         ),
         (
+            "[limits]\nfuel = 10\nfuell = 10\n",
+            3,
+            "unknown field `fuell`, expected one of `deadline_ms`, `fuel`",
+        ),
+        (
+            "[modules.stop.limits]\nrequest_deadline_ms = 100\n",
+            2,
+            "`request_deadline_ms` is one budget for the whole request",
+        ),
+        (
             "[modules.stop]\nsha256 = \"xyz\"\n",
             2,
             "is not 64 hexadecimal digits",

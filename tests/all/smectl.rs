@@ -31,6 +31,8 @@ fn inspect_shows_world_imports_hash_grants_and_warnings() {
         "pause     self  (changes containers)",
         "restart   name:edgex-*",
         "limits      deadline 15000 ms, fuel 2000000000, memory 64 MiB, 100 host calls",
+        "module file 64 MiB, compiled on demand up to 1024 KiB; shared by the whole request: \
+         request deadline 16000 ms",
         "warning: imports inspect but is granted inspect on no container",
         "warning: is granted restart but never imports it",
     ] {
@@ -58,6 +60,25 @@ fn inspect_json_is_machine_readable() {
     );
     assert_eq!(report["grants"], serde_json::json!({}));
     assert_eq!(report["limits"]["host_calls"], 100);
+    // Every key of `[limits]`, the request's own marked.
+    let keys: Vec<&str> = report["limits"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys.len(),
+        9,
+        "every limit key, module_mib and compile_on_demand_kib included: {keys:?}"
+    );
+    assert_eq!(report["limits"]["compile_on_demand_kib"], 1024);
+    assert_eq!(report["limits"]["module_mib"], 64);
+    assert_eq!(report["limits"]["request_deadline_ms"], 16000);
+    assert_eq!(
+        report["per_request_limits"],
+        serde_json::json!(["request_deadline_ms"])
+    );
     let imports = report["imports"].as_array().unwrap();
     let containers = imports
         .iter()

@@ -25,7 +25,7 @@ use crate::config::settings::{Configured, Value};
 use crate::config::swarm::Swarm;
 use crate::fs::trusted::{self, Strictness, TrustError};
 use crate::sandbox::grants::{Grant, Target, Verb};
-use crate::sandbox::limits::{DEFAULT_REQUEST_DEADLINE, Limits};
+use crate::sandbox::limits::{DEFAULT_REQUEST_DEADLINE, LIMIT_KEYS, LimitKey, Limits, Reach};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
 pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
@@ -284,7 +284,7 @@ impl Config {
         let limits = raw
             .limits
             .map_or(Ok(Limits::default()), |l| {
-                l.get_ref().apply(Limits::default())
+                l.get_ref().apply(Limits::default(), false)
             })
             .map_err(|(span, message)| invalid(Some(span), message))?;
         let (signing, key_files) = match raw.signing {
@@ -553,88 +553,74 @@ impl RawSigning {
     }
 }
 
+/// `[limits]` or `[modules.<name>.limits]`: values for the keys of
+/// [`LIMIT_KEYS`], checked against that table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    deadline_ms: Option<Spanned<u64>>,
-    fuel: Option<Spanned<u64>>,
-    memory_mib: Option<Spanned<u64>>,
-    host_calls: Option<Spanned<u32>>,
-    output_kib: Option<Spanned<u64>>,
-    docker_timeout_ms: Option<Spanned<u64>>,
-    module_mib: Option<Spanned<u64>>,
-    compile_on_demand_kib: Option<Spanned<u64>>,
-    /// Global only: one budget for the whole request.
-    request_deadline_ms: Option<Spanned<u64>>,
-}
+#[serde(transparent)]
+struct RawLimits(BTreeMap<Spanned<String>, Spanned<u64>>);
 
 impl RawLimits {
-    /// `request_deadline_ms`, which only `[limits]` may set.
-    fn request_deadline(&self) -> AtSpan<Duration> {
-        match &self.request_deadline_ms {
-            Some(v) if *v.get_ref() == 0 => Err((
-                v.span(),
-                "`request_deadline_ms` must be greater than 0".to_owned(),
-            )),
-            Some(v) => Ok(Duration::from_millis(*v.get_ref())),
-            None => Ok(DEFAULT_REQUEST_DEADLINE),
-        }
+    /// Each value with its key, refusing a key the table does not have.
+    fn entries(&self) -> impl Iterator<Item = AtSpan<(&'static LimitKey, &Spanned<u64>)>> {
+        self.0.iter().map(|(key, value)| {
+            LimitKey::named(key.get_ref())
+                .map(|limit| (limit, value))
+                .ok_or_else(|| {
+                    let known: Vec<String> = LIMIT_KEYS
+                        .iter()
+                        .map(|limit| format!("`{}`", limit.key))
+                        .collect();
+                    (
+                        key.span(),
+                        format!(
+                            "unknown field `{}`, expected one of {}",
+                            key.get_ref(),
+                            known.join(", ")
+                        ),
+                    )
+                })
+        })
     }
 
-    fn apply(&self, base: Limits) -> AtSpan<Limits> {
-        let positive = |value: &Spanned<u64>, key: &str| -> AtSpan<u64> {
-            if *value.get_ref() == 0 {
-                Err((value.span(), format!("`{key}` must be greater than 0")))
-            } else {
-                Ok(*value.get_ref())
+    /// `request_deadline_ms`, which only `[limits]` may set.
+    fn request_deadline(&self) -> AtSpan<Duration> {
+        for entry in self.entries() {
+            let (limit, value) = entry?;
+            if matches!(limit.reach, Reach::Request) {
+                let ms = limit
+                    .check(*value.get_ref())
+                    .map_err(|why| (value.span(), why))?;
+                return Ok(Duration::from_millis(ms));
             }
-        };
+        }
+        Ok(DEFAULT_REQUEST_DEADLINE)
+    }
+
+    /// `base` with the module limits set here. With `per_module`, a key of
+    /// the whole request is refused.
+    fn apply(&self, base: Limits, per_module: bool) -> AtSpan<Limits> {
         let mut limits = base;
-        if let Some(v) = &self.deadline_ms {
-            limits.deadline = Duration::from_millis(positive(v, "deadline_ms")?);
-        }
-        if let Some(v) = &self.fuel {
-            limits.fuel = positive(v, "fuel")?;
-        }
-        if let Some(v) = &self.memory_mib {
-            let mib = positive(v, "memory_mib")?;
-            if mib > 4096 {
-                return Err((
-                    v.span(),
-                    "`memory_mib` must be at most 4096 (4 GiB)".to_owned(),
-                ));
+        for entry in self.entries() {
+            let (limit, value) = entry?;
+            match limit.reach {
+                Reach::Module { set, .. } => {
+                    let checked = limit
+                        .check(*value.get_ref())
+                        .map_err(|why| (value.span(), why))?;
+                    set(&mut limits, checked);
+                }
+                Reach::Request if per_module => {
+                    return Err((
+                        value.span(),
+                        format!(
+                            "`{}` is one budget for the whole request: set it under [limits], \
+                             not per module (use `deadline_ms` to cap one module)",
+                            limit.key
+                        ),
+                    ));
+                }
+                Reach::Request => {}
             }
-            limits.memory = (mib as usize) << 20;
-        }
-        if let Some(v) = &self.host_calls {
-            limits.host_calls = *v.get_ref();
-        }
-        if let Some(v) = &self.output_kib {
-            let kib = positive(v, "output_kib")?;
-            if kib > 64 << 10 {
-                return Err((
-                    v.span(),
-                    "`output_kib` must be at most 65536 (64 MiB)".to_owned(),
-                ));
-            }
-            limits.output = (kib as usize) << 10;
-        }
-        if let Some(v) = &self.docker_timeout_ms {
-            limits.docker_timeout = Duration::from_millis(positive(v, "docker_timeout_ms")?);
-        }
-        if let Some(v) = &self.module_mib {
-            let mib = positive(v, "module_mib")?;
-            if mib > 1024 {
-                return Err((
-                    v.span(),
-                    "`module_mib` must be at most 1024 (1 GiB)".to_owned(),
-                ));
-            }
-            limits.module_size = mib << 20;
-        }
-        if let Some(v) = &self.compile_on_demand_kib {
-            // 0 is allowed: every policy file must then be precompiled.
-            limits.compile_on_demand = v.get_ref().saturating_mul(1 << 10);
         }
         Ok(limits)
     }
@@ -664,17 +650,7 @@ impl RawModule {
             })
             .transpose()?;
         let limits = match &self.limits {
-            Some(limits) => {
-                if let Some(v) = &limits.get_ref().request_deadline_ms {
-                    return Err((
-                        v.span(),
-                        "`request_deadline_ms` is one budget for the whole request: set it under \
-                         [limits], not per module (use `deadline_ms` to cap one module)"
-                            .to_owned(),
-                    ));
-                }
-                limits.get_ref().apply(global)?
-            }
+            Some(limits) => limits.get_ref().apply(global, true)?,
             None => global,
         };
         let mut settings = Vec::new();
@@ -714,44 +690,47 @@ impl RawModule {
 type Targets = Vec<Spanned<String>>;
 
 /// `[modules.<name>.grants]`: per verb, the targets it covers. `read` is
-/// shorthand for `inspect`, `list` and `stats`.
+/// shorthand for `inspect`, `list` and `stats`; the other keys are the
+/// grantable verbs of the verb table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGrants {
-    read: Option<Targets>,
-    inspect: Option<Targets>,
-    list: Option<Targets>,
-    stats: Option<Targets>,
-    start: Option<Targets>,
-    stop: Option<Targets>,
-    restart: Option<Targets>,
-    pause: Option<Targets>,
-    unpause: Option<Targets>,
-    scale: Option<Targets>,
-    redeploy: Option<Targets>,
-}
+#[serde(transparent)]
+struct RawGrants(BTreeMap<Spanned<String>, Targets>);
+
+/// The key of the `read` shorthand.
+const READ_KEY: &str = "read";
 
 impl RawGrants {
     fn validate(self) -> AtSpan<Grant> {
-        let rules: [(&[Verb], Option<Targets>); 11] = [
-            (&Verb::READ, self.read),
-            (&[Verb::Inspect], self.inspect),
-            (&[Verb::List], self.list),
-            (&[Verb::Stats], self.stats),
-            (&[Verb::Start], self.start),
-            (&[Verb::Stop], self.stop),
-            (&[Verb::Restart], self.restart),
-            (&[Verb::Pause], self.pause),
-            (&[Verb::Unpause], self.unpause),
-            (&[Verb::Scale], self.scale),
-            (&[Verb::Redeploy], self.redeploy),
-        ];
+        // Each key's verbs, in the order the keys are documented (`read`
+        // first, then the verb table's), so targets keep that order.
+        let mut rules = Vec::new();
+        for (key, targets) in self.0 {
+            let (order, verbs) = match key.get_ref().as_str() {
+                READ_KEY => (None, Verb::READ.to_vec()),
+                name => match Verb::GRANTABLE.iter().position(|verb| verb.name() == name) {
+                    Some(index) => (Some(index), vec![Verb::GRANTABLE[index]]),
+                    None => {
+                        let known: Vec<String> = std::iter::once(READ_KEY)
+                            .chain(Verb::GRANTABLE.iter().map(|verb| verb.name()))
+                            .map(|name| format!("`{name}`"))
+                            .collect();
+                        let message = format!(
+                            "unknown field `{name}`, expected one of {}",
+                            known.join(", ")
+                        );
+                        return Err((key.span(), message));
+                    }
+                },
+            };
+            rules.push((order, verbs, targets));
+        }
+        rules.sort_by_key(|(order, _, _)| *order);
         let mut grant = Grant::none();
-        for (verbs, targets) in rules {
-            for target in targets.into_iter().flatten() {
+        for (_, verbs, targets) in rules {
+            for target in targets {
                 let parsed = Target::parse(target.get_ref())
                     .map_err(|error| (target.span(), error.to_string()))?;
-                for &verb in verbs {
+                for &verb in &verbs {
                     grant.allow(verb, parsed.clone());
                 }
             }

@@ -70,26 +70,7 @@ pub fn describe(engine: &Engine, component: &Component) -> Description {
 pub fn verb_of(instance: &str, function: &str) -> Option<Verb> {
     let interface = instance.strip_prefix("sme:policy/")?;
     let interface = interface.split('@').next()?;
-    match (interface, function) {
-        ("containers", "inspect") => Some(Verb::Inspect),
-        ("containers", "list") => Some(Verb::List),
-        ("containers", "start") => Some(Verb::Start),
-        ("containers", "stop") => Some(Verb::Stop),
-        ("containers", "restart") => Some(Verb::Restart),
-        ("containers", "pause") => Some(Verb::Pause),
-        ("containers", "unpause") => Some(Verb::Unpause),
-        ("container-config", _) => Some(Verb::Inspect),
-        // `target` inspects the mapped service in `[swarm] mode = "auto"`.
-        ("services", "inspect" | "target") => Some(Verb::Inspect),
-        ("services", "list") => Some(Verb::List),
-        ("services", "scale") => Some(Verb::Scale),
-        ("services", "redeploy") => Some(Verb::Redeploy),
-        ("services", "task-stats") => Some(Verb::Stats),
-        ("stats" | "cpu-window", _) => Some(Verb::Stats),
-        ("log", _) => Some(Verb::Log),
-        ("clock", _) => Some(Verb::Clock),
-        _ => None,
-    }
+    Verb::of_import(interface, function)
 }
 
 fn signature(func: &ComponentFunc) -> String {
@@ -143,6 +124,44 @@ fn type_name(ty: &Type) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every function of every interface in `wit/`, as `(interface,
+    /// function)`.
+    fn wit_functions() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut functions = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let mut interface = None;
+            for line in text.lines().map(str::trim) {
+                if let Some(rest) = line.strip_prefix("interface ") {
+                    interface = rest.split_whitespace().next().map(str::to_owned);
+                } else if let (Some(interface), Some((name, _))) =
+                    (&interface, line.split_once(": func"))
+                {
+                    let name = name.trim().trim_start_matches('%');
+                    functions.push((interface.clone(), name.to_owned()));
+                } else if line.starts_with("world ") {
+                    interface = None;
+                }
+            }
+        }
+        functions
+    }
+
+    #[test]
+    fn every_host_function_of_the_wit_has_a_verb_but_a_modules_own_settings() {
+        let functions = wit_functions();
+        assert!(functions.len() > 20, "{functions:?}");
+        for (interface, function) in functions {
+            let verb = verb_of(&format!("sme:policy/{interface}@0.1.0"), &function);
+            assert_eq!(
+                verb.is_some(),
+                interface != "settings",
+                "{interface}.{function}: add it to the verb table (sandbox/grants.rs)"
+            );
+        }
+    }
 
     #[test]
     fn host_imports_map_to_verbs() {

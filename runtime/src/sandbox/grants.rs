@@ -33,40 +33,158 @@ pub enum Verb {
     Clock,
 }
 
+/// What SME knows of one verb: the one table grant parsing, the gate, the
+/// configuration's grant keys, `smectl inspect`'s import-to-verb mapping and
+/// the documentation's list are all read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerbInfo {
+    /// The verb.
+    pub verb: Verb,
+    /// Its name in configuration, audit lines and messages.
+    pub name: &'static str,
+    /// Whether a grant can name it (`log` and `clock` need none: they are
+    /// only counted and audited).
+    pub grantable: bool,
+    /// Whether it changes the object it acts on.
+    pub mutating: bool,
+    /// Whether it applies to Swarm services only.
+    pub service_only: bool,
+    /// Whether the `read` shorthand stands for it.
+    pub read: bool,
+    /// The functions of SME's WIT interfaces that call it, as
+    /// `(interface, function)`; `*` is every function of the interface.
+    pub imports: &'static [(&'static str, &'static str)],
+}
+
+const fn verb(verb: Verb, name: &'static str) -> VerbInfo {
+    VerbInfo {
+        verb,
+        name,
+        grantable: true,
+        mutating: false,
+        service_only: false,
+        read: false,
+        imports: &[],
+    }
+}
+
+/// Every verb, in the order of [`Verb`] (and so in the order they are shown).
+pub const VERBS: [VerbInfo; 12] = [
+    VerbInfo {
+        read: true,
+        imports: &[
+            ("containers", "inspect"),
+            ("container-config", "*"),
+            // `target` inspects the mapped service in `[swarm] mode = "auto"`.
+            ("services", "inspect"),
+            ("services", "target"),
+        ],
+        ..verb(Verb::Inspect, "inspect")
+    },
+    VerbInfo {
+        read: true,
+        imports: &[("containers", "list"), ("services", "list")],
+        ..verb(Verb::List, "list")
+    },
+    VerbInfo {
+        read: true,
+        imports: &[
+            ("stats", "*"),
+            ("cpu-window", "*"),
+            ("services", "task-stats"),
+        ],
+        ..verb(Verb::Stats, "stats")
+    },
+    VerbInfo {
+        mutating: true,
+        imports: &[("containers", "start")],
+        ..verb(Verb::Start, "start")
+    },
+    VerbInfo {
+        mutating: true,
+        imports: &[("containers", "stop")],
+        ..verb(Verb::Stop, "stop")
+    },
+    VerbInfo {
+        mutating: true,
+        imports: &[("containers", "restart")],
+        ..verb(Verb::Restart, "restart")
+    },
+    VerbInfo {
+        mutating: true,
+        imports: &[("containers", "pause")],
+        ..verb(Verb::Pause, "pause")
+    },
+    VerbInfo {
+        mutating: true,
+        imports: &[("containers", "unpause")],
+        ..verb(Verb::Unpause, "unpause")
+    },
+    VerbInfo {
+        mutating: true,
+        service_only: true,
+        imports: &[("services", "scale")],
+        ..verb(Verb::Scale, "scale")
+    },
+    VerbInfo {
+        mutating: true,
+        service_only: true,
+        imports: &[("services", "redeploy")],
+        ..verb(Verb::Redeploy, "redeploy")
+    },
+    VerbInfo {
+        grantable: false,
+        imports: &[("log", "*")],
+        ..verb(Verb::Log, "log")
+    },
+    VerbInfo {
+        grantable: false,
+        imports: &[("clock", "*")],
+        ..verb(Verb::Clock, "clock")
+    },
+];
+
+/// A set of verbs the table marks.
+#[derive(Clone, Copy)]
+enum Marked {
+    Grantable,
+    Read,
+}
+
+/// The verbs of [`VERBS`] marked so, `N` of them (checked when compiled).
+const fn verbs_where<const N: usize>(marked: Marked) -> [Verb; N] {
+    let mut out = [Verb::Inspect; N];
+    let (mut i, mut n) = (0, 0);
+    while i < VERBS.len() {
+        let keep = match marked {
+            Marked::Grantable => VERBS[i].grantable,
+            Marked::Read => VERBS[i].read,
+        };
+        if keep {
+            out[n] = VERBS[i].verb;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N, "the verb table and the count disagree");
+    out
+}
+
 impl Verb {
     /// Every verb a grant can name, in the order they are shown.
-    pub const GRANTABLE: [Verb; 10] = [
-        Verb::Inspect,
-        Verb::List,
-        Verb::Stats,
-        Verb::Start,
-        Verb::Stop,
-        Verb::Restart,
-        Verb::Pause,
-        Verb::Unpause,
-        Verb::Scale,
-        Verb::Redeploy,
-    ];
+    pub const GRANTABLE: [Verb; 10] = verbs_where(Marked::Grantable);
 
     /// The verbs the `read` shorthand stands for.
-    pub const READ: [Verb; 3] = [Verb::Inspect, Verb::List, Verb::Stats];
+    pub const READ: [Verb; 3] = verbs_where(Marked::Read);
+
+    /// What the table says of the verb.
+    pub fn info(self) -> &'static VerbInfo {
+        &VERBS[self as usize]
+    }
 
     /// The verb's name in configuration, audit lines and messages.
     pub fn name(self) -> &'static str {
-        match self {
-            Verb::Inspect => "inspect",
-            Verb::List => "list",
-            Verb::Stats => "stats",
-            Verb::Start => "start",
-            Verb::Stop => "stop",
-            Verb::Restart => "restart",
-            Verb::Pause => "pause",
-            Verb::Unpause => "unpause",
-            Verb::Scale => "scale",
-            Verb::Redeploy => "redeploy",
-            Verb::Log => "log",
-            Verb::Clock => "clock",
-        }
+        self.info().name
     }
 
     /// The grantable verb called `name`.
@@ -74,29 +192,31 @@ impl Verb {
         Verb::GRANTABLE.into_iter().find(|verb| verb.name() == name)
     }
 
-    /// Whether the verb changes a container.
+    /// The verb a function of one of SME's WIT interfaces calls
+    /// (`containers`, `stop`), if it has one.
+    pub fn of_import(interface: &str, function: &str) -> Option<Verb> {
+        VERBS.iter().map(|info| info.verb).find(|verb| {
+            verb.info()
+                .imports
+                .iter()
+                .any(|&(i, f)| i == interface && (f == "*" || f == function))
+        })
+    }
+
+    /// Whether the verb changes what it acts on.
     pub fn is_mutating(self) -> bool {
-        matches!(
-            self,
-            Verb::Start
-                | Verb::Stop
-                | Verb::Restart
-                | Verb::Pause
-                | Verb::Unpause
-                | Verb::Scale
-                | Verb::Redeploy
-        )
+        self.info().mutating
     }
 
     /// Whether the verb applies to Swarm services only (`scale`, `redeploy`).
     pub fn is_service_only(self) -> bool {
-        matches!(self, Verb::Scale | Verb::Redeploy)
+        self.info().service_only
     }
 
     /// Whether calls with this verb are checked against the grant; `log` and
     /// `clock` touch no container and are only counted and audited.
     pub fn is_gated(self) -> bool {
-        !matches!(self, Verb::Log | Verb::Clock)
+        self.info().grantable
     }
 
     fn index(self) -> usize {
@@ -405,6 +525,32 @@ pub enum Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_security_lists_every_grantable_verb() {
+        let doc = include_str!("../../../docs/security.md");
+        for verb in Verb::GRANTABLE {
+            let named = format!("`{}`", verb.name());
+            assert!(
+                doc.lines().any(|line| line
+                    .strip_prefix("| ")
+                    .and_then(|row| row.split(" | ").next())
+                    .is_some_and(|first| first.split(", ").any(|cell| cell == named))),
+                "docs/security.md's grant table lacks {named}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_verb_table_is_in_the_order_of_the_enum() {
+        for (index, info) in VERBS.iter().enumerate() {
+            assert_eq!(info.verb as usize, index, "{}", info.name);
+        }
+        assert_eq!(Verb::of_import("containers", "stop"), Some(Verb::Stop));
+        assert_eq!(Verb::of_import("stats", "one-shot"), Some(Verb::Stats));
+        assert_eq!(Verb::of_import("services", "target"), Some(Verb::Inspect));
+        assert_eq!(Verb::of_import("containers", "kill"), None);
+    }
 
     #[test]
     fn a_grant_denies_everything_only_when_no_gated_import_is_granted() {

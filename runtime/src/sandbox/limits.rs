@@ -118,6 +118,167 @@ impl Default for Limits {
     }
 }
 
+/// Whose budget a limit key sets.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach {
+    /// One module's: set under `[limits]` for every module, or under
+    /// `[modules.<name>.limits]` for one.
+    Module {
+        /// The value in [`Limits`], in the key's unit.
+        get: fn(&Limits) -> u64,
+        /// Sets the value in [`Limits`] from the key's unit.
+        set: fn(&mut Limits, u64),
+    },
+    /// The whole request's, shared by every module it runs: only under
+    /// `[limits]`.
+    Request,
+}
+
+/// One key of `[limits]`: the one table configuration parsing, `smectl
+/// inspect` and the documentation's list are held to.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitKey {
+    /// The key, as written in the configuration (`deadline_ms`).
+    pub key: &'static str,
+    /// Whose budget it sets.
+    pub reach: Reach,
+    /// The default, in the key's unit.
+    pub default: u64,
+    /// The smallest value accepted: 1, or 0 where 0 means something.
+    pub min: u64,
+    /// The largest value accepted, with how it reads in a message.
+    pub max: Option<(u64, &'static str)>,
+    /// How `smectl inspect` shows a value, `{}` standing for it.
+    pub shown: &'static str,
+}
+
+/// Every limit key, in the order `smectl inspect` shows them.
+pub const LIMIT_KEYS: [LimitKey; 9] = [
+    LimitKey {
+        key: "deadline_ms",
+        reach: Reach::Module {
+            get: |l| l.deadline.as_millis() as u64,
+            set: |l, v| l.deadline = Duration::from_millis(v),
+        },
+        default: DEFAULT_DEADLINE.as_millis() as u64,
+        min: 1,
+        max: None,
+        shown: "deadline {} ms",
+    },
+    LimitKey {
+        key: "fuel",
+        reach: Reach::Module {
+            get: |l| l.fuel,
+            set: |l, v| l.fuel = v,
+        },
+        default: DEFAULT_FUEL,
+        min: 1,
+        max: None,
+        shown: "fuel {}",
+    },
+    LimitKey {
+        key: "memory_mib",
+        reach: Reach::Module {
+            get: |l| (l.memory >> 20) as u64,
+            set: |l, v| l.memory = (v as usize) << 20,
+        },
+        default: (DEFAULT_MEMORY >> 20) as u64,
+        min: 1,
+        max: Some((4096, "4 GiB")),
+        shown: "memory {} MiB",
+    },
+    LimitKey {
+        key: "host_calls",
+        reach: Reach::Module {
+            get: |l| u64::from(l.host_calls),
+            set: |l, v| l.host_calls = u32::try_from(v).unwrap_or(u32::MAX),
+        },
+        default: DEFAULT_HOST_CALLS as u64,
+        min: 0,
+        max: Some((u32::MAX as u64, "")),
+        shown: "{} host calls",
+    },
+    LimitKey {
+        key: "output_kib",
+        reach: Reach::Module {
+            get: |l| (l.output >> 10) as u64,
+            set: |l, v| l.output = (v as usize) << 10,
+        },
+        default: (DEFAULT_OUTPUT >> 10) as u64,
+        min: 1,
+        max: Some((64 << 10, "64 MiB")),
+        shown: "output {} KiB",
+    },
+    LimitKey {
+        key: "docker_timeout_ms",
+        reach: Reach::Module {
+            get: |l| l.docker_timeout.as_millis() as u64,
+            set: |l, v| l.docker_timeout = Duration::from_millis(v),
+        },
+        default: DEFAULT_DOCKER_TIMEOUT.as_millis() as u64,
+        min: 1,
+        max: None,
+        shown: "Docker timeout {} ms",
+    },
+    LimitKey {
+        key: "module_mib",
+        reach: Reach::Module {
+            get: |l| l.module_size >> 20,
+            set: |l, v| l.module_size = v << 20,
+        },
+        default: DEFAULT_MODULE_SIZE >> 20,
+        min: 1,
+        max: Some((1024, "1 GiB")),
+        shown: "module file {} MiB",
+    },
+    LimitKey {
+        key: "compile_on_demand_kib",
+        reach: Reach::Module {
+            get: |l| l.compile_on_demand >> 10,
+            set: |l, v| l.compile_on_demand = v.saturating_mul(1 << 10),
+        },
+        default: DEFAULT_COMPILE_ON_DEMAND >> 10,
+        // 0: every policy file must come precompiled.
+        min: 0,
+        max: None,
+        shown: "compiled on demand up to {} KiB",
+    },
+    LimitKey {
+        key: "request_deadline_ms",
+        reach: Reach::Request,
+        default: DEFAULT_REQUEST_DEADLINE.as_millis() as u64,
+        min: 1,
+        max: None,
+        shown: "request deadline {} ms",
+    },
+];
+
+impl LimitKey {
+    /// The limit key called `key`.
+    pub fn named(key: &str) -> Option<&'static LimitKey> {
+        LIMIT_KEYS.iter().find(|limit| limit.key == key)
+    }
+
+    /// Checks a configured value against the key's range.
+    pub fn check(&self, value: u64) -> Result<u64, String> {
+        if value < self.min {
+            return Err(format!("`{}` must be greater than 0", self.key));
+        }
+        match self.max {
+            Some((max, "")) if value > max => Err(format!("`{}` must be at most {max}", self.key)),
+            Some((max, reads)) if value > max => {
+                Err(format!("`{}` must be at most {max} ({reads})", self.key))
+            }
+            _ => Ok(value),
+        }
+    }
+
+    /// How `smectl inspect` shows `value`.
+    pub fn show(&self, value: u64) -> String {
+        self.shown.replace("{}", &value.to_string())
+    }
+}
+
 /// A limit a module ran into. Raised as a trap from inside the guest's
 /// execution and recognised again when the call returns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -287,6 +448,58 @@ impl ResourceLimiter for MemoryLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_security_lists_every_limit_key_with_its_default() {
+        let doc = include_str!("../../../docs/security.md");
+        let rows = doc.lines().filter(|line| {
+            LIMIT_KEYS
+                .iter()
+                .any(|limit| line.starts_with(&format!("| `{}` |", limit.key)))
+        });
+        assert_eq!(rows.count(), LIMIT_KEYS.len());
+        for limit in LIMIT_KEYS {
+            let row = format!("| `{}` | {} |", limit.key, limit.default);
+            assert!(doc.contains(&row), "docs/security.md lacks {row:?}");
+        }
+    }
+
+    #[test]
+    fn the_limit_table_gives_the_defaults_and_sets_what_it_reads() {
+        let defaults = Limits::default();
+        for limit in LIMIT_KEYS {
+            match limit.reach {
+                Reach::Module { get, set } => {
+                    assert_eq!(get(&defaults), limit.default, "{}", limit.key);
+                    let mut changed = defaults;
+                    set(&mut changed, limit.default + 1);
+                    assert_eq!(get(&changed), limit.default + 1, "{}", limit.key);
+                }
+                Reach::Request => assert_eq!(
+                    Duration::from_millis(limit.default),
+                    DEFAULT_REQUEST_DEADLINE
+                ),
+            }
+        }
+        assert_eq!(
+            LimitKey::named("memory_mib")
+                .map(|l| l.check(4097))
+                .unwrap(),
+            Err("`memory_mib` must be at most 4096 (4 GiB)".to_owned())
+        );
+        assert_eq!(
+            LimitKey::named("fuel").unwrap().check(0),
+            Err("`fuel` must be greater than 0".to_owned())
+        );
+        assert_eq!(
+            LimitKey::named("compile_on_demand_kib").unwrap().check(0),
+            Ok(0)
+        );
+        assert_eq!(
+            LimitKey::named("host_calls").unwrap().check(1 << 32),
+            Err("`host_calls` must be at most 4294967295".to_owned())
+        );
+    }
 
     #[test]
     fn default_deadline_fits_the_agent_timeout() {

@@ -13,7 +13,7 @@ use sme::policy::{Policy, World};
 
 use super::{
     grant_json, grant_notes, grant_text, grant_warnings, imported_verbs, limits_json, limits_text,
-    module_name,
+    module_name, per_request_limits,
 };
 
 /// Prints the report; `Ok(false)` when the module would not run as named.
@@ -109,7 +109,8 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             "imports": items(&description.imports),
             "grants": grant_json(&settings.grant),
             "grant_source": super::grant_source(settings.grant_source),
-            "limits": limits_json(&settings.limits),
+            "limits": limits_json(&settings.limits, config.request_deadline),
+            "per_request_limits": per_request_limits(),
             "settings": declared.iter().map(|d| {
                 let set = configured(&d.name);
                 serde_json::json!({
@@ -136,7 +137,7 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
             _ => println!("signature   {}", signature.verdict),
         }
         print!("{}", grant_text(&settings.grant, settings.grant_source));
-        print!("{}", limits_text(&settings.limits));
+        print!("{}", limits_text(&settings.limits, config.request_deadline));
         if declared.is_empty() {
             println!("settings    none declared");
         } else {

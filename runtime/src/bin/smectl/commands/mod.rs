@@ -11,12 +11,13 @@ pub mod sign;
 pub mod test;
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use sme::config::{Config, GrantSource};
 use sme::host::PolicyState;
 use sme::policy::Policy;
 use sme::sandbox::grants::{Grant, Verb};
-use sme::sandbox::limits::Limits;
+use sme::sandbox::limits::{LIMIT_KEYS, LimitKey, Limits, Reach};
 use wasmtime::component::{Component, Linker};
 
 /// Converts wasmtime's error (which is not a `std::error::Error`).
@@ -74,28 +75,50 @@ pub fn grant_source(source: GrantSource) -> &'static str {
     }
 }
 
-/// The limits as JSON.
-pub fn limits_json(limits: &Limits) -> serde_json::Value {
-    serde_json::json!({
-        "deadline_ms": limits.deadline.as_millis() as u64,
-        "fuel": limits.fuel,
-        "memory_mib": limits.memory >> 20,
-        "host_calls": limits.host_calls,
-        "output_kib": limits.output >> 10,
-        "docker_timeout_ms": limits.docker_timeout.as_millis() as u64,
-    })
+/// Every limit key with the value that applies: a module's own, and the
+/// request's (`request_deadline`), which every module of a request shares.
+fn limit_values(limits: &Limits, request_deadline: Duration) -> Vec<(&'static LimitKey, u64)> {
+    LIMIT_KEYS
+        .iter()
+        .map(|limit| match limit.reach {
+            Reach::Module { get, .. } => (limit, get(limits)),
+            Reach::Request => (limit, request_deadline.as_millis() as u64),
+        })
+        .collect()
 }
 
-/// The limits on one line.
-pub fn limits_text(limits: &Limits) -> String {
+/// The limits as JSON: every key of `[limits]` with its value.
+pub fn limits_json(limits: &Limits, request_deadline: Duration) -> serde_json::Value {
+    let values = limit_values(limits, request_deadline)
+        .into_iter()
+        .map(|(limit, value)| (limit.key.to_owned(), serde_json::Value::from(value)))
+        .collect();
+    serde_json::Value::Object(values)
+}
+
+/// The limit keys that set one budget for the whole request, not a
+/// module's own.
+pub fn per_request_limits() -> Vec<&'static str> {
+    LIMIT_KEYS
+        .iter()
+        .filter(|limit| matches!(limit.reach, Reach::Request))
+        .map(|limit| limit.key)
+        .collect()
+}
+
+/// The limits on one line: the module's own, then the request's.
+pub fn limits_text(limits: &Limits, request_deadline: Duration) -> String {
+    let (mut own, mut shared) = (Vec::new(), Vec::new());
+    for (limit, value) in limit_values(limits, request_deadline) {
+        match limit.reach {
+            Reach::Module { .. } => own.push(limit.show(value)),
+            Reach::Request => shared.push(limit.show(value)),
+        }
+    }
     format!(
-        "limits      deadline {} ms, fuel {}, memory {} MiB, {} host calls, output {} KiB, Docker timeout {} ms\n",
-        limits.deadline.as_millis(),
-        limits.fuel,
-        limits.memory >> 20,
-        limits.host_calls,
-        limits.output >> 10,
-        limits.docker_timeout.as_millis()
+        "limits      {}; shared by the whole request: {}\n",
+        own.join(", "),
+        shared.join(", ")
     )
 }
 
