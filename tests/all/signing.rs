@@ -3,8 +3,9 @@
 //! signature does not vouch for them; and interoperability with the real
 //! `minisign` tool both ways.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use sme_test_artifacts as guests;
 
@@ -29,9 +30,30 @@ fn minisign(args: &[&str]) -> std::process::Output {
     output
 }
 
+/// Runs minisign with `input` on its standard input: when that is not a
+/// terminal, minisign reads each password it would prompt for as one line
+/// of it (twice for `-G`, once for `-S`).
+fn minisign_fed(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new("minisign")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the minisign tool is needed: run scripts/setup");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "minisign {args:?}: {output:?}");
+    output
+}
+
 pub fn keys(sandbox: &Sandbox, label: &str) -> Keys {
-    let public = sandbox.root.join(format!("{label}.pub"));
-    let secret = sandbox.root.join(format!("{label}.key"));
+    let (public, secret) = key_paths(sandbox, label);
     minisign(&[
         "-G",
         "-W",
@@ -40,6 +62,36 @@ pub fn keys(sandbox: &Sandbox, label: &str) -> Keys {
         "-s",
         secret.to_str().unwrap(),
     ]);
+    read_keys(public, secret)
+}
+
+/// A password-protected key pair made by the real tool (`minisign -G`), and
+/// a file holding its password.
+fn keys_with_password(sandbox: &Sandbox, label: &str, password: &str) -> (Keys, PathBuf) {
+    let (public, secret) = key_paths(sandbox, label);
+    minisign_fed(
+        &[
+            "-G",
+            "-p",
+            public.to_str().unwrap(),
+            "-s",
+            secret.to_str().unwrap(),
+        ],
+        &format!("{password}\n{password}\n"),
+    );
+    let file = sandbox.root.join(format!("{label}.password"));
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    (read_keys(public, secret), file)
+}
+
+fn key_paths(sandbox: &Sandbox, label: &str) -> (PathBuf, PathBuf) {
+    (
+        sandbox.root.join(format!("{label}.pub")),
+        sandbox.root.join(format!("{label}.key")),
+    )
+}
+
+fn read_keys(public: PathBuf, secret: PathBuf) -> Keys {
     let text = std::fs::read_to_string(&public).unwrap();
     let mut lines = text.lines();
     let id = lines.next().unwrap().rsplit(' ').next().unwrap().to_owned();
@@ -500,4 +552,77 @@ fn key_and_signature_files_are_trusted_paths_and_a_present_signature_is_always_c
         .sme(&[&container.name, "stop"])
         .fails_mentioning(&["require_pinning is set and it has no pin"]);
     assert!(container.is_running());
+}
+
+#[test]
+fn smectl_signs_with_a_password_protected_key_and_minisign_verifies_it() {
+    let sandbox = Sandbox::new();
+    let (keys, password) = keys_with_password(&sandbox, "team", "correct horse battery");
+    let file = unsigned_stop(&sandbox);
+    let signature = PathBuf::from(format!("{}.minisig", file.display()));
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            file.to_str().unwrap(),
+            "--key",
+            keys.secret.to_str().unwrap(),
+            "--as",
+            "stop",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.smectl(&args)
+    };
+    let refused = |run: &crate::support::Run, says: &str| {
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert_eq!(run.stdout, "", "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "not one line: {run:?}");
+        assert!(run.stderr.contains(says), "{run:?}");
+        assert!(!signature.exists(), "{run:?}");
+    };
+
+    // No password and no terminal: refused, saying how to give it.
+    refused(
+        &sign(&[]),
+        "is encrypted with a password; give the password with --password-file",
+    );
+    // A wrong one says so.
+    let wrong = sandbox.root.join("wrong.password");
+    std::fs::write(&wrong, "correct horse\n").unwrap();
+    refused(
+        &sign(&["--password-file", wrong.to_str().unwrap()]),
+        "wrong password (from --password-file",
+    );
+
+    // Its password: signed, and minisign verifies it as prehashed.
+    let run = sign(&["--password-file", password.to_str().unwrap()]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("(key {}, ", keys.id)),
+        "{run:?}"
+    );
+    let output = minisign(&[
+        "-V",
+        "-H",
+        "-p",
+        keys.public.to_str().unwrap(),
+        "-m",
+        file.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("Trusted comment: sme-module: stop"), "{said}");
+
+    // And SME trusts it as any other signature.
+    install_signed(&sandbox, &file, "stop");
+    sandbox.config(&trusting(&[&keys], ""));
+    let inspect = sandbox.smectl(&[
+        "inspect",
+        sandbox.policy_dir().join("stop.wasm").to_str().unwrap(),
+    ]);
+    assert!(
+        inspect.stdout.contains(&format!(
+            "signature   key {}, trusted comment \"sme-module: stop\": valid",
+            keys.id
+        )),
+        "{inspect:?}"
+    );
 }

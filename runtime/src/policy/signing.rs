@@ -10,7 +10,8 @@
 //!
 //! Verification itself is the `minisign-verify` crate's; this module only
 //! picks the key by its ID, applies revocation and the naming rule, and
-//! signs (`smectl sign`) with unencrypted minisign secret keys.
+//! signs (`smectl sign`) through the `minisign` crate, with unencrypted or
+//! password-protected minisign secret keys.
 
 use std::fmt;
 
@@ -18,7 +19,7 @@ pub use crate::config::keys::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use blake2::{Blake2b512, Digest as _};
+use sha2::Digest as _;
 
 /// What follows a module file's name to name its signature file.
 pub const SIGNATURE_SUFFIX: &str = ".minisig";
@@ -228,92 +229,126 @@ impl Signing {
     }
 }
 
-/// A minisign secret key, unencrypted (`minisign -G -W`).
+/// Bytes of a decoded minisign secret key: algorithm, KDF algorithm,
+/// checksum algorithm, KDF salt, opslimit, memlimit, key ID, secret and
+/// public halves, checksum.
+const SECRET_KEY_BYTES: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
+/// Where the checksum starts in a decoded secret key.
+const CHECKSUM_AT: usize = SECRET_KEY_BYTES - 32;
+
+/// Why a secret key file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretKeyError {
+    /// No base64 key line of the right length.
+    #[error("not a minisign secret key file")]
+    NotAKey,
+    /// Another signature algorithm or key-derivation function.
+    #[error("not a minisign Ed25519 secret key, or encrypted in a way minisign does not use")]
+    Unsupported,
+    /// Encrypted, and no password was given.
+    #[error("the secret key is encrypted with a password")]
+    NeedsPassword,
+    /// Decrypted with a password that is not its own.
+    #[error("wrong password for this secret key")]
+    WrongPassword,
+    /// The file was altered or truncated in a way base64 still accepts.
+    #[error("the secret key is damaged: {0}")]
+    Damaged(&'static str),
+    /// The key-derivation step refused (parameters beyond minisign's).
+    #[error("cannot decrypt the secret key: {0}")]
+    Kdf(String),
+}
+
+/// A minisign secret key, decrypted, ready to sign.
 pub struct SecretKey {
     /// Its ID.
     pub id: KeyId,
-    key: ed25519_dalek::SigningKey,
+    key: minisign::SecretKey,
+    public: minisign::PublicKey,
 }
 
+// Not derived: the crate's `Debug` of a secret key prints the secret.
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretKey").field("id", &self.id).finish()
     }
 }
 
-/// Bytes of a decoded minisign secret key: algorithm, KDF algorithm,
-/// checksum algorithm, KDF salt, opslimit, memlimit, key ID, secret and
-/// public key, checksum.
-const SECRET_KEY_BYTES: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
-
 impl SecretKey {
-    /// Reads the text of a minisign secret key file.
-    pub fn from_file_text(text: &str) -> Result<SecretKey, String> {
-        let line = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .nth(1)
-            .ok_or("not a minisign secret key file")?;
-        let bytes = BASE64
-            .decode(line.trim())
-            .map_err(|_| "not a minisign secret key file")?;
-        if bytes.len() != SECRET_KEY_BYTES || &bytes[..2] != b"Ed" || &bytes[4..6] != b"B2" {
-            return Err("not a minisign Ed25519 secret key file".to_owned());
+    /// Reads the text of a minisign secret key file; `password` decrypts it
+    /// when it is encrypted and is not needed otherwise. Nothing is prompted.
+    pub fn from_file_text(text: &str, password: Option<&str>) -> Result<SecretKey, SecretKeyError> {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let (Some(_comment), Some(line)) = (lines.next(), lines.next()) else {
+            return Err(SecretKeyError::NotAKey);
+        };
+        let bytes = BASE64.decode(line).map_err(|_| SecretKeyError::NotAKey)?;
+        if bytes.len() != SECRET_KEY_BYTES {
+            return Err(SecretKeyError::NotAKey);
         }
-        if bytes[2..4] != [0, 0] {
-            return Err(
-                "the secret key is encrypted with a password, which smectl does not \
-                 support: make keys with `minisign -G -W`, or remove the password with \
-                 `minisign -C -W`"
-                    .to_owned(),
-            );
+        if &bytes[..2] != b"Ed" || &bytes[4..6] != b"B2" {
+            return Err(SecretKeyError::Unsupported);
         }
-        let keynum = &bytes[54..126];
-        let mut check = blake2::Blake2b::<blake2::digest::consts::U32>::new();
-        check.update(b"Ed");
-        check.update(keynum);
-        // `minisign -G -W` 0.11 leaves the checksum zero; the two halves of
-        // the key pair are compared below in any case.
-        let stored = &bytes[126..158];
-        if stored.iter().any(|&b| b != 0) && check.finalize().as_slice() != stored {
-            return Err("the secret key's checksum does not match: the file is damaged".to_owned());
-        }
-        let pair: [u8; 64] = keynum[8..72].try_into().expect("64 bytes");
-        let key = ed25519_dalek::SigningKey::from_keypair_bytes(&pair)
-            .map_err(|_| "the secret key's two halves do not match: the file is damaged")?;
-        Ok(SecretKey {
-            id: KeyId(keynum[..8].try_into().expect("8 bytes")),
-            key,
-        })
+        // The crate reads a key box's second line as the key, as it is.
+        let boxed = minisign::SecretKeyBox::from(format!("untrusted comment:\n{line}\n"));
+        let key = match &bytes[2..4] {
+            [0, 0] if bytes[CHECKSUM_AT..].iter().all(|&b| b == 0) => {
+                // `minisign -G -W` 0.11 writes no checksum, which the crate
+                // calls corrupted; the signature below still catches halves
+                // that do not match.
+                minisign::SecretKey::from_bytes(&bytes)
+                    .map_err(|_| SecretKeyError::Damaged("it is truncated"))?
+            }
+            [0, 0] => boxed
+                .into_unencrypted_secret_key()
+                .map_err(|_| SecretKeyError::Damaged("its checksum does not match"))?,
+            b"Sc" => {
+                // Never `None`: the crate would prompt on the terminal and
+                // write its progress to stdout.
+                let password = password.ok_or(SecretKeyError::NeedsPassword)?;
+                boxed
+                    .into_secret_key(Some(password.to_owned()))
+                    .map_err(|e| match e.kind() {
+                        // The checksum over the decrypted key did not match.
+                        minisign::ErrorKind::Verify => SecretKeyError::WrongPassword,
+                        _ => SecretKeyError::Kdf(e.to_string()),
+                    })?
+            }
+            _ => return Err(SecretKeyError::Unsupported),
+        };
+        // The public half is stored in the key, not derived from the secret
+        // one: a signature the stored half verifies proves they match.
+        let public = minisign::PublicKey::from_secret_key(&key)
+            .map_err(|_| SecretKeyError::Damaged("it has no public half"))?;
+        minisign::sign(Some(&public), &key, &b""[..], Some(""), Some(""))
+            .map_err(|_| SecretKeyError::Damaged("its two halves do not match"))?;
+        let id = KeyId(key.keynum().try_into().expect("8 bytes"));
+        Ok(SecretKey { id, key, public })
     }
 
     /// The text of a prehashed (`ED`) minisign signature of `module` binding
-    /// it to `name`, as `minisign -S -t "sme-module: <name>"` would make it.
+    /// it to `name`, in the format `minisign -S -t "sme-module: <name>"`
+    /// writes (not its bytes: the crate's Ed25519 signatures are
+    /// randomized). `name` is a module name: it holds no line break.
     pub fn sign(&self, module: &[u8], name: &str) -> String {
-        use ed25519_dalek::Signer as _;
-        let hash = Blake2b512::digest(module);
-        let signature = self.key.sign(&hash).to_bytes();
-        let comment = format!("{COMMENT_PREFIX}{name}");
-        let mut global = signature.to_vec();
-        global.extend_from_slice(comment.as_bytes());
-        let global = self.key.sign(&global).to_bytes();
-        let mut line = b"ED".to_vec();
-        line.extend_from_slice(&self.id.0);
-        line.extend_from_slice(&signature);
-        format!(
-            "untrusted comment: signature from smectl, key {}\n{}\ntrusted comment: {comment}\n{}\n",
-            self.id,
-            BASE64.encode(line),
-            BASE64.encode(global)
+        let trusted = format!("{COMMENT_PREFIX}{name}");
+        let untrusted = format!("signature from smectl, key {}", self.id);
+        // It fails only if the system's random source does, or for halves
+        // that do not match, which `from_file_text` ruled out.
+        minisign::sign(
+            Some(&self.public),
+            &self.key,
+            module,
+            Some(&trusted),
+            Some(&untrusted),
         )
+        .expect("signing with a checked key")
+        .into_string()
     }
 
     /// The public key, as the base64 line of a minisign `.pub` file.
     pub fn public_base64(&self) -> String {
-        let mut bytes = b"Ed".to_vec();
-        bytes.extend_from_slice(&self.id.0);
-        bytes.extend_from_slice(self.key.verifying_key().as_bytes());
-        BASE64.encode(bytes)
+        self.public.to_base64()
     }
 }
 
@@ -335,12 +370,8 @@ mod tests {
         CUDzkc4CU9U+ip1nlYNoQUh66vBzeXYaWA01TOqtOwuD8uDUKlu6DxCyyP8KU5FASgCfKghcLCxjmJlvaFTiBg==\n";
 
     fn key() -> SecretKey {
-        // A fixed seed: the tests need no randomness.
-        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        SecretKey {
-            id: KeyId([1, 2, 3, 4, 5, 6, 7, 8]),
-            key,
-        }
+        // The crate makes keys only at random: the fixed key file.
+        SecretKey::from_file_text(SECRET, None).unwrap()
     }
 
     fn signing(key: &SecretKey) -> Signing {
@@ -458,10 +489,11 @@ mod tests {
 
     #[test]
     fn minisign_keys_and_signatures_are_understood() {
-        let secret = SecretKey::from_file_text(SECRET).unwrap();
+        let secret = SecretKey::from_file_text(SECRET, None).unwrap();
         let public = TrustedKey::from_file_text(PUBLIC).unwrap();
         assert_eq!(secret.id, public.id);
         assert_eq!(public.id.to_string(), "6578A46B2730C0E1");
+        assert_eq!(Some(secret.public_base64().as_str()), PUBLIC.lines().nth(1));
         let signing = Signing {
             keys: vec![public],
             ..Signing::default()
@@ -470,23 +502,59 @@ mod tests {
             check(&signing, "stop", b"hello\n", Some(MINISIG)),
             Ok(Some(secret.id))
         );
-        // Signing is deterministic (Ed25519): ours is byte for byte minisign's
-        // but for the untrusted comment.
+        // Ours verifies and has minisign's shape: the same algorithm and key
+        // ID (the first 13 base64 characters), line lengths and trusted
+        // comment; the signatures themselves are randomized.
         let ours = secret.sign(b"hello\n", "stop");
         assert_eq!(
-            ours.lines().skip(1).collect::<Vec<_>>(),
-            MINISIG.lines().skip(1).collect::<Vec<_>>()
+            check(&signing, "stop", b"hello\n", Some(&ours)),
+            Ok(Some(secret.id))
         );
+        assert_ne!(ours, secret.sign(b"hello\n", "stop"));
+        let shape = |text: &str| -> (Vec<usize>, String, String) {
+            let lines: Vec<&str> = text.lines().collect();
+            (
+                lines[1..].iter().map(|line| line.len()).collect(),
+                lines[1][..13].to_owned(),
+                lines[2].to_owned(),
+            )
+        };
+        assert_eq!(shape(&ours), shape(MINISIG));
     }
 
     #[test]
     fn encrypted_and_damaged_secret_keys_are_refused() {
         let encrypted = SECRET.replace("RWQAAEIy", "RWRTY0Iy");
-        let error = SecretKey::from_file_text(&encrypted).unwrap_err();
-        assert!(error.contains("minisign -G -W"), "{error}");
+        assert_eq!(
+            SecretKey::from_file_text(&encrypted, None).unwrap_err(),
+            SecretKeyError::NeedsPassword
+        );
+        // Beyond minisign's own scrypt limits: refused before any work.
+        let mut bytes = BASE64.decode(encrypted.lines().nth(1).unwrap()).unwrap();
+        bytes[46..54].copy_from_slice(&(2u64 << 30).to_le_bytes());
+        let greedy = format!("untrusted comment:\n{}\n", BASE64.encode(&bytes));
+        assert!(matches!(
+            SecretKey::from_file_text(&greedy, Some("pw")),
+            Err(SecretKeyError::Kdf(_))
+        ));
+        // No checksum (minisign 0.11 -W): a changed secret half no longer
+        // matches the public one.
         let damaged = SECRET.replace("qieUX2wz", "qieUX2wA");
-        assert!(SecretKey::from_file_text(&damaged).is_err());
-        assert!(SecretKey::from_file_text("nothing").is_err());
+        assert_eq!(
+            SecretKey::from_file_text(&damaged, None).unwrap_err(),
+            SecretKeyError::Damaged("its two halves do not match")
+        );
+        // Tolerated: CRLF line ends and blank lines.
+        let crlf = format!("\n{}", SECRET.replace('\n', "\r\n"));
+        assert!(SecretKey::from_file_text(&crlf, None).is_ok());
+        assert_eq!(
+            SecretKey::from_file_text("nothing", None).unwrap_err(),
+            SecretKeyError::NotAKey
+        );
+        assert_eq!(
+            SecretKey::from_file_text(PUBLIC, None).unwrap_err(),
+            SecretKeyError::NotAKey
+        );
     }
 
     /// The cost docs/performance.md states: run with

@@ -98,9 +98,15 @@ enum Command {
     Sign {
         /// The component file.
         module: PathBuf,
-        /// An unencrypted minisign secret key (`minisign -G -W`).
+        /// A minisign secret key (`minisign -G`, or `minisign -G -W` for one
+        /// with no password).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The key's password: the first line of FILE (`/dev/stdin` works).
+        /// Without it, an encrypted key's password is asked for on the
+        /// terminal, if there is one.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
         /// Sign it as this module (`stop`, `metrics.d/uptime`); by default
         /// its file stem.
         #[arg(long = "as", value_name = "NAME")]
@@ -200,9 +206,18 @@ fn main() -> ExitCode {
             name,
             dry_run,
         } => commands::install::run(&env, &module, name.as_deref(), dry_run, cli.json),
-        Command::Sign { module, key, name } => {
-            commands::sign::run(&module, &key, name.as_deref(), cli.json)
-        }
+        Command::Sign {
+            module,
+            key,
+            password_file,
+            name,
+        } => commands::sign::run(
+            &module,
+            &key,
+            password_file.as_deref(),
+            name.as_deref(),
+            cli.json,
+        ),
         Command::New {
             operation,
             metrics,
