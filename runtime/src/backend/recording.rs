@@ -13,147 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::docker::{Docker, DockerError, Result, Stats};
-use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
-
-/// One Docker request, with its arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "kebab-case")]
-pub enum Call {
-    /// `inspect`.
-    Inspect {
-        /// The container.
-        name: String,
-    },
-    /// `list`.
-    List {
-        /// The label selector.
-        label: Option<String>,
-        /// Whether stopped containers are listed too.
-        all: bool,
-    },
-    /// `stop_timeout`.
-    StopTimeout {
-        /// The container.
-        name: String,
-    },
-    /// `start`.
-    Start {
-        /// The container.
-        name: String,
-    },
-    /// `stop`.
-    Stop {
-        /// The container.
-        name: String,
-        /// The grace period asked for.
-        timeout_seconds: Option<u32>,
-    },
-    /// `restart`.
-    Restart {
-        /// The container.
-        name: String,
-        /// The grace period asked for.
-        timeout_seconds: Option<u32>,
-    },
-    /// `pause`.
-    Pause {
-        /// The container.
-        name: String,
-    },
-    /// `unpause`.
-    Unpause {
-        /// The container.
-        name: String,
-    },
-    /// `one_shot` stats.
-    OneShot {
-        /// The container.
-        name: String,
-    },
-    /// `measure` stats.
-    Measure {
-        /// The container.
-        name: String,
-    },
-    /// `service`: a Swarm service and its tasks.
-    Service {
-        /// The service.
-        name: String,
-    },
-    /// `services`: a listing of Swarm services.
-    Services {
-        /// The label selector.
-        label: Option<String>,
-    },
-    /// `scale`.
-    Scale {
-        /// The service.
-        name: String,
-        /// The replica count asked for.
-        replicas: u64,
-        /// The labels set (a `null` value removes the label).
-        labels: Vec<(String, Option<String>)>,
-    },
-    /// `redeploy`.
-    Redeploy {
-        /// The service.
-        name: String,
-    },
-}
-
-impl std::fmt::Display for Call {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let timeout = |t: &Option<u32>| t.map(|t| format!(" (timeout {t} s)")).unwrap_or_default();
-        match self {
-            Call::Inspect { name } => write!(f, "inspect {name}"),
-            Call::List { label, all } => write!(
-                f,
-                "list (label {}, all {all})",
-                label.as_deref().unwrap_or("none")
-            ),
-            Call::StopTimeout { name } => write!(f, "stop-timeout {name}"),
-            Call::Start { name } => write!(f, "start {name}"),
-            Call::Stop {
-                name,
-                timeout_seconds,
-            } => write!(f, "stop {name}{}", timeout(timeout_seconds)),
-            Call::Restart {
-                name,
-                timeout_seconds,
-            } => write!(f, "restart {name}{}", timeout(timeout_seconds)),
-            Call::Pause { name } => write!(f, "pause {name}"),
-            Call::Unpause { name } => write!(f, "unpause {name}"),
-            Call::OneShot { name } => write!(f, "one-shot stats of {name}"),
-            Call::Measure { name } => write!(f, "measured stats of {name}"),
-            Call::Service { name } => write!(f, "inspect service {name}"),
-            Call::Services { label } => write!(
-                f,
-                "list services (label {})",
-                label.as_deref().unwrap_or("none")
-            ),
-            Call::Scale {
-                name,
-                replicas,
-                labels,
-            } => {
-                write!(f, "scale service {name} to {replicas}")?;
-                let labels: Vec<String> = labels
-                    .iter()
-                    .map(|(key, value)| match value {
-                        Some(value) => format!("{key}={value:?}"),
-                        None => format!("{key} removed"),
-                    })
-                    .collect();
-                if !labels.is_empty() {
-                    write!(f, " (labels {})", labels.join(", "))?;
-                }
-                Ok(())
-            }
-            Call::Redeploy { name } => write!(f, "redeploy service {name}"),
-        }
-    }
-}
+pub use super::docker::call::Call;
+use super::docker::call::{Relay, Reply, send};
+use super::docker::{Docker, DockerError, Result};
 
 /// A call and what the engine answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,119 +87,27 @@ impl Recording {
     pub fn exchanges(&self) -> Vec<Exchange> {
         lock(&self.exchanges).clone()
     }
-
-    fn keep<T: Serialize>(&self, call: Call, answer: Result<T>) -> Result<T> {
-        let kept = match &answer {
-            Ok(value) => serde_json::to_value(value)
-                .map_err(|e| DockerError::Protocol(format!("cannot record the answer: {e}"))),
-            Err(error) => Err(error.clone()),
-        };
-        lock(&self.exchanges).push(Exchange { call, answer: kept });
-        answer
-    }
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) fn name(name: &str) -> String {
-    name.to_owned()
-}
-
 #[async_trait]
-impl Docker for Recording {
+impl Relay for Recording {
     fn endpoint(&self) -> &str {
         self.inner.endpoint()
     }
 
-    async fn inspect(&self, n: &str) -> Result<Container> {
-        let answer = self.inner.inspect(n).await;
-        self.keep(Call::Inspect { name: name(n) }, answer)
-    }
-
-    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
-        let answer = self.inner.list(label, all).await;
-        let label = label.map(str::to_owned);
-        self.keep(Call::List { label, all }, answer)
-    }
-
-    async fn stop_timeout(&self, n: &str) -> Result<Option<u32>> {
-        let answer = self.inner.stop_timeout(n).await;
-        self.keep(Call::StopTimeout { name: name(n) }, answer)
-    }
-
-    async fn start(&self, n: &str) -> Result<()> {
-        let answer = self.inner.start(n).await;
-        self.keep(Call::Start { name: name(n) }, answer)
-    }
-
-    async fn stop(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        let answer = self.inner.stop(n, timeout_seconds).await;
-        let call = Call::Stop {
-            name: name(n),
-            timeout_seconds,
+    async fn relay(&self, call: Call) -> Result<Reply> {
+        let answer = send(&*self.inner, call.clone()).await;
+        let kept = match &answer {
+            Ok(reply) => reply
+                .to_json()
+                .map_err(|e| DockerError::Protocol(format!("cannot record the answer: {e}"))),
+            Err(error) => Err(error.clone()),
         };
-        self.keep(call, answer)
-    }
-
-    async fn restart(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        let answer = self.inner.restart(n, timeout_seconds).await;
-        let call = Call::Restart {
-            name: name(n),
-            timeout_seconds,
-        };
-        self.keep(call, answer)
-    }
-
-    async fn pause(&self, n: &str) -> Result<()> {
-        let answer = self.inner.pause(n).await;
-        self.keep(Call::Pause { name: name(n) }, answer)
-    }
-
-    async fn unpause(&self, n: &str) -> Result<()> {
-        let answer = self.inner.unpause(n).await;
-        self.keep(Call::Unpause { name: name(n) }, answer)
-    }
-
-    async fn one_shot(&self, n: &str) -> Result<Stats> {
-        let answer = self.inner.one_shot(n).await;
-        self.keep(Call::OneShot { name: name(n) }, answer)
-    }
-
-    async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
-        let answer = self.inner.measure(n).await;
-        self.keep(Call::Measure { name: name(n) }, answer)
-    }
-
-    async fn service(&self, n: &str) -> Result<Service> {
-        let answer = self.inner.service(n).await;
-        self.keep(Call::Service { name: name(n) }, answer)
-    }
-
-    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
-        let answer = self.inner.services(label).await;
-        let label = label.map(str::to_owned);
-        self.keep(Call::Services { label }, answer)
-    }
-
-    async fn scale(
-        &self,
-        n: &str,
-        replicas: u64,
-        labels: &[(String, Option<String>)],
-    ) -> Result<()> {
-        let answer = self.inner.scale(n, replicas, labels).await;
-        let call = Call::Scale {
-            name: name(n),
-            replicas,
-            labels: labels.to_vec(),
-        };
-        self.keep(call, answer)
-    }
-
-    async fn redeploy(&self, n: &str) -> Result<()> {
-        let answer = self.inner.redeploy(n).await;
-        self.keep(Call::Redeploy { name: name(n) }, answer)
+        lock(&self.exchanges).push(Exchange { call, answer: kept });
+        answer
     }
 }

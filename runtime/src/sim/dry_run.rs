@@ -24,8 +24,9 @@ use async_trait::async_trait;
 use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
 use super::simulated::label_matches;
 use super::swarm_sim::ServiceModel;
-use crate::backend::docker::{Docker, Result, Stats};
-use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+use crate::backend::docker::call::send;
+use crate::backend::docker::{Call, Docker, Relay, Reply, Result};
+use crate::contract::{Container, Service, ServiceSummary, Summary};
 use crate::sandbox::grants::Verb;
 
 /// A mutating call that was recorded instead of performed.
@@ -87,7 +88,7 @@ impl DryRun {
     async fn record(&self, verb: Verb, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
         // The call would fail on a missing container, or in a state the
         // daemon refuses it in; so does its dry run, and nothing is recorded.
-        let container = self.inspect(name).await?;
+        let container = self.inspect_seen(name).await?;
         let after = simulate(verb, Lifecycle::of(&container), &container.id, now_ms())?;
         let mut state = self.state();
         state.lifecycle.insert(name.to_owned(), after);
@@ -114,13 +115,10 @@ impl DryRun {
     }
 }
 
-#[async_trait]
-impl Docker for DryRun {
-    fn endpoint(&self) -> &str {
-        self.inner.endpoint()
-    }
-
-    async fn inspect(&self, name: &str) -> Result<Container> {
+/// What the dry run answers itself: reads as the recorded changes would
+/// leave them, and the changes, recorded.
+impl DryRun {
+    async fn inspect_seen(&self, name: &str) -> Result<Container> {
         let mut container = self.inner.inspect(name).await?;
         if let Some(lifecycle) = self.state().lifecycle.get(name) {
             lifecycle.show(&mut container);
@@ -128,11 +126,7 @@ impl Docker for DryRun {
         Ok(container)
     }
 
-    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>> {
-        self.inner.stop_timeout(name).await
-    }
-
-    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
+    async fn list_seen(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
         let simulated = self.state().lifecycle.clone();
         if simulated.is_empty() {
             return self.inner.list(label, all).await;
@@ -152,35 +146,7 @@ impl Docker for DryRun {
         Ok(rows)
     }
 
-    async fn start(&self, name: &str) -> Result<()> {
-        self.record(Verb::Start, name, None).await
-    }
-
-    async fn stop(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        self.record(Verb::Stop, name, timeout_seconds).await
-    }
-
-    async fn restart(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        self.record(Verb::Restart, name, timeout_seconds).await
-    }
-
-    async fn pause(&self, name: &str) -> Result<()> {
-        self.record(Verb::Pause, name, None).await
-    }
-
-    async fn unpause(&self, name: &str) -> Result<()> {
-        self.record(Verb::Unpause, name, None).await
-    }
-
-    async fn one_shot(&self, name: &str) -> Result<Stats> {
-        self.inner.one_shot(name).await
-    }
-
-    async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
-        self.inner.measure(name).await
-    }
-
-    async fn service(&self, name: &str) -> Result<Service> {
+    async fn service_seen(&self, name: &str) -> Result<Service> {
         let real = self.inner.service(name).await?;
         Ok(match self.state().services.get(name) {
             Some(model) => model.service.clone(),
@@ -188,7 +154,7 @@ impl Docker for DryRun {
         })
     }
 
-    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+    async fn services_seen(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
         let simulated = self.state().services.clone();
         if simulated.is_empty() {
             return self.inner.services(label).await;
@@ -205,7 +171,7 @@ impl Docker for DryRun {
         Ok(rows)
     }
 
-    async fn scale(
+    async fn scale_seen(
         &self,
         name: &str,
         replicas: u64,
@@ -230,7 +196,7 @@ impl Docker for DryRun {
         Ok(())
     }
 
-    async fn redeploy(&self, name: &str) -> Result<()> {
+    async fn redeploy_seen(&self, name: &str) -> Result<()> {
         let mut model = self.model(name).await?;
         model.redeploy(now_ms());
         let mut state = self.state();
@@ -245,11 +211,61 @@ impl Docker for DryRun {
     }
 }
 
+#[async_trait]
+impl Relay for DryRun {
+    fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+
+    async fn relay(&self, call: Call) -> Result<Reply> {
+        let done = |()| Reply::Done;
+        match call {
+            Call::Inspect { name } => self.inspect_seen(&name).await.map(Reply::Container),
+            Call::List { label, all } => self
+                .list_seen(label.as_deref(), all)
+                .await
+                .map(Reply::Summaries),
+            Call::Start { name } => self.record(Verb::Start, &name, None).await.map(done),
+            Call::Stop {
+                name,
+                timeout_seconds,
+            } => self
+                .record(Verb::Stop, &name, timeout_seconds)
+                .await
+                .map(done),
+            Call::Restart {
+                name,
+                timeout_seconds,
+            } => self
+                .record(Verb::Restart, &name, timeout_seconds)
+                .await
+                .map(done),
+            Call::Pause { name } => self.record(Verb::Pause, &name, None).await.map(done),
+            Call::Unpause { name } => self.record(Verb::Unpause, &name, None).await.map(done),
+            Call::Service { name } => self.service_seen(&name).await.map(Reply::Service),
+            Call::Services { label } => self
+                .services_seen(label.as_deref())
+                .await
+                .map(Reply::Services),
+            Call::Scale {
+                name,
+                replicas,
+                labels,
+            } => self.scale_seen(&name, replicas, &labels).await.map(done),
+            Call::Redeploy { name } => self.redeploy_seen(&name).await.map(done),
+            // Reads a dry run changes nothing in: the daemon's own answer.
+            Call::StopTimeout { .. } | Call::OneShot { .. } | Call::Measure { .. } => {
+                send(&*self.inner, call).await
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::docker::DockerError;
-    use crate::contract::{Health, Status};
+    use crate::backend::docker::{DockerError, Stats};
+    use crate::contract::{CpuReading, Health, Status};
 
     const ID: &str = "0123abcd";
 

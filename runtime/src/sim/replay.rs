@@ -6,13 +6,11 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 
-use crate::backend::docker::{Docker, DockerError, Result, Stats};
-use crate::backend::recording::{Call, Exchange, lock, name};
-use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+use crate::backend::docker::{Call, DockerError, Relay, Reply, Result};
+use crate::backend::recording::{Exchange, lock};
 
-/// A [`Docker`] that answers from a recording.
+/// An engine that answers from a recording.
 #[derive(Debug)]
 pub struct Replay {
     endpoint: String,
@@ -55,7 +53,7 @@ impl Replay {
         })
     }
 
-    fn answer<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+    fn answer(&self, call: Call) -> Result<Reply> {
         let mut state = lock(&self.state);
         let number = state.next + 1;
         let stop = |state: &mut ReplayState, difference: String| {
@@ -85,7 +83,7 @@ impl Replay {
         }
         state.next += 1;
         match recorded.answer {
-            Ok(value) => serde_json::from_value(value).or_else(|e| {
+            Ok(value) => Reply::from_json(&call, value).or_else(|e| {
                 stop(
                     &mut state,
                     format!("call {number} ({call}): the recorded answer is unreadable: {e}"),
@@ -97,82 +95,13 @@ impl Replay {
 }
 
 #[async_trait]
-impl Docker for Replay {
+impl Relay for Replay {
     fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
-    async fn inspect(&self, n: &str) -> Result<Container> {
-        self.answer(Call::Inspect { name: name(n) })
-    }
-
-    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
-        let label = label.map(str::to_owned);
-        self.answer(Call::List { label, all })
-    }
-
-    async fn stop_timeout(&self, n: &str) -> Result<Option<u32>> {
-        self.answer(Call::StopTimeout { name: name(n) })
-    }
-
-    async fn start(&self, n: &str) -> Result<()> {
-        self.answer(Call::Start { name: name(n) })
-    }
-
-    async fn stop(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        self.answer(Call::Stop {
-            name: name(n),
-            timeout_seconds,
-        })
-    }
-
-    async fn restart(&self, n: &str, timeout_seconds: Option<u32>) -> Result<()> {
-        self.answer(Call::Restart {
-            name: name(n),
-            timeout_seconds,
-        })
-    }
-
-    async fn pause(&self, n: &str) -> Result<()> {
-        self.answer(Call::Pause { name: name(n) })
-    }
-
-    async fn unpause(&self, n: &str) -> Result<()> {
-        self.answer(Call::Unpause { name: name(n) })
-    }
-
-    async fn one_shot(&self, n: &str) -> Result<Stats> {
-        self.answer(Call::OneShot { name: name(n) })
-    }
-
-    async fn measure(&self, n: &str) -> Result<(Option<CpuReading>, Stats)> {
-        self.answer(Call::Measure { name: name(n) })
-    }
-
-    async fn service(&self, n: &str) -> Result<Service> {
-        self.answer(Call::Service { name: name(n) })
-    }
-
-    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
-        let label = label.map(str::to_owned);
-        self.answer(Call::Services { label })
-    }
-
-    async fn scale(
-        &self,
-        n: &str,
-        replicas: u64,
-        labels: &[(String, Option<String>)],
-    ) -> Result<()> {
-        self.answer(Call::Scale {
-            name: name(n),
-            replicas,
-            labels: labels.to_vec(),
-        })
-    }
-
-    async fn redeploy(&self, n: &str) -> Result<()> {
-        self.answer(Call::Redeploy { name: name(n) })
+    async fn relay(&self, call: Call) -> Result<Reply> {
+        self.answer(call)
     }
 }
 
@@ -181,6 +110,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::backend::docker::Docker;
     use crate::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Recording};
     use crate::contract::Status;
     use crate::sim::{SimContainer, SimService, Simulated};

@@ -1,13 +1,16 @@
 //! The Docker Engine behind a narrow trait.
 //!
 //! The host capabilities talk to Docker only through [`Docker`]: the Engine
-//! API client in [`engine`] is the one real implementation; the engines that
-//! pretend (`crate::sim`) and the recording wrapper
-//! (`crate::backend::recording`) implement the same trait.
+//! API client in [`engine`] is the one real implementation, and the
+//! simulated engine (`crate::sim`) implements the same typed methods. The
+//! wrappers that treat every call alike (recording, replay, dry run) get
+//! each call as a value instead ([`call`]).
 
+pub mod call;
 mod engine;
 mod raw;
 
+pub use call::{Call, Relay, Reply};
 pub use engine::Engine;
 
 use async_trait::async_trait;
