@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::backend::docker::{Docker, Engine};
+use crate::backend::{self, docker::Docker};
 use crate::config::{Config, Env};
 use crate::contract::Request;
 use crate::names;
@@ -78,7 +78,7 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
         }
     };
     tracing::debug!("configuration loaded");
-    let outcome = match Engine::connect(&config.docker_host) {
+    let outcome = match backend::connect(&config.docker_host) {
         // The agent's request: a large policy file is never compiled here.
         Ok(engine) => {
             Invocation {
@@ -88,7 +88,7 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
                 started: Instant::now(),
                 compile_rule: CompileRule::UpToLimit,
             }
-            .run(config, Arc::new(engine))
+            .run(config, engine)
             .await
         }
         Err(error) => Outcome::failed(error.to_string()),

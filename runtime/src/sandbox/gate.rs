@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::backend::Kind;
 use crate::backend::docker::Docker;
 use crate::contract::CallError;
 use crate::names;
@@ -57,6 +58,9 @@ impl Scope<'_> {
     }
 }
 
+/// An object's labels, as `(key, value)` pairs.
+type Labels = Vec<(String, String)>;
+
 /// The checks and the audit trail of one module's run.
 #[derive(Debug)]
 pub struct Gate {
@@ -70,8 +74,8 @@ pub struct Gate {
     calls: AtomicU32,
     docker: Arc<dyn Docker>,
     audit: Arc<Audit>,
-    labels: Mutex<HashMap<String, Vec<(String, String)>>>,
-    service_labels: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// The labels of each object read so far, read once per run.
+    labels: Mutex<HashMap<(Kind, String), Labels>>,
 }
 
 impl Gate {
@@ -96,7 +100,6 @@ impl Gate {
             docker,
             audit,
             labels: Mutex::new(HashMap::new()),
-            service_labels: Mutex::new(HashMap::new()),
         }
     }
 
@@ -218,124 +221,83 @@ impl Gate {
 
     /// Validates and decides a call: `Err` is the refusal to answer.
     async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
-        match scope {
-            Scope::Local(_) => Ok(()),
-            Scope::Listing(_) | Scope::ServiceListing(_) if self.grant.has(verb) => Ok(()),
-            Scope::Listing(_) => Err(self.denied(verb, "containers", &self.service)),
-            Scope::ServiceListing(_) => Err(self.denied(verb, "services", &self.swarm_service)),
-            Scope::Container(container) => {
-                names::check_container(container)
-                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
-                match self.decide(verb, container).await {
-                    Decision::Allow => Ok(()),
-                    _ => Err(self.denied(verb, container, &self.service)),
-                }
-            }
-            Scope::Service(service) => {
-                names::check_container(service)
-                    .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
-                match self.decide_service(verb, service).await {
-                    Decision::Allow => Ok(()),
-                    _ => Err(self.denied(verb, service, &self.swarm_service)),
-                }
-            }
+        let (kind, name) = match scope {
+            Scope::Local(_) => return Ok(()),
+            Scope::Listing(_) | Scope::ServiceListing(_) if self.grant.has(verb) => return Ok(()),
+            Scope::Listing(_) => return Err(self.denied(verb, Kind::Container, None)),
+            Scope::ServiceListing(_) => return Err(self.denied(verb, Kind::Service, None)),
+            Scope::Container(container) => (Kind::Container, container),
+            Scope::Service(service) => (Kind::Service, service),
+        };
+        names::check_container(name)
+            .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+        match self.decide(verb, kind, name).await {
+            Decision::Allow => Ok(()),
+            _ => Err(self.denied(verb, kind, Some(name))),
         }
     }
 
-    async fn decide_service(&self, verb: Verb, service: &str) -> Decision {
-        match self.grant.permits(verb, service, &self.swarm_service, None) {
-            Decision::NeedLabels => match self.service_labels_of(service).await {
-                Some(labels) => {
-                    self.grant
-                        .permits(verb, service, &self.swarm_service, Some(&labels))
-                }
+    /// What `self` means for an object of kind `kind`: the agent's name for
+    /// a container, the service it maps to for a Swarm service.
+    fn own_name(&self, kind: Kind) -> &str {
+        match kind {
+            Kind::Container => &self.service,
+            Kind::Service => &self.swarm_service,
+        }
+    }
+
+    async fn decide(&self, verb: Verb, kind: Kind, name: &str) -> Decision {
+        let own = self.own_name(kind);
+        match self.grant.permits(verb, name, own, None) {
+            Decision::NeedLabels => match self.labels_of(kind, name).await {
+                Some(labels) => self.grant.permits(verb, name, own, Some(&labels)),
                 None => Decision::Deny,
             },
             decision => decision,
         }
     }
 
-    /// Whether the grant covers `verb` on a Swarm service with these labels,
-    /// for filtering the rows of a listing.
-    pub fn covers_service(&self, verb: Verb, service: &str, labels: &[(String, String)]) -> bool {
+    /// Whether the grant covers `verb` on an object with these labels, for
+    /// filtering the rows of a listing.
+    pub fn covers(&self, verb: Verb, kind: Kind, name: &str, labels: &[(String, String)]) -> bool {
         self.grant
-            .permits(verb, service, &self.swarm_service, Some(labels))
+            .permits(verb, name, self.own_name(kind), Some(labels))
             == Decision::Allow
     }
 
-    /// The labels of Swarm service `service`, read once per run (and again
-    /// by nothing: a module's own notes never select a grant, see
-    /// [`crate::sandbox::grants::NOTE_PREFIX`]). `None` when they cannot be read.
-    async fn service_labels_of(&self, service: &str) -> Option<Vec<(String, String)>> {
+    /// The labels of an object, read once per run through the engine (and
+    /// again by nothing: a module's own notes on a service never select a
+    /// grant, see [`crate::sandbox::grants::NOTE_PREFIX`]). `None` when they
+    /// cannot be read, which denies label-based grants.
+    async fn labels_of(&self, kind: Kind, name: &str) -> Option<Labels> {
+        let key = (kind, name.to_owned());
         let cached = self
-            .service_labels
+            .labels
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(service)
+            .get(&key)
             .cloned();
         if let Some(labels) = cached {
             return Some(labels);
         }
         let left = self.deadline.left();
-        let lookup = self.docker.service(service);
+        let lookup = self.docker.labels(kind, name);
         let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
             .await
             .ok()?
-            .ok()?
-            .labels;
-        self.service_labels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(service.to_owned(), labels.clone());
-        Some(labels)
-    }
-
-    async fn decide(&self, verb: Verb, container: &str) -> Decision {
-        match self.grant.permits(verb, container, &self.service, None) {
-            Decision::NeedLabels => match self.labels_of(container).await {
-                Some(labels) => self
-                    .grant
-                    .permits(verb, container, &self.service, Some(&labels)),
-                None => Decision::Deny,
-            },
-            decision => decision,
-        }
-    }
-
-    /// Whether the grant covers `verb` on a container with these labels,
-    /// for filtering the rows of a listing.
-    pub fn covers(&self, verb: Verb, container: &str, labels: &[(String, String)]) -> bool {
-        self.grant
-            .permits(verb, container, &self.service, Some(labels))
-            == Decision::Allow
-    }
-
-    /// The labels of `container`, read once per run. `None` when they cannot
-    /// be read, which denies label-based grants.
-    async fn labels_of(&self, container: &str) -> Option<Vec<(String, String)>> {
-        if let Some(labels) = self.cached_labels(container) {
-            return Some(labels);
-        }
-        let left = self.deadline.left();
-        let lookup = self.docker.inspect(container);
-        let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
-            .await
-            .ok()?
-            .ok()?
-            .labels;
+            .ok()?;
         self.labels
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(container.to_owned(), labels.clone());
+            .insert(key, labels.clone());
         Some(labels)
     }
 
-    fn cached_labels(&self, container: &str) -> Option<Vec<(String, String)>> {
-        let cache = self.labels.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.get(container).cloned()
-    }
-
-    fn denied(&self, verb: Verb, target: &str, own_name: &str) -> CallError {
+    /// The refusal of `verb` on object `name` of kind `kind`, or on a
+    /// listing of them when `name` is `None`.
+    fn denied(&self, verb: Verb, kind: Kind, name: Option<&str>) -> CallError {
+        let target = name.unwrap_or(kind.plural());
+        let own_name = self.own_name(kind);
         let allowed = self.grant.describe(verb);
         let own = if self
             .grant

@@ -15,6 +15,8 @@ pub use engine::Engine;
 
 use async_trait::async_trait;
 
+use crate::backend::Kind;
+
 use crate::contract::{CallError, Container, CpuReading, Sample, Service, ServiceSummary, Summary};
 
 /// Why a Docker request failed.
@@ -109,6 +111,14 @@ pub trait Docker: Send + Sync + std::fmt::Debug {
     /// `POST /services/{id}/update` with `TaskTemplate.ForceUpdate` raised by
     /// one: replaces every task with the service's update settings.
     async fn redeploy(&self, name: &str) -> Result<()>;
+
+    /// The labels of an object of kind `kind`: what label grants select on.
+    async fn labels(&self, kind: Kind, name: &str) -> Result<Vec<(String, String)>> {
+        match kind {
+            Kind::Container => self.inspect(name).await.map(|container| container.labels),
+            Kind::Service => self.service(name).await.map(|service| service.labels),
+        }
+    }
 }
 
 /// The daemon's own answers keep its exact words, with nothing of SME's

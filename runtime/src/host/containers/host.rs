@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::ContainersHost;
+use crate::backend::Kind;
 use crate::backend::docker::{self, Docker};
 use crate::contract::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::host::{listing_described, listing_pattern};
@@ -88,7 +89,10 @@ impl containers::Host for ContainersHost {
         // Only the containers this module may list are shown to it.
         Ok(rows.map(|rows| {
             rows.into_iter()
-                .filter(|row| self.gate.covers(Verb::List, &row.name, &row.labels))
+                .filter(|row| {
+                    self.gate
+                        .covers(Verb::List, Kind::Container, &row.name, &row.labels)
+                })
                 .collect()
         }))
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::{MAX_NOTE_KEY, MAX_NOTE_VALUE, MAX_NOTES, ServicesHost};
+use crate::backend::Kind;
 use crate::backend::docker::DockerError;
 use crate::config::swarm::Mode;
 use crate::contract::{CallError, Service, ServiceSummary, TaskMeasurement, TaskState, services};
@@ -77,7 +78,10 @@ impl services::Host for ServicesHost {
         // Only the services this module may list are shown to it.
         Ok(rows.map(|rows| {
             rows.into_iter()
-                .filter(|row| self.gate.covers_service(Verb::List, &row.name, &row.labels))
+                .filter(|row| {
+                    self.gate
+                        .covers(Verb::List, Kind::Service, &row.name, &row.labels)
+                })
                 .collect()
         }))
     }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use sme::backend::docker::{Docker, Engine};
+use sme::backend::{self, docker::Docker};
 use sme::config::{Config, Env};
 use sme::policy::loader::{Loader, Source};
 use sme::policy::{self, Policy, PolicyDir};
@@ -156,8 +156,8 @@ pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
             (config, Arc::new(scenario.engine()))
         }
         None => {
-            let engine = Engine::connect(&deployment.docker_host)?;
-            (deployment, Arc::new(engine))
+            let engine = backend::connect(&deployment.docker_host)?;
+            (deployment, engine)
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -16,8 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sme::backend::docker::{Docker, Engine};
 use sme::backend::recording::{RECORD_VERSION, RecordFile, RecordedModule, Recording};
+use sme::backend::{self, docker::Docker};
 use sme::config::{Config, Env};
 use sme::sandbox::audit::Audit;
 use sme::sandbox::grants::Verb;
@@ -51,7 +51,7 @@ pub fn run(
         }
     };
     let audit = Arc::new(if dry_run { audit.dry_run() } else { audit });
-    let engine: Arc<dyn Docker> = Arc::new(Engine::connect(&config.docker_host)?);
+    let engine = backend::connect(&config.docker_host)?;
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
     let docker = dry.clone().map_or(engine, |d| d as Arc<dyn Docker>);
     let recording = record.map(|_| Arc::new(Recording::new(docker.clone())));
