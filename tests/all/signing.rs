@@ -125,6 +125,23 @@ pub fn smectl_sign(sandbox: &Sandbox, file: &Path, keys: &Keys, name: &str) {
     assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
 }
 
+/// Asserts `smectl inspect` finds the installed `stop.wasm` validly signed
+/// by `keys`.
+#[track_caller]
+fn inspect_says_stop_is_signed_by(sandbox: &Sandbox, keys: &Keys) {
+    let inspect = sandbox.smectl(&[
+        "inspect",
+        sandbox.policy_dir().join("stop.wasm").to_str().unwrap(),
+    ]);
+    assert!(
+        inspect.stdout.contains(&format!(
+            "signature   key {}, trusted comment \"sme-module: stop\": valid",
+            keys.id
+        )),
+        "{inspect:?}"
+    );
+}
+
 /// Installs `file` and its signature as `<name>.wasm` in the policy
 /// directory.
 pub fn install_signed(sandbox: &Sandbox, file: &Path, name: &str) {
@@ -372,17 +389,7 @@ fn minisign_verifies_smectl_signatures_and_smectl_verifies_minisign_ones() {
         "[signing]\nkey_files = [\"{}\"]\nrequire_signature = true\n",
         keys.public.display()
     ));
-    let inspect = sandbox.smectl(&[
-        "inspect",
-        sandbox.policy_dir().join("stop.wasm").to_str().unwrap(),
-    ]);
-    assert!(
-        inspect.stdout.contains(&format!(
-            "signature   key {}, trusted comment \"sme-module: stop\": valid",
-            keys.id
-        )),
-        "{inspect:?}"
-    );
+    inspect_says_stop_is_signed_by(&sandbox, &keys);
     sandbox
         .sme(&[&container.name, "stop"])
         .succeeds_with("\"\"");
@@ -614,15 +621,5 @@ fn smectl_signs_with_a_password_protected_key_and_minisign_verifies_it() {
     // And SME trusts it as any other signature.
     install_signed(&sandbox, &file, "stop");
     sandbox.config(&trusting(&[&keys], ""));
-    let inspect = sandbox.smectl(&[
-        "inspect",
-        sandbox.policy_dir().join("stop.wasm").to_str().unwrap(),
-    ]);
-    assert!(
-        inspect.stdout.contains(&format!(
-            "signature   key {}, trusted comment \"sme-module: stop\": valid",
-            keys.id
-        )),
-        "{inspect:?}"
-    );
+    inspect_says_stop_is_signed_by(&sandbox, &keys);
 }
