@@ -701,32 +701,31 @@ const READ_KEY: &str = "read";
 
 impl RawGrants {
     fn validate(self) -> AtSpan<Grant> {
-        // Each key's verbs, in the order the keys are documented (`read`
-        // first, then the verb table's), so targets keep that order.
+        // Each key's verb (none for `read`), sorted as the keys are
+        // documented (`read` first, then the verb table's order), so targets
+        // keep that order.
         let mut rules = Vec::new();
         for (key, targets) in self.0 {
-            let (order, verbs) = match key.get_ref().as_str() {
-                READ_KEY => (None, Verb::READ.to_vec()),
-                name => match Verb::GRANTABLE.iter().position(|verb| verb.name() == name) {
-                    Some(index) => (Some(index), vec![Verb::GRANTABLE[index]]),
-                    None => {
-                        let known: Vec<String> = std::iter::once(READ_KEY)
-                            .chain(Verb::GRANTABLE.iter().map(|verb| verb.name()))
-                            .map(|name| format!("`{name}`"))
-                            .collect();
-                        let message = format!(
-                            "unknown field `{name}`, expected one of {}",
-                            known.join(", ")
-                        );
-                        return Err((key.span(), message));
-                    }
-                },
+            let verb = match key.get_ref().as_str() {
+                READ_KEY => None,
+                name => Some(Verb::from_name(name).ok_or_else(|| {
+                    let known: Vec<String> = std::iter::once(READ_KEY)
+                        .chain(Verb::GRANTABLE.iter().map(|verb| verb.name()))
+                        .map(|name| format!("`{name}`"))
+                        .collect();
+                    let message = format!(
+                        "unknown field `{name}`, expected one of {}",
+                        known.join(", ")
+                    );
+                    (key.span(), message)
+                })?),
             };
-            rules.push((order, verbs, targets));
+            rules.push((verb, targets));
         }
-        rules.sort_by_key(|(order, _, _)| *order);
+        rules.sort_by_key(|(verb, _)| *verb);
         let mut grant = Grant::none();
-        for (_, verbs, targets) in rules {
+        for (verb, targets) in rules {
+            let verbs = verb.map_or(Verb::READ.to_vec(), |verb| vec![verb]);
             for target in targets {
                 let parsed = Target::parse(target.get_ref())
                     .map_err(|error| (target.span(), error.to_string()))?;
