@@ -5,8 +5,6 @@
 //! shell, URL or path syntax ever reaches the Engine API or the policy
 //! directory.
 
-use std::fmt;
-
 /// Longest container name accepted. Docker sets no limit of its own (it
 /// created and served names of 300, 1004 and 70000 characters), but a name
 /// travels in the request's URI, and the HTTP library limits a URI to 65534
@@ -30,30 +28,7 @@ pub struct InvalidName {
 
 /// A possibly hostile string, printed escaped, quoted and shortened so that
 /// an error message stays one readable line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shown(String);
-
-impl Shown {
-    /// Longest part of the original string that is shown.
-    const MAX_SHOWN: usize = 64;
-
-    /// Wraps `text` for display.
-    pub fn new(text: &str) -> Shown {
-        Shown(text.to_owned())
-    }
-}
-
-impl fmt::Display for Shown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut chars = self.0.chars();
-        let head: String = chars.by_ref().take(Self::MAX_SHOWN).collect();
-        if chars.next().is_some() {
-            write!(f, "{:?}...", head)
-        } else {
-            write!(f, "{:?}", head)
-        }
-    }
-}
+pub use sme_model::names::Shown;
 
 /// Checks `name` against Docker's container-name syntax
 /// (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`), without Docker's optional leading `/`.

@@ -7,11 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use sme::backend::docker::{Docker, DockerError, Engine};
+use sme::backend::docker::{DockerError, Engine};
+use sme::backend::{Containers, Services};
 use sme::contract::{Mode, Service as Record, TaskState, UpdateState};
 use sme::sim::{SimService, Simulated, now_ms};
 
 use crate::support::{Sandbox, Service, unique};
+
+/// An engine with containers and services: the real one and the simulated.
+trait Docker: Containers + Services {}
+impl<T: Containers + Services> Docker for T {}
 
 /// The label Docker puts on every task container, naming its service.
 const SERVICE_ID_LABEL: &str = "com.docker.swarm.service.id";

@@ -2,8 +2,10 @@
 
 Describe the containers with a :class:`Scene`, install it, call the policy's
 real function, then check its answer and what it did. Lifecycle calls change
-the fake containers as the daemon does (the Rust SDK's ``sme_guest::testing``
-is the model), a missing container answers ``No such container: <name>``,
+the fake containers, and scale and redeploy the fake services, as the daemon
+does (the rules are the runtime's, in ``_model``, held to the same table of
+cases as the runtime and the Rust SDK's fake), a missing container answers
+``No such container: <name>``,
 stats are synthesised so :meth:`Figures.of <sme_guest.figures.Figures.of>`
 gives back the scene's CPU % and memory, and the clock moves only when the
 policy sleeps.
@@ -25,6 +27,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Optional, Tuple
 
+from . import _model as model
 from . import types as t
 
 #: What ``clock.now_ms()`` answers when a scene is installed.
@@ -42,11 +45,13 @@ _SYSTEM_NS_PER_READING = 10_000_000_000
 class _Fake:
     def __init__(self, scene: "Scene"):
         self.containers: Dict[str, t.Container] = {c.name: replace(c) for c in scene._containers}
-        self.specs: Dict[str, dict] = {}  # the services, by name
-        for name, spec in scene._services.items():
-            self.specs[name] = dict(spec, labels=list(spec["labels"]), tasks=[], version=10, made=0,
-                                       update=(t.UpdateState.NONE, ""))
-            self._place(name, STARTED_MS)
+        self.specs: Dict[str, dict] = {}  # the services, by name: their model and the scene's extras
+        for index, (name, spec) in enumerate(scene._services.items()):
+            deployed = model.ServiceModel.deploy(
+                name, spec["replicas"], CREATED_MS, started_ms=STARTED_MS, image=spec["image"], nodes=spec["nodes"],
+                labels=list(spec["labels"]), version=10, failing=spec["failing"],
+                starts_after_ms=spec["starts_after_ms"], stops_after_ms=spec["stops_after_ms"], index=index)
+            self.specs[name] = dict(spec, model=deployed)
         self.swarm = scene._swarm
         self.extra = {name: dict(extra) for name, extra in scene._extra.items()}
         self.settings = dict(scene._settings)
@@ -69,19 +74,18 @@ class _Fake:
         return replace(self._call("inspect", name))
 
     def list(self, f: t.Filter) -> list:
-        import fnmatch
-
         self.calls.append("list")
+        _check_pattern(f.name)
         rows = []
         for c in self.containers.values():
-            if not f.all and not c.running:
+            if not f.all and not model.is_up(c.status):
                 continue
-            if f.name is not None and not fnmatch.fnmatchcase(c.name, f.name):
+            if f.name is not None and not model.matches(f.name, c.name):
                 continue
-            if f.label is not None:
-                key, _, value = f.label.partition("=")
-                if c.label(key) is None or ("=" in f.label and c.label(key) != value):
-                    continue
+            if f.label is not None and not model.label_matches(c.labels, f.label):
+                continue
+            if ("list", c.name) in self.denied:
+                continue
             rows.append(t.Summary(c.id, c.name, c.image, c.status, list(c.labels)))
         return rows
 
@@ -92,28 +96,12 @@ class _Fake:
         failure = self.extra.get(name, {}).get("fail", {}).get(verb)
         if failure is not None:
             raise t.Docker(failure)
-        s = t.Status
-        if verb in ("start", "restart"):
-            if c.status == s.PAUSED and verb == "start":
-                raise t.Docker("cannot start a paused container, try unpause instead")
-            if verb == "start" and c.running:
-                return
-            c.status, c.running, c.started_ms = s.RUNNING, True, self.now
-            if c.health != t.Health.NONE:
-                c.health = self.extra.get(name, {}).get("health_after_start", t.Health.STARTING)
-        elif verb == "stop":
-            if c.running:
-                c.status, c.running, c.exit_code, c.finished_ms = s.EXITED, False, 0, self.now
-        elif verb == "pause":
-            if c.status == s.PAUSED:
-                raise t.Docker(f"Container {c.id} is already paused")
-            if c.status != s.RUNNING:
-                raise t.Docker(f"Container {c.id} is not running")
-            c.status = s.PAUSED
-        elif verb == "unpause":
-            if c.status != s.PAUSED:
-                raise t.Docker(f"Container {c.id} is not paused")
-            c.status = s.RUNNING
+        started_before = c.started_ms
+        model.apply(verb, c, self.now)
+        # A (re)start runs no health check here: ``starting``, as Docker says
+        # until the first check, unless the scene says what it would find.
+        if c.started_ms != started_before and c.health != t.Health.NONE:
+            c.health = self.extra.get(name, {}).get("health_after_start", t.Health.STARTING)
 
     def stop_timeout(self, name: str) -> Optional[int]:
         self._call("inspect", name)
@@ -148,31 +136,15 @@ class _Fake:
         total = int(round(cpu / 100.0 * _SYSTEM_NS_PER_READING))
         return t.Measurement(previous, self._sample(name, c, total, _SYSTEM_NS_PER_READING))
 
-    # Swarm services: tasks change at once, as in the Rust SDK's fake.
+    # Swarm services, changed by the model the runtime's simulation follows.
 
-    def _task(self, name: str, slot: Optional[int], at: int) -> t.Task:
-        spec = self.specs[name]
-        spec["made"] += 1
-        index = list(self.specs).index(name)
-        task_id = f"t{index:04d}{spec['made']:020d}"
-        if spec["failing"]:
-            message = "task: non-zero exit (1)"
-            return t.Task(task_id, "node1", slot, t.TaskState.RUNNING, t.TaskState.FAILED, message, message,
-                          f"{task_id:0>64}", 1, at)
-        return t.Task(task_id, "node1", slot, t.TaskState.RUNNING, t.TaskState.RUNNING, "started", None,
-                      f"{task_id:0>64}", None, at)
-
-    def _place(self, name: str, at: int, first_slot: int = 1) -> None:
-        """Adds the tasks the service wants from ``first_slot`` on (one for a global service)."""
-        spec = self.specs[name]
-        slots = [None] if spec["replicas"] is None else range(first_slot, spec["replicas"] + 1)
-        spec["tasks"][:0] = [self._task(name, slot, at) for slot in slots]
-
-    def _service_call(self, verb: str, name: str) -> dict:
+    def _admit(self, verb: str, name: str) -> None:
         if (verb, name) in self.denied:
             self.calls.append(f"{verb} {name} denied")
             raise t.Denied(f"module under test may not {verb} {name}: the test's scene denies it")
         self.calls.append(f"{verb} {name}")
+
+    def _spec(self, verb: str, name: str) -> dict:
         if name not in self.specs:
             raise t.NotFound(f"service {name} not found")
         spec = self.specs[name]
@@ -181,17 +153,12 @@ class _Fake:
             raise t.Docker(failure)
         return spec
 
+    def _service_call(self, verb: str, name: str) -> dict:
+        self._admit(verb, name)
+        return self._spec(verb, name)
+
     def _shown(self, name: str) -> t.Service:
-        spec = self.specs[name]
-        tasks = sorted((replace(k) for k in spec["tasks"]), key=lambda k: -k.updated_ms)
-        replicas = spec["replicas"]
-        desired = replicas if replicas is not None else sum(
-            k.desired_state == t.TaskState.RUNNING for k in tasks)
-        running = sum(k.state == t.TaskState.RUNNING for k in tasks)
-        mode = t.Mode.REPLICATED if replicas is not None else t.Mode.GLOBAL
-        return t.Service(f"s{list(self.specs).index(name):024d}", name, spec["image"], mode, replicas,
-                         desired, running, tasks, spec["update"][0], spec["update"][1], list(spec["labels"]),
-                         spec["version"], CREATED_MS, CREATED_MS)
+        return self.specs[name]["model"].at(self.now)
 
     def swarm_target(self) -> Optional[str]:
         return self.swarm
@@ -201,18 +168,15 @@ class _Fake:
         return self._shown(name)
 
     def services(self, f: t.ServiceFilter) -> list:
-        import fnmatch
-
         self.calls.append("list")
+        _check_pattern(f.name)
         rows = []
         for name in self.specs:
             shown = self._shown(name)
-            if f.name is not None and not fnmatch.fnmatchcase(name, f.name):
+            if f.name is not None and not model.matches(f.name, name):
                 continue
-            if f.label is not None:
-                key, _, value = f.label.partition("=")
-                if shown.label(key) is None or ("=" in f.label and shown.label(key) != value):
-                    continue
+            if f.label is not None and not model.label_matches(shown.labels, f.label):
+                continue
             if ("list", name) in self.denied:
                 continue
             rows.append(t.ServiceSummary(shown.id, name, shown.image, shown.mode, shown.replicas,
@@ -220,52 +184,28 @@ class _Fake:
         return rows
 
     def scale(self, name: str, replicas: int, notes: list) -> None:
-        spec = self._service_call("scale", name)
-        if spec["replicas"] is None:
-            raise t.InvalidArgument(
-                f"service {name} is global: it runs one task per node and has no replica count to scale")
-        labels = [(t.NOTE_PREFIX + key, value) for key, value in notes]
-        current = dict(spec["labels"])
-        if spec["replicas"] == replicas and all(current.get(k) == v for k, v in labels):
-            return
-        for key, value in labels:
-            current.pop(key, None)
-            if value is not None:
-                current[key] = value
-        spec["labels"] = list(current.items())
-        before, spec["replicas"] = spec["replicas"], replicas
-        spec["version"] += 1
-        spec["tasks"] = [k for k in spec["tasks"] if k.slot is None or k.slot <= replicas]
-        if replicas > before:
-            self._place(name, self.now, before + 1)
+        # The runtime checks the notes once the gate admits the call, before
+        # asking the daemon anything.
+        self._admit("scale", name)
+        labels = model.note_labels(list(notes))
+        self._spec("scale", name)["model"].scale(replicas, labels, self.now)
 
     def redeploy(self, name: str) -> None:
-        spec = self._service_call("redeploy", name)
-        spec["version"] += 1
-        for k in spec["tasks"]:
-            if k.desired_state == t.TaskState.RUNNING:
-                k.desired_state = t.TaskState.SHUTDOWN
-                if k.state == t.TaskState.RUNNING:
-                    k.state, k.message, k.exit_code, k.updated_ms = t.TaskState.SHUTDOWN, "shutdown", 0, self.now
-        self._place(name, self.now)
-        if spec["failing"]:
-            spec["update"] = (t.UpdateState.PAUSED,
-                              f"update paused due to failure or early termination of task {spec['tasks'][0].id}")
-        else:
-            spec["update"] = (t.UpdateState.COMPLETED, "update completed")
+        self._service_call("redeploy", name)["model"].redeploy(self.now)
 
     def task_stats(self, name: str, max_age_ms: int) -> list:
         spec = self._service_call("stats", name)
         rows = []
+        service = spec["model"]
+        here = service.nodes[0]
         for k in self._shown(name).tasks:
-            if k.state != t.TaskState.RUNNING or k.desired_state != t.TaskState.RUNNING:
+            if k.state != t.TaskState.RUNNING or k.desired_state != t.TaskState.RUNNING or k.node_id != here:
                 continue
             total = int(round(spec["cpu_percent"] / 100.0 * _SYSTEM_NS_PER_READING))
             previous = t.CpuReading((self.now - 1000) * 1_000_000, 0, 0, 1)
             current = t.Sample(t.CpuReading(self.now * 1_000_000, total, _SYSTEM_NS_PER_READING, 1),
                                spec["memory"][0], spec["memory"][1], None, None, 0, 0, 0, 0, 1)
-            place = k.slot if k.slot is not None else k.node_id
-            rows.append(t.TaskMeasurement(k.id, f"{name}.{place}.{k.id}", t.Measurement(previous, current)))
+            rows.append(t.TaskMeasurement(k.id, service.container_name(k), t.Measurement(previous, current)))
         return rows
 
     def now_ms(self) -> int:
@@ -279,6 +219,12 @@ class _Fake:
 
     def setting(self, key: str) -> Optional[str]:
         return self.settings.get(key)
+
+
+def _check_pattern(pattern: Optional[str]) -> None:
+    """Refuses a listing's name pattern as the host refuses it."""
+    if pattern is not None and not model.valid_pattern(pattern):
+        raise t.InvalidArgument(model.bad_pattern(pattern))
 
 
 _FAKE: Optional[_Fake] = None
@@ -354,17 +300,28 @@ class Scene:
         labels: Optional[Dict[str, str]] = None,
         image: str = "busybox:latest",
         failing: bool = False,
+        nodes: int = 1,
+        starts_after_ms: int = 0,
+        stops_after_ms: int = 0,
         cpu_percent: float = 0.0,
         memory: Tuple[int, int] = (0, 0),
         fail: Optional[Dict[str, str]] = None,
     ) -> "Scene":
-        """Adds a Swarm service with ``replicas`` tasks running on this node
-        (``replicas=None``: a global service, one task); ``failing`` tasks end
-        ``failed`` (``task: non-zero exit (1)``); every running task measures
-        ``cpu_percent`` and ``memory`` (used, limit); ``fail`` maps a verb to the
-        daemon's refusal message. Scales and redeploys change tasks at once."""
+        """Adds a Swarm service with ``replicas`` tasks running since
+        :data:`STARTED_MS`, spread over ``nodes`` nodes, the first this
+        daemon's (``replicas=None``: a global service, one task a node);
+        ``failing`` tasks end ``failed`` (``task: non-zero exit (1)``) with a
+        retry waiting, as Docker's do; every running task on this node
+        measures ``cpu_percent`` and ``memory`` (used, limit); ``fail`` maps a
+        verb to the daemon's refusal message. Scales and redeploys change tasks
+        at once, unless new tasks take ``starts_after_ms`` to start or old ones
+        ``stops_after_ms`` to stop (a redeploy is then ``updating`` until they
+        have)."""
         self._services[name] = {
             "replicas": replicas,
+            "nodes": nodes,
+            "starts_after_ms": starts_after_ms,
+            "stops_after_ms": stops_after_ms,
             "labels": list((labels or {}).items()),
             "image": image,
             "failing": failing,

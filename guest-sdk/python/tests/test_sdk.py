@@ -157,7 +157,11 @@ class Services(unittest.TestCase):
         testing.Scene().service("edgex-core-data", replicas=2, failing=True).install()
         service = services.inspect("edgex-core-data")
         self.assertEqual((service.desired_tasks, service.running_tasks), (2, 0))
-        self.assertEqual({k.err for k in service.tasks}, {"task: non-zero exit (1)"})
+        failed = [k for k in service.tasks if k.state == TaskState.FAILED]
+        self.assertEqual({k.err for k in failed}, {"task: non-zero exit (1)"})
+        # As Docker does: a retry waits in each slot.
+        self.assertEqual(sorted((k.slot, k.state) for k in service.tasks if k not in failed),
+                         [(1, TaskState.READY), (2, TaskState.READY)])
         self.assertEqual(services.task_stats("edgex-core-data", 5000), [])
 
     def test_refusals_are_the_engines(self):

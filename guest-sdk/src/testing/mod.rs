@@ -41,8 +41,8 @@
 //! );
 //! ```
 
-mod lifecycle;
 mod swarm;
+mod verb;
 mod world;
 
 #[cfg(test)]
@@ -53,12 +53,24 @@ use std::collections::{HashMap, HashSet};
 
 pub use self::swarm::{ServiceBuilder, TaskStats, service};
 
-use self::lifecycle::Verb;
+use self::verb::Verb;
 use self::world::{Fixture, SwarmTarget, World};
 use crate::Request;
 use crate::containers::{Container, Health, Status};
 use crate::log::Level;
 use crate::services::Service;
+
+mod wit {
+    // The runtime's rules (`sme_model`) work on types of their own, the
+    // same records field for field.
+    use crate::containers::{Container, Health, Status};
+    use crate::services::{Mode, Service, Summary, Task, TaskState, UpdateState};
+    sme_model::wit_types! {
+        status: Status, health: Health, container: Container,
+        mode: Mode, task_state: TaskState, update_state: UpdateState,
+        task: Task, service: Service, summary: Summary,
+    }
+}
 
 /// What [`clock::now_ms`](crate::clock::now_ms) answers when a scene is
 /// installed: 2023-11-14 22:13:20 UTC. [`clock::sleep`](crate::clock::sleep)
@@ -412,7 +424,7 @@ impl ContainerBuilder {
             name: self.name,
             image: self.image,
             status,
-            running: lifecycle::is_up(status),
+            running: sme_model::lifecycle::is_up(status.into()),
             health: self.health,
             exit_code: self.exit_code,
             restart_count: self.restart_count,

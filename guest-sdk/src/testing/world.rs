@@ -4,8 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::lifecycle::{self, Verb};
+use sme_model::Op;
+use sme_model::lifecycle::{self, is_up};
+use sme_model::names;
+
 use super::swarm::{SwarmFixture, TaskStats};
+use super::verb::Verb;
 use super::{ContainerBuilder, NOW_MS, ServiceBuilder};
 use crate::Error;
 use crate::containers::{Container, Filter, Health, Status, Summary};
@@ -124,13 +128,13 @@ impl World {
     }
 
     pub(crate) fn inspect(&mut self, name: &str) -> Result<Container, Error> {
-        Ok(self.reach(Verb::Inspect, name)?.container.clone())
+        Ok(self.reach(Verb::INSPECT, name)?.container.clone())
     }
 
     pub(crate) fn stop_timeout(&mut self, name: &str) -> Result<Option<u32>, Error> {
         // Part of what `docker inspect` shows, so the runtime checks and
         // lists it as an `inspect`.
-        Ok(self.reach(Verb::Inspect, name)?.stop_timeout)
+        Ok(self.reach(Verb::INSPECT, name)?.stop_timeout)
     }
 
     pub(crate) fn list(&mut self, filter: &Filter) -> Result<Vec<Summary>, Error> {
@@ -140,16 +144,21 @@ impl World {
             .fixtures
             .iter()
             .map(|fixture| &fixture.container)
-            .filter(|c| filter.all || lifecycle::is_up(c.status))
-            .filter(|c| filter.name.as_deref().is_none_or(|p| glob(p, &c.name)))
+            .filter(|c| filter.all || is_up(c.status.into()))
+            .filter(|c| {
+                filter
+                    .name
+                    .as_deref()
+                    .is_none_or(|p| names::matches(p, &c.name))
+            })
             .filter(|c| {
                 filter
                     .label
                     .as_deref()
-                    .is_none_or(|l| has_label(&c.labels, l))
+                    .is_none_or(|l| names::label_matches(&c.labels, l))
             })
             // The gate shows a module only the containers it may list.
-            .filter(|c| !self.denied.contains(&(Verb::List, c.name.clone())))
+            .filter(|c| !self.denied.contains(&(Verb::LIST, c.name.clone())))
             .map(|c| Summary {
                 id: c.id.clone(),
                 name: c.name.clone(),
@@ -167,14 +176,17 @@ impl World {
         timeout_seconds: Option<u32>,
     ) -> Result<(), Error> {
         let verb = Verb::named(verb);
-        if matches!(verb, Verb::Stop | Verb::Restart) {
+        let Some(op) = verb.op() else {
+            panic!("sme_guest::testing: {} changes no container", verb.name());
+        };
+        if matches!(op, Op::Stop | Op::Restart) {
             self.timeouts
                 .push((format!("{} {name}", verb.name()), timeout_seconds));
         }
         let now_ms = self.now_ms;
         let fixture = self.reach(verb, name)?;
         let started_before = fixture.container.started_ms;
-        lifecycle::apply(verb, &mut fixture.container, now_ms).map_err(Error::Docker)?;
+        lifecycle::apply(op, &mut fixture.container, now_ms).map_err(Error::Docker)?;
         // A (re)start runs no health check here: `starting`, as Docker says
         // until the first check, unless the builder says what it would find.
         if fixture.container.started_ms != started_before
@@ -187,13 +199,13 @@ impl World {
 
     pub(crate) fn one_shot(&mut self, name: &str) -> Result<Sample, Error> {
         let now_ns = self.now_ms * 1_000_000;
-        let fixture = self.reach(Verb::Stats, name)?;
+        let fixture = self.reach(Verb::STATS, name)?;
         Ok(readings(fixture, now_ns).1)
     }
 
     pub(crate) fn measure(&mut self, name: &str) -> Result<Measurement, Error> {
         let now_ns = self.now_ms * 1_000_000;
-        let fixture = self.reach(Verb::Stats, name)?;
+        let fixture = self.reach(Verb::STATS, name)?;
         let (previous, current) = readings(fixture, now_ns);
         Ok(Measurement {
             previous: Some(previous),
@@ -208,7 +220,7 @@ impl World {
             SwarmTarget::Auto(name) => {
                 // The runtime asks under the `inspect` grant; no such
                 // service means the request is about a container.
-                match self.reach_service(Verb::Inspect, &name) {
+                match self.reach_service(Verb::INSPECT, &name) {
                     Ok(_) => Ok(Some(name)),
                     Err(Error::NotFound(_)) => Ok(None),
                     Err(other) => Err(other),
@@ -239,7 +251,7 @@ impl World {
 
     pub(crate) fn service(&mut self, name: &str) -> Result<Service, Error> {
         let now_ms = self.now_ms;
-        Ok(self.reach_service(Verb::Inspect, name)?.shown(now_ms))
+        Ok(self.reach_service(Verb::INSPECT, name)?.shown(now_ms))
     }
 
     pub(crate) fn service_now(&mut self, name: &str) -> Option<Service> {
@@ -259,15 +271,20 @@ impl World {
         Ok(self
             .services
             .iter()
-            .filter(|s| filter.name.as_deref().is_none_or(|p| glob(p, s.name())))
+            .filter(|s| {
+                filter
+                    .name
+                    .as_deref()
+                    .is_none_or(|p| names::matches(p, s.name()))
+            })
             .filter(|s| {
                 filter
                     .label
                     .as_deref()
-                    .is_none_or(|l| has_label(s.labels(), l))
+                    .is_none_or(|l| names::label_matches(s.labels(), l))
             })
             // The gate shows a module only the services it may list.
-            .filter(|s| !self.denied.contains(&(Verb::List, s.name().to_owned())))
+            .filter(|s| !self.denied.contains(&(Verb::LIST, s.name().to_owned())))
             .map(SwarmFixture::summary)
             .collect())
     }
@@ -281,22 +298,22 @@ impl World {
         let now_ms = self.now_ms;
         // The runtime checks the notes once the gate admits the call, before
         // asking the daemon anything.
-        self.admit(Verb::Scale, name)?;
-        let labels = note_labels(notes)?;
-        self.service_fixture(Verb::Scale, name)?
+        self.admit(Verb::SCALE, name)?;
+        let labels = sme_model::notes::note_labels(notes).map_err(Error::InvalidArgument)?;
+        self.service_fixture(Verb::SCALE, name)?
             .scale(replicas, &labels, now_ms)
             .map_err(Error::InvalidArgument)
     }
 
     pub(crate) fn redeploy(&mut self, name: &str) -> Result<(), Error> {
         let now_ms = self.now_ms;
-        self.reach_service(Verb::Redeploy, name)?.redeploy(now_ms);
+        self.reach_service(Verb::REDEPLOY, name)?.redeploy(now_ms);
         Ok(())
     }
 
     pub(crate) fn task_stats(&mut self, name: &str) -> Result<Vec<TaskMeasurement>, Error> {
         let now_ms = self.now_ms;
-        let tasks = self.reach_service(Verb::Stats, name)?.local_running(now_ms);
+        let tasks = self.reach_service(Verb::STATS, name)?.local_running(now_ms);
         Ok(tasks
             .into_iter()
             .map(|(task_id, container, stats)| {
@@ -337,7 +354,7 @@ impl World {
 /// uses no CPU.
 fn readings(fixture: &Fixture, now_ns: u64) -> (CpuReading, Sample) {
     let status = fixture.container.status;
-    if !lifecycle::is_up(status) {
+    if !is_up(status.into()) {
         let zero = CpuReading {
             read_ns: 0,
             total_ns: 0,
@@ -407,101 +424,12 @@ fn sample(cpu: CpuReading, memory_usage: u64, memory_limit: u64, pids: u64) -> S
     }
 }
 
-/// Whether a listing's label criterion (`key` or `key=value`) matches.
-fn has_label(labels: &[(String, String)], selector: &str) -> bool {
-    let (key, value) = match selector.split_once('=') {
-        Some((key, value)) => (key, Some(value)),
-        None => (selector, None),
-    };
-    labels
-        .iter()
-        .any(|(k, v)| k == key && value.is_none_or(|value| v == value))
-}
-
-/// Most notes one `scale` may set, as the runtime allows.
-const MAX_NOTES: usize = 8;
-/// Longest note key, before the `sme.note.` prefix.
-const MAX_NOTE_KEY: usize = 64;
-/// Longest note value, in bytes.
-const MAX_NOTE_VALUE: usize = 256;
-
-/// A module's notes as the labels they are kept in, checked as the runtime
-/// checks them.
-fn note_labels(notes: &[(String, Option<String>)]) -> Result<Vec<(String, Option<String>)>, Error> {
-    if notes.len() > MAX_NOTES {
-        return Err(Error::InvalidArgument(format!(
-            "{} notes in one scale: at most {MAX_NOTES}",
-            notes.len()
-        )));
-    }
-    notes
-        .iter()
-        .map(|(key, value)| {
-            let valid = !key.is_empty()
-                && key.len() <= MAX_NOTE_KEY
-                && key.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-')
-                });
-            if !valid {
-                return Err(Error::InvalidArgument(format!(
-                    "note key {key:?} is not 1 to {MAX_NOTE_KEY} characters of [a-z0-9.-]"
-                )));
-            }
-            if value.as_ref().is_some_and(|v| v.len() > MAX_NOTE_VALUE) {
-                return Err(Error::InvalidArgument(format!(
-                    "note {key} is longer than {MAX_NOTE_VALUE} bytes"
-                )));
-            }
-            Ok((format!("{}{key}", services::NOTE_PREFIX), value.clone()))
-        })
-        .collect()
-}
-
-/// The runtime's check of a name pattern: container-name characters and
-/// wildcards.
-fn valid_pattern(pattern: &str) -> bool {
-    !pattern.is_empty()
-        && pattern
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?'))
-}
-
-/// Whether `name` matches the whole `pattern`, where `*` matches any run of
-/// characters and `?` one.
-fn glob(pattern: &str, name: &str) -> bool {
-    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((star_p, star_n)) => {
-                    p = star_p + 1;
-                    n = star_n + 1;
-                    star = Some((star_p, star_n + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
 /// Refuses a listing's name pattern as the host refuses it.
 fn check_pattern(pattern: Option<&str>) -> Result<(), Error> {
     match pattern {
-        Some(pattern) if !valid_pattern(pattern) => Err(Error::InvalidArgument(format!(
-            "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] \
-             and the wildcards * and ?"
-        ))),
+        Some(pattern) if !names::valid_pattern(pattern) => {
+            Err(Error::InvalidArgument(names::bad_pattern(pattern)))
+        }
         _ => Ok(()),
     }
 }

@@ -1,15 +1,24 @@
-//! The engines SME drives for a policy: the Docker Engine (containers and
-//! Swarm services) today, and the record of a run's calls, which any
-//! engine can be wrapped in. [`connect`] is the one place the engine a
-//! configuration names is made; the gate asks an engine for an object's
-//! labels in the terms of [`Kind`], whatever the engine.
+//! The engines SME drives for a policy, behind one trait per kind of
+//! object: [`Containers`] and [`Services`] (Swarm), answered today by the
+//! Docker Engine ([`docker`]) and by whatever wraps it (the recording, the
+//! simulation and the dry run in `crate::sim`). [`connect`] is the one place
+//! the engines a configuration names are made, and [`Backends`] is what the
+//! rest of the runtime holds: one engine per kind. The gate asks it for an
+//! object's labels in the terms of [`Kind`], whatever the engine.
+//!
+//! A new kind of object is a trait here, a field of [`Backends`] and a
+//! [`Kind`]; a new engine is a folder beside `docker/` that implements the
+//! traits of the kinds it has, and one arm in [`connect`].
 
 pub mod docker;
 pub mod recording;
 
 use std::sync::Arc;
 
-use docker::{Docker, Engine};
+use async_trait::async_trait;
+
+use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+use docker::{Engine, Result, Stats};
 
 /// The kinds of object a policy acts on, in terms no engine owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,7 +39,89 @@ impl Kind {
     }
 }
 
-/// The engine at `docker_host` (the configuration's `docker_host`).
-pub fn connect(docker_host: &str) -> docker::Result<Arc<dyn Docker>> {
-    Ok(Arc::new(Engine::connect(docker_host)?))
+/// An object's labels, as `(key, value)` pairs.
+pub type Labels = Vec<(String, String)>;
+
+/// The container operations the host capabilities use. Names are validated
+/// container names; implementations address containers by exact name only.
+#[async_trait]
+pub trait Containers: Send + Sync + std::fmt::Debug {
+    /// `GET /containers/{name}/json`.
+    async fn inspect(&self, name: &str) -> Result<Container>;
+    /// `GET /containers/json`, optionally filtered by a label selector.
+    async fn list(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>>;
+    /// `Config.StopTimeout` of `GET /containers/{name}/json`: the container's
+    /// own grace period in seconds, none when it uses the daemon's default.
+    async fn stop_timeout(&self, name: &str) -> Result<Option<u32>>;
+    /// `POST /containers/{name}/start`.
+    async fn start(&self, name: &str) -> Result<()>;
+    /// `POST /containers/{name}/stop`.
+    async fn stop(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()>;
+    /// `POST /containers/{name}/restart`.
+    async fn restart(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()>;
+    /// `POST /containers/{name}/pause`.
+    async fn pause(&self, name: &str) -> Result<()>;
+    /// `POST /containers/{name}/unpause`.
+    async fn unpause(&self, name: &str) -> Result<()>;
+    /// `GET /containers/{name}/stats?stream=false&one-shot=true`: answers at once.
+    async fn one_shot(&self, name: &str) -> Result<Stats>;
+    /// `GET /containers/{name}/stats?stream=false`: waits for the daemon's
+    /// next collection and returns its previous CPU reading with it.
+    async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)>;
+}
+
+/// The Swarm service operations (see docs/swarm.md). Names are validated
+/// service names, addressed exactly: a name that only prefixes an ID is not
+/// found.
+#[async_trait]
+pub trait Services: Send + Sync + std::fmt::Debug {
+    /// `GET /services/{name}` and `GET /tasks?filters={"service":[id]}`.
+    async fn service(&self, name: &str) -> Result<Service>;
+    /// `GET /services`, optionally filtered by a label selector.
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>>;
+    /// `POST /services/{id}/update`: sets a replicated service's replica
+    /// count and labels (a `None` value removes the label) in one update,
+    /// read and written again when another update came in between.
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()>;
+    /// `POST /services/{id}/update` with `TaskTemplate.ForceUpdate` raised by
+    /// one: replaces every task with the service's update settings.
+    async fn redeploy(&self, name: &str) -> Result<()>;
+}
+
+/// The engine for each kind of object: what a run's host capabilities and
+/// its gate hold. Cloning it clones handles, not engines.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Answers container calls.
+    pub containers: Arc<dyn Containers>,
+    /// Answers Swarm service calls.
+    pub services: Arc<dyn Services>,
+}
+
+impl Backends {
+    /// One engine for every kind (the Docker Engine has both).
+    pub fn of<E: Containers + Services + 'static>(engine: Arc<E>) -> Backends {
+        Backends {
+            containers: engine.clone(),
+            services: engine,
+        }
+    }
+
+    /// The labels of an object of kind `kind`: what label grants select on.
+    pub async fn labels(&self, kind: Kind, name: &str) -> Result<Labels> {
+        match kind {
+            Kind::Container => self.containers.inspect(name).await.map(|c| c.labels),
+            Kind::Service => self.services.service(name).await.map(|s| s.labels),
+        }
+    }
+}
+
+/// The engines at `docker_host` (the configuration's `docker_host`).
+pub fn connect(docker_host: &str) -> Result<Backends> {
+    Ok(Backends::of(Arc::new(Engine::connect(docker_host)?)))
 }

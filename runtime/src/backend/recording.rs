@@ -8,14 +8,15 @@
 //! reach Docker, so they are not in a recording; under the same
 //! configuration a replay denies them again.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::Backends;
 pub use super::docker::call::Call;
 use super::docker::call::{Relay, Reply, send};
-use super::docker::{Docker, DockerError, Result};
+use super::docker::{DockerError, Result};
 
 /// A call and what the engine answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,16 +68,16 @@ pub struct RecordedModule {
     pub sha256: String,
 }
 
-/// A [`Docker`] that passes every call on and keeps it with its answer.
+/// Engines that pass every call on and keep it with its answer.
 #[derive(Debug)]
 pub struct Recording {
-    inner: Arc<dyn Docker>,
+    inner: Backends,
     exchanges: Mutex<Vec<Exchange>>,
 }
 
 impl Recording {
     /// Records the calls made to `inner`.
-    pub fn new(inner: Arc<dyn Docker>) -> Recording {
+    pub fn new(inner: Backends) -> Recording {
         Recording {
             inner,
             exchanges: Mutex::new(Vec::new()),
@@ -95,12 +96,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[async_trait]
 impl Relay for Recording {
-    fn endpoint(&self) -> &str {
-        self.inner.endpoint()
-    }
-
     async fn relay(&self, call: Call) -> Result<Reply> {
-        let answer = send(&*self.inner, call.clone()).await;
+        let answer = send(&self.inner, call.clone()).await;
         let kept = match &answer {
             Ok(reply) => reply
                 .to_json()

@@ -46,6 +46,14 @@ pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
 pub use generated::sme::policy::{clock, container_config, cpu_window, log, settings};
 
+// The simulated engines' rules (`sme_model`) work on types of their own,
+// the same records field for field.
+sme_model::wit_types! {
+    status: Status, health: Health, container: Container,
+    mode: Mode, task_state: TaskState, update_state: UpdateState,
+    task: Task, service: Service, summary: ServiceSummary,
+}
+
 impl CallError {
     /// The kind of answer, as written in audit lines (`not-found`...).
     pub fn kind(&self) -> &'static str {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::backend::docker::Docker;
+use crate::backend::Backends;
 use crate::contract::types;
 use crate::sandbox::gate::Gate;
 use crate::sandbox::limits::{Copying, MemoryLimiter};
@@ -59,8 +59,8 @@ impl std::fmt::Debug for PolicyState {
 pub struct Setup {
     /// The module's gate (its grant, limits and audit trail).
     pub gate: Arc<Gate>,
-    /// The Docker client.
-    pub docker: Arc<dyn Docker>,
+    /// The engines of each kind of object.
+    pub backends: Backends,
     /// Where CPU readings are kept between runs, if anywhere.
     pub state_dir: Option<std::path::PathBuf>,
     /// The module's name, for its log lines.
@@ -93,15 +93,15 @@ impl PolicyState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(setup.memory),
             copying: Copying::default(),
-            containers: ContainersHost::new(setup.gate.clone(), setup.docker.clone()),
+            containers: ContainersHost::new(setup.gate.clone(), setup.backends.containers.clone()),
             stats: StatsHost::new(
                 setup.gate.clone(),
-                setup.docker.clone(),
+                setup.backends.containers.clone(),
                 setup.state_dir.clone(),
             ),
             services: ServicesHost::new(
                 setup.gate.clone(),
-                setup.docker,
+                setup.backends,
                 setup.swarm_mode,
                 setup.state_dir,
             ),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::backend::{self, docker::Docker};
+use crate::backend::{self, Backends};
 use crate::config::{Config, Env};
 use crate::contract::Request;
 use crate::names;
@@ -99,14 +99,14 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
     outcome
 }
 
-/// Serves one request with the given Docker and audit trail: what `sme`
+/// Serves one request with the given engines and audit trail: what `sme`
 /// does once its arguments, configuration and connections are in place
-/// (`smectl run` calls it with a dry-run Docker and a capturing audit),
+/// (`smectl run` calls it with dry-run engines and a capturing audit),
 /// except that a policy file of any size is compiled when it has no
 /// artifact in the cache (`sme` compiles up to `compile_on_demand_kib`).
 pub async fn serve(
     config: Config,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
     audit: Arc<Audit>,
     service: &str,
     operation: &str,
@@ -118,7 +118,7 @@ pub async fn serve(
         started: Instant::now(),
         compile_rule: CompileRule::AnySize,
     }
-    .run(config, docker)
+    .run(config, backends)
     .await
 }
 
@@ -127,7 +127,7 @@ pub async fn serve(
 /// and `smectl bench` choose them themselves (a built file, a scenario).
 pub async fn serve_modules(
     config: Config,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
     audit: Arc<Audit>,
     policy: &Policy,
     addons: &[Policy],
@@ -136,7 +136,7 @@ pub async fn serve_modules(
     if let Err(invalid) = names::check_container(&request.service) {
         return Outcome::failed(invalid.to_string());
     }
-    match Runtime::new(config, docker, audit, Instant::now()) {
+    match Runtime::new(config, backends, audit, Instant::now()) {
         Ok(runtime) => run_modules(&runtime, policy, addons, request).await,
         Err(error) => Outcome::failed(format!("cannot start the runtime: {error}")),
     }
@@ -152,7 +152,7 @@ struct Invocation<'a> {
 }
 
 impl Invocation<'_> {
-    async fn run(&self, config: Config, docker: Arc<dyn Docker>) -> Outcome {
+    async fn run(&self, config: Config, backends: Backends) -> Outcome {
         let dir = match PolicyDir::open(&config) {
             Ok(dir) => dir,
             Err(error) => return self.refuse(None, &error.to_string()),
@@ -175,7 +175,7 @@ impl Invocation<'_> {
         };
         // The request's time budget counts from when the request arrived,
         // so loading and compiling modules are paid from it too.
-        let runtime = match Runtime::new(config, docker, self.audit.clone(), self.started) {
+        let runtime = match Runtime::new(config, backends, self.audit.clone(), self.started) {
             Ok(runtime) => runtime.with_compile_rule(self.compile_rule),
             Err(error) => {
                 return self.refuse(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
 use wasmtime::{CallHook, Store, Trap, UpdateDeadline};
 
-use crate::backend::docker::Docker;
+use crate::backend::Backends;
 use crate::config::Config;
 use crate::config::settings::{self, SettingsError};
 use crate::contract::{Metric, Metrics, Operation, Request};
@@ -88,7 +88,7 @@ pub enum RunError {
 pub struct Runtime {
     loader: Loader,
     linker: Linker<PolicyState>,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
     audit: Arc<Audit>,
     config: Config,
     /// When the request's time budget, shared by every module, runs out.
@@ -111,7 +111,7 @@ pub enum CompileRule {
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("docker", &self.docker)
+            .field("backends", &self.backends)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -123,7 +123,7 @@ impl Runtime {
     /// `request_deadline_ms` from then.
     pub fn new(
         config: Config,
-        docker: Arc<dyn Docker>,
+        backends: Backends,
         audit: Arc<Audit>,
         request_started: Instant,
     ) -> wasmtime::Result<Runtime> {
@@ -136,7 +136,7 @@ impl Runtime {
         Ok(Runtime {
             loader,
             linker,
-            docker,
+            backends,
             audit,
             request_ends: request_started + config.request_deadline,
             config,
@@ -239,7 +239,7 @@ impl Runtime {
             module.grant,
             limits,
             deadline.clone(),
-            self.docker.clone(),
+            self.backends.clone(),
             self.audit.clone(),
         );
         if let Some(service) = self.config.swarm.candidate(&request.service) {
@@ -252,7 +252,7 @@ impl Runtime {
             self.loader.engine(),
             PolicyState::new(Setup {
                 gate,
-                docker: self.docker.clone(),
+                backends: self.backends.clone(),
                 state_dir: self.config.state_dir.clone(),
                 module: policy.name.clone(),
                 memory: limits.memory,

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::backend::Kind;
-use crate::backend::docker::Docker;
+use crate::backend::{Backends, Kind, Labels};
 use crate::contract::CallError;
 use crate::names;
 use crate::sandbox::audit::{self, Audit, Call, HostCall};
@@ -58,9 +57,6 @@ impl Scope<'_> {
     }
 }
 
-/// An object's labels, as `(key, value)` pairs.
-type Labels = Vec<(String, String)>;
-
 /// The checks and the audit trail of one module's run.
 #[derive(Debug)]
 pub struct Gate {
@@ -72,7 +68,7 @@ pub struct Gate {
     limits: Limits,
     deadline: Deadline,
     calls: AtomicU32,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
     audit: Arc<Audit>,
     /// The labels of each object read so far, read once per run.
     labels: Mutex<HashMap<(Kind, String), Labels>>,
@@ -86,7 +82,7 @@ impl Gate {
         grant: Grant,
         limits: Limits,
         deadline: Deadline,
-        docker: Arc<dyn Docker>,
+        backends: Backends,
         audit: Arc<Audit>,
     ) -> Gate {
         Gate {
@@ -97,7 +93,7 @@ impl Gate {
             limits,
             deadline,
             calls: AtomicU32::new(0),
-            docker,
+            backends,
             audit,
             labels: Mutex::new(HashMap::new()),
         }
@@ -281,7 +277,7 @@ impl Gate {
             return Some(labels);
         }
         let left = self.deadline.left();
-        let lookup = self.docker.labels(kind, name);
+        let lookup = self.backends.labels(kind, name);
         let labels = tokio::time::timeout(self.limits.docker_timeout.min(left), lookup)
             .await
             .ok()?
@@ -390,101 +386,58 @@ impl AuditDetail for String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::docker::{self, DockerError, Stats};
-    use crate::contract::{
-        Container, CpuReading, Health, Mode, Service, ServiceSummary, Status, Summary, UpdateState,
-    };
+    use crate::backend::docker::{self, Call as DockerCall, DockerError, Relay, Reply};
+    use crate::contract::{Container, Health, Mode, Service, Status, UpdateState};
     use crate::sandbox::grants::Target;
 
-    /// A Docker that knows one labelled container and fails everything else.
+    /// Engines that know one labelled container and one labelled service,
+    /// and fail everything else.
     #[derive(Debug)]
     struct Fake;
 
     #[async_trait::async_trait]
-    impl Docker for Fake {
-        fn endpoint(&self) -> &str {
-            "fake://"
-        }
-        async fn inspect(&self, name: &str) -> docker::Result<Container> {
-            if name != "labelled" {
-                return Err(DockerError::NotFound(name.to_owned()));
+    impl Relay for Fake {
+        async fn relay(&self, call: DockerCall) -> docker::Result<Reply> {
+            let labels = vec![("tier".into(), "core".into())];
+            match call {
+                DockerCall::Inspect { name } if name == "labelled" => {
+                    Ok(Reply::Container(Container {
+                        id: "1".into(),
+                        name,
+                        image: "img".into(),
+                        status: Status::Running,
+                        running: true,
+                        health: Health::None,
+                        exit_code: 0,
+                        restart_count: 0,
+                        created_ms: 0,
+                        started_ms: None,
+                        finished_ms: None,
+                        labels,
+                    }))
+                }
+                DockerCall::Service { name } if name == "labelled-service" => {
+                    Ok(Reply::Service(Service {
+                        id: "s1".into(),
+                        name,
+                        image: "img".into(),
+                        mode: Mode::Replicated,
+                        replicas: Some(1),
+                        desired_tasks: 1,
+                        running_tasks: 1,
+                        tasks: Vec::new(),
+                        update_state: UpdateState::None,
+                        update_message: String::new(),
+                        labels,
+                        version: 1,
+                        created_ms: 0,
+                        updated_ms: 0,
+                    }))
+                }
+                DockerCall::Inspect { name } => Err(DockerError::NotFound(name)),
+                DockerCall::Service { name } => Err(DockerError::NoService(name)),
+                other => Err(DockerError::Engine(format!("{other} is not faked"))),
             }
-            Ok(Container {
-                id: "1".into(),
-                name: name.into(),
-                image: "img".into(),
-                status: Status::Running,
-                running: true,
-                health: Health::None,
-                exit_code: 0,
-                restart_count: 0,
-                created_ms: 0,
-                started_ms: None,
-                finished_ms: None,
-                labels: vec![("tier".into(), "core".into())],
-            })
-        }
-        async fn stop_timeout(&self, _: &str) -> docker::Result<Option<u32>> {
-            Ok(None)
-        }
-        async fn list(&self, _: Option<&str>, _: bool) -> docker::Result<Vec<Summary>> {
-            Ok(Vec::new())
-        }
-        async fn start(&self, _: &str) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn stop(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn restart(&self, _: &str, _: Option<u32>) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn pause(&self, _: &str) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn unpause(&self, _: &str) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn one_shot(&self, name: &str) -> docker::Result<Stats> {
-            Err(DockerError::NotFound(name.to_owned()))
-        }
-        async fn measure(&self, name: &str) -> docker::Result<(Option<CpuReading>, Stats)> {
-            Err(DockerError::NotFound(name.to_owned()))
-        }
-        async fn service(&self, name: &str) -> docker::Result<Service> {
-            if name != "labelled-service" {
-                return Err(DockerError::NoService(name.to_owned()));
-            }
-            Ok(Service {
-                id: "s1".into(),
-                name: name.into(),
-                image: "img".into(),
-                mode: Mode::Replicated,
-                replicas: Some(1),
-                desired_tasks: 1,
-                running_tasks: 1,
-                tasks: Vec::new(),
-                update_state: UpdateState::None,
-                update_message: String::new(),
-                labels: vec![("tier".into(), "core".into())],
-                version: 1,
-                created_ms: 0,
-                updated_ms: 0,
-            })
-        }
-        async fn services(&self, _: Option<&str>) -> docker::Result<Vec<ServiceSummary>> {
-            Ok(Vec::new())
-        }
-        async fn scale(
-            &self,
-            _: &str,
-            _: u64,
-            _: &[(String, Option<String>)],
-        ) -> docker::Result<()> {
-            Ok(())
-        }
-        async fn redeploy(&self, _: &str) -> docker::Result<()> {
-            Ok(())
         }
     }
 
@@ -500,7 +453,7 @@ mod tests {
             grant,
             limits,
             deadline,
-            Arc::new(Fake),
+            Backends::of(Arc::new(Fake)),
             audit.clone(),
         );
         (gate, audit)

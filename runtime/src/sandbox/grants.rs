@@ -171,6 +171,11 @@ const fn verbs_where<const N: usize>(marked: Marked) -> [Verb; N] {
 }
 
 impl Verb {
+    /// The container call this verb makes, when it changes a container.
+    pub fn op(self) -> Option<sme_model::Op> {
+        sme_model::Op::named(self.name())
+    }
+
     /// Every verb a grant can name, in the order they are shown.
     pub const GRANTABLE: [Verb; 10] = verbs_where(Marked::Grantable);
 
@@ -242,9 +247,7 @@ pub enum TargetError {
     )]
     Unknown(String),
     /// The pattern has characters no container name can have.
-    #[error(
-        "bad name pattern {0:?}: use container-name characters [a-zA-Z0-9_.-] and the wildcards * and ?"
-    )]
+    #[error("{}", sme_model::names::bad_pattern(.0))]
     Pattern(String),
     /// The label key is empty or has spaces or control characters.
     #[error("bad label selector {0:?}: expected label:<key> or label:<key>=<value>")]
@@ -259,7 +262,7 @@ pub enum TargetError {
 /// The label keys modules write on Swarm services (`services.scale` notes).
 /// A grant can never select on them: a module could otherwise widen its own
 /// grant by labelling a service.
-pub const NOTE_PREFIX: &str = "sme.note.";
+pub use sme_model::notes::NOTE_PREFIX;
 
 /// Which containers a grant covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,11 +355,7 @@ pub struct Pattern(String);
 impl Pattern {
     /// Parses a pattern made of container-name characters and wildcards.
     pub fn parse(text: &str) -> Result<Pattern, TargetError> {
-        let valid = !text.is_empty()
-            && text.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?')
-            });
-        if valid {
+        if sme_model::names::valid_pattern(text) {
             Ok(Pattern(text.to_owned()))
         } else {
             Err(TargetError::Pattern(text.to_owned()))
@@ -367,36 +366,8 @@ impl Pattern {
     /// does, whatever the wildcards: it is a legacy link alias (`a/b`), not a
     /// container's own name, and granting it would reach another container.
     pub fn matches(&self, name: &str) -> bool {
-        !name.contains('/') && glob_match(self.0.as_bytes(), name.as_bytes())
+        sme_model::names::matches(&self.0, name)
     }
-}
-
-/// Matches `*` and `?` wildcards, iteratively with one backtrack point, so a
-/// hostile pattern cannot make matching exponential.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((star_p, star_n)) => {
-                    p = star_p + 1;
-                    n = star_n + 1;
-                    star = Some((star_p, star_n + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// What one module may do: for each grantable verb, the targets it covers.

@@ -17,15 +17,17 @@
 //! service's new tasks are assumed to start, and take no time to).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
-use super::simulated::label_matches;
-use super::swarm_sim::ServiceModel;
+use sme_model::lifecycle::{Holds, Lifecycle, is_up};
+use sme_model::names::label_matches;
+
+use super::{ServiceModel, now_ms};
+use crate::backend::Backends;
 use crate::backend::docker::call::send;
-use crate::backend::docker::{Call, Docker, Relay, Reply, Result};
+use crate::backend::docker::{Call, DockerError, Relay, Reply, Result};
 use crate::contract::{Container, Service, ServiceSummary, Summary};
 use crate::sandbox::grants::Verb;
 
@@ -51,10 +53,10 @@ pub struct Scaled {
     pub labels: Vec<(String, Option<String>)>,
 }
 
-/// The dry-run wrapper around a real [`Docker`].
+/// The dry-run wrapper around real engines.
 #[derive(Debug)]
 pub struct DryRun {
-    inner: Arc<dyn Docker>,
+    inner: Backends,
     state: Mutex<Simulation>,
 }
 
@@ -69,7 +71,7 @@ struct Simulation {
 
 impl DryRun {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Docker>) -> DryRun {
+    pub fn new(inner: Backends) -> DryRun {
         DryRun {
             inner,
             state: Mutex::new(Simulation::default()),
@@ -89,7 +91,13 @@ impl DryRun {
         // The call would fail on a missing container, or in a state the
         // daemon refuses it in; so does its dry run, and nothing is recorded.
         let container = self.inspect_seen(name).await?;
-        let after = simulate(verb, Lifecycle::of(&container), &container.id, now_ms())?;
+        let op = verb
+            .op()
+            .ok_or_else(|| DockerError::Protocol(format!("{verb} changes no container")))?;
+        let after = container
+            .lifecycle()
+            .after(op, &container.id, now_ms())
+            .map_err(DockerError::Engine)?;
         let mut state = self.state();
         state.lifecycle.insert(name.to_owned(), after);
         state.recorded.push(Recorded {
@@ -105,13 +113,13 @@ impl DryRun {
     /// change: read from the daemon (which must still find it) the first
     /// time.
     async fn model(&self, name: &str) -> Result<ServiceModel> {
-        let service = self.inner.service(name).await?;
+        let service = self.inner.services.service(name).await?;
         Ok(self
             .state()
             .services
             .get(name)
             .cloned()
-            .unwrap_or_else(|| ServiceModel::from_service(service)))
+            .unwrap_or_else(|| ServiceModel::from_service(service.into())))
     }
 }
 
@@ -119,9 +127,9 @@ impl DryRun {
 /// leave them, and the changes, recorded.
 impl DryRun {
     async fn inspect_seen(&self, name: &str) -> Result<Container> {
-        let mut container = self.inner.inspect(name).await?;
+        let mut container = self.inner.containers.inspect(name).await?;
         if let Some(lifecycle) = self.state().lifecycle.get(name) {
-            lifecycle.show(&mut container);
+            container.set_lifecycle(*lifecycle);
         }
         Ok(container)
     }
@@ -129,27 +137,27 @@ impl DryRun {
     async fn list_seen(&self, label: Option<&str>, all: bool) -> Result<Vec<Summary>> {
         let simulated = self.state().lifecycle.clone();
         if simulated.is_empty() {
-            return self.inner.list(label, all).await;
+            return self.inner.containers.list(label, all).await;
         }
         // A simulated start can bring a stopped container into a listing of
         // running ones, so ask for every container and filter here as the
         // daemon would: without `all`, only containers that are up.
-        let mut rows = self.inner.list(label, true).await?;
+        let mut rows = self.inner.containers.list(label, true).await?;
         for row in &mut rows {
             if let Some(lifecycle) = simulated.get(&row.name) {
-                row.status = lifecycle.status;
+                row.status = lifecycle.status.into();
             }
         }
         if !all {
-            rows.retain(|row| is_up(row.status));
+            rows.retain(|row| is_up(row.status.into()));
         }
         Ok(rows)
     }
 
     async fn service_seen(&self, name: &str) -> Result<Service> {
-        let real = self.inner.service(name).await?;
+        let real = self.inner.services.service(name).await?;
         Ok(match self.state().services.get(name) {
-            Some(model) => model.service.clone(),
+            Some(model) => model.service.clone().into(),
             None => real,
         })
     }
@@ -157,14 +165,14 @@ impl DryRun {
     async fn services_seen(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
         let simulated = self.state().services.clone();
         if simulated.is_empty() {
-            return self.inner.services(label).await;
+            return self.inner.services.services(label).await;
         }
         // A recorded scale can change a service's labels, so ask for every
         // service and filter here as the daemon would.
-        let mut rows = self.inner.services(None).await?;
+        let mut rows = self.inner.services.services(None).await?;
         for row in &mut rows {
             if let Some(model) = simulated.get(&row.name) {
-                *row = model.summary();
+                *row = model.summary().into();
             }
         }
         rows.retain(|row| label.is_none_or(|selector| label_matches(&row.labels, selector)));
@@ -179,7 +187,10 @@ impl DryRun {
     ) -> Result<()> {
         let mut model = self.model(name).await?;
         // Refused as the engine refuses it; what is already so sends nothing.
-        if !model.scale(replicas, labels, now_ms())? {
+        let updated = model
+            .scale(replicas, labels, now_ms())
+            .map_err(DockerError::Unsuitable)?;
+        if !updated {
             return Ok(());
         }
         let mut state = self.state();
@@ -213,10 +224,6 @@ impl DryRun {
 
 #[async_trait]
 impl Relay for DryRun {
-    fn endpoint(&self) -> &str {
-        self.inner.endpoint()
-    }
-
     async fn relay(&self, call: Call) -> Result<Reply> {
         let done = |()| Reply::Done;
         match call {
@@ -255,7 +262,7 @@ impl Relay for DryRun {
             Call::Redeploy { name } => self.redeploy_seen(&name).await.map(done),
             // Reads a dry run changes nothing in: the daemon's own answer.
             Call::StopTimeout { .. } | Call::OneShot { .. } | Call::Measure { .. } => {
-                send(&*self.inner, call).await
+                send(&self.inner, call).await
             }
         }
     }
@@ -264,8 +271,11 @@ impl Relay for DryRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::docker::{DockerError, Stats};
-    use crate::contract::{CpuReading, Health, Status};
+    use std::sync::Arc;
+
+    use crate::backend::docker::DockerError;
+    use crate::backend::{Containers, Services};
+    use crate::contract::{Health, Status};
 
     const ID: &str = "0123abcd";
 
@@ -274,83 +284,70 @@ mod tests {
     #[derive(Debug)]
     struct Fake(Container, Vec<Service>);
 
+    /// Answers the reads a dry run passes on; a change reaching it is a bug.
     #[async_trait]
-    impl Docker for Fake {
-        fn endpoint(&self) -> &str {
-            "fake"
-        }
-        async fn inspect(&self, name: &str) -> Result<Container> {
-            if name == self.0.name {
-                Ok(self.0.clone())
-            } else {
-                Err(DockerError::NotFound(name.to_owned()))
+    impl Relay for Fake {
+        async fn relay(&self, call: Call) -> Result<Reply> {
+            let Fake(container, services) = self;
+            match call {
+                Call::Inspect { name } if name == container.name => {
+                    Ok(Reply::Container(container.clone()))
+                }
+                Call::Inspect { name } => Err(DockerError::NotFound(name)),
+                Call::StopTimeout { .. } => Ok(Reply::StopTimeout(None)),
+                Call::List { all, .. } => {
+                    let row = Summary {
+                        id: container.id.clone(),
+                        name: container.name.clone(),
+                        image: container.image.clone(),
+                        status: container.status,
+                        labels: Vec::new(),
+                    };
+                    let shown = all || container.running;
+                    Ok(Reply::Summaries(if shown { vec![row] } else { Vec::new() }))
+                }
+                Call::OneShot { .. } | Call::Measure { .. } => {
+                    Err(DockerError::Engine("no stats".into()))
+                }
+                Call::Service { name } => services
+                    .iter()
+                    .find(|s| s.name == name)
+                    .cloned()
+                    .map(Reply::Service)
+                    .ok_or(DockerError::NoService(name)),
+                Call::Services { label } => Ok(Reply::Services(
+                    services
+                        .iter()
+                        .map(|s| {
+                            ServiceSummary::from(
+                                ServiceModel::from_service(s.clone().into()).summary(),
+                            )
+                        })
+                        .filter(|row| {
+                            label
+                                .as_deref()
+                                .is_none_or(|l| label_matches(&row.labels, l))
+                        })
+                        .collect(),
+                )),
+                change => unreachable!("a dry run never sends {change}"),
             }
-        }
-        async fn stop_timeout(&self, _: &str) -> Result<Option<u32>> {
-            Ok(None)
-        }
-        async fn list(&self, _: Option<&str>, all: bool) -> Result<Vec<Summary>> {
-            let row = Summary {
-                id: self.0.id.clone(),
-                name: self.0.name.clone(),
-                image: self.0.image.clone(),
-                status: self.0.status,
-                labels: Vec::new(),
-            };
-            Ok(if all || self.0.running {
-                vec![row]
-            } else {
-                Vec::new()
-            })
-        }
-        async fn start(&self, _: &str) -> Result<()> {
-            unreachable!("a dry run never starts")
-        }
-        async fn stop(&self, _: &str, _: Option<u32>) -> Result<()> {
-            unreachable!("a dry run never stops")
-        }
-        async fn restart(&self, _: &str, _: Option<u32>) -> Result<()> {
-            unreachable!("a dry run never restarts")
-        }
-        async fn pause(&self, _: &str) -> Result<()> {
-            unreachable!("a dry run never pauses")
-        }
-        async fn unpause(&self, _: &str) -> Result<()> {
-            unreachable!("a dry run never unpauses")
-        }
-        async fn one_shot(&self, _: &str) -> Result<Stats> {
-            Err(DockerError::Engine("no stats".into()))
-        }
-        async fn measure(&self, _: &str) -> Result<(Option<CpuReading>, Stats)> {
-            Err(DockerError::Engine("no stats".into()))
-        }
-        async fn service(&self, name: &str) -> Result<Service> {
-            self.1
-                .iter()
-                .find(|s| s.name == name)
-                .cloned()
-                .ok_or_else(|| DockerError::NoService(name.to_owned()))
-        }
-        async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
-            Ok(self
-                .1
-                .iter()
-                .map(|s| ServiceModel::from_service(s.clone()).summary())
-                .filter(|row| label.is_none_or(|l| label_matches(&row.labels, l)))
-                .collect())
-        }
-        async fn scale(&self, _: &str, _: u64, _: &[(String, Option<String>)]) -> Result<()> {
-            unreachable!("a dry run never scales")
-        }
-        async fn redeploy(&self, _: &str) -> Result<()> {
-            unreachable!("a dry run never redeploys")
         }
     }
 
+    fn fake() -> Backends {
+        Backends::of(Arc::new(Fake(running_container(), services())))
+    }
+
     fn services() -> Vec<Service> {
-        let mut api = ServiceModel::new("api", Some(2), 1_000_000).service;
+        let mut api: Service = crate::sim::deployed("api", Some(2), 1_000_000)
+            .service
+            .into();
         api.labels = vec![("tier".into(), "edge".into())];
-        vec![api, ServiceModel::new("agent", None, 1_000_000).service]
+        let agent = crate::sim::deployed("agent", None, 1_000_000)
+            .service
+            .into();
+        vec![api, agent]
     }
 
     fn running_container() -> Container {
@@ -380,7 +377,7 @@ mod tests {
 
     #[test]
     fn later_reads_see_the_recorded_calls() {
-        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let dry = DryRun::new(fake());
         block_on(async {
             let before = now_ms();
             dry.stop("web", Some(3)).await.unwrap();
@@ -409,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_refused_call_is_answered_like_the_daemon_and_not_recorded() {
-        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let dry = DryRun::new(fake());
         block_on(async {
             dry.pause("web").await.unwrap();
             assert_eq!(
@@ -433,7 +430,7 @@ mod tests {
 
     #[test]
     fn a_dry_scale_is_recorded_and_later_reads_see_it() {
-        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let dry = DryRun::new(fake());
         let notes = [("sme.note.replicas".to_owned(), Some("2".to_owned()))];
         block_on(async {
             let before = dry.service("api").await.unwrap();
@@ -486,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_dry_redeploy_completes_and_refusals_are_the_engines() {
-        let dry = DryRun::new(Arc::new(Fake(running_container(), services())));
+        let dry = DryRun::new(fake());
         block_on(async {
             dry.redeploy("agent").await.unwrap();
             let agent = dry.service("agent").await.unwrap();

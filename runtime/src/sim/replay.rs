@@ -13,7 +13,6 @@ use crate::backend::recording::{Exchange, lock};
 /// An engine that answers from a recording.
 #[derive(Debug)]
 pub struct Replay {
-    endpoint: String,
     state: Mutex<ReplayState>,
 }
 
@@ -25,10 +24,9 @@ struct ReplayState {
 }
 
 impl Replay {
-    /// Answers from `exchanges`, in order; `endpoint` names the recording.
-    pub fn new(endpoint: String, exchanges: Vec<Exchange>) -> Replay {
+    /// Answers from `exchanges`, in order.
+    pub fn new(exchanges: Vec<Exchange>) -> Replay {
         Replay {
-            endpoint,
             state: Mutex::new(ReplayState {
                 exchanges,
                 next: 0,
@@ -96,10 +94,6 @@ impl Replay {
 
 #[async_trait]
 impl Relay for Replay {
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     async fn relay(&self, call: Call) -> Result<Reply> {
         self.answer(call)
     }
@@ -110,8 +104,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::backend::docker::Docker;
     use crate::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Recording};
+    use crate::backend::{Backends, Containers, Services};
     use crate::contract::Status;
     use crate::sim::{SimContainer, SimService, Simulated};
 
@@ -122,12 +116,12 @@ mod tests {
             .block_on(future)
     }
 
-    fn engine() -> Arc<dyn Docker> {
-        Arc::new(Simulated::new([SimContainer::new(
+    fn engine() -> Backends {
+        Backends::of(Arc::new(Simulated::new([SimContainer::new(
             "web",
             Status::Running,
             1_000,
-        )]))
+        )])))
     }
 
     fn recorded() -> Vec<Exchange> {
@@ -148,7 +142,7 @@ mod tests {
             serde_json::from_str::<Vec<Exchange>>(&text).unwrap(),
             exchanges
         );
-        let replay = Replay::new("test".into(), exchanges);
+        let replay = Replay::new(exchanges);
         block_on(async {
             let web = replay.inspect("web").await.unwrap();
             assert_eq!(web.name, "web");
@@ -163,7 +157,7 @@ mod tests {
 
     #[test]
     fn the_first_difference_is_named() {
-        let replay = Replay::new("test".into(), recorded());
+        let replay = Replay::new(recorded());
         block_on(async {
             replay.inspect("web").await.unwrap();
             assert!(replay.restart("web", Some(3)).await.is_err());
@@ -173,7 +167,7 @@ mod tests {
             replay.difference().unwrap(),
             "call 2: the module asked restart web (timeout 3 s); the recording has stop web (timeout 3 s)"
         );
-        let short = Replay::new("test".into(), recorded());
+        let short = Replay::new(recorded());
         block_on(short.inspect("web")).unwrap();
         assert_eq!(
             short.difference().unwrap(),
@@ -183,9 +177,9 @@ mod tests {
 
     #[test]
     fn service_calls_are_recorded_and_replayed() {
-        let engine: Arc<dyn Docker> = Arc::new(
+        let engine = Backends::of(Arc::new(
             Simulated::new([]).with_services([SimService::new("api", Some(1), 1_000_000)]),
-        );
+        ));
         let recording = Recording::new(engine);
         let notes = vec![("sme.note.replicas".to_owned(), Some("1".to_owned()))];
         block_on(async {
@@ -198,7 +192,7 @@ mod tests {
         let text = serde_json::to_string(&recording.exchanges()).unwrap();
         let exchanges: Vec<Exchange> = serde_json::from_str(&text).unwrap();
         assert_eq!(exchanges, recording.exchanges());
-        let replay = Replay::new("test".into(), exchanges);
+        let replay = Replay::new(exchanges);
         block_on(async {
             assert_eq!(replay.service("api").await.unwrap().replicas, Some(1));
             replay.scale("api", 0, &notes).await.unwrap();
@@ -212,7 +206,7 @@ mod tests {
         assert_eq!(replay.difference(), None);
 
         // Another replica count is another call.
-        let replay = Replay::new("test".into(), recording.exchanges());
+        let replay = Replay::new(recording.exchanges());
         block_on(async {
             replay.service("api").await.unwrap();
             assert!(replay.scale("api", 2, &notes).await.is_err());

@@ -2,8 +2,8 @@
 //! must do (see docs/policy-kit.md for the file format).
 //!
 //! A scenario runs through the same executor path as `sme`: the same
-//! loader, grants, limits, gate and audit; only the Docker behind the
-//! [`Docker`] trait is [`Simulated`] (or a [`Replay`] of a recording). Its
+//! loader, grants, limits, gate and audit; only the engine behind the
+//! backend's traits is [`Simulated`] (or a [`Replay`] of a recording). Its
 //! daemon holds containers (`[[container]]`) and, as a swarm manager, Swarm
 //! services (`[[service]]`); `[swarm]` says what the configuration's
 //! `[swarm]` would, so that `services.target()` answers as it is set.
@@ -14,15 +14,16 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::backend::docker::Docker;
+use crate::backend::Backends;
 use crate::config::swarm::{self, Template};
 use crate::config::{Config, Env};
-use crate::contract::{Health, Mode, Request, Status, UpdateState};
+use crate::contract::{Health, Request, Status};
 use crate::policy::{self, Policy, PolicyDir, World};
 use crate::run::executor::{self, Outcome};
 use crate::sandbox::audit::Audit;
 use crate::sandbox::grants::Verb;
 use crate::sim::{Failure, SimContainer, SimService, Simulated};
+use sme_model::{Mode, UpdateState};
 
 /// A scenario file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -833,13 +834,13 @@ pub struct Ran {
     pub calls: Vec<String>,
 }
 
-/// Runs `scenario` on `docker` (its simulation, or a replay) as `sme` would
+/// Runs `scenario` on `backends` (its simulation, or a replay) as `sme` would
 /// run its request.
 pub async fn run(
     scenario: &Scenario,
     subject: &Subject,
     config: Config,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
 ) -> Result<Ran, String> {
     let operation = scenario
         .operation
@@ -882,7 +883,7 @@ pub async fn run(
         }
     };
     let outcome =
-        executor::serve_modules(config, docker, audit.clone(), &policy, &addons, &request).await;
+        executor::serve_modules(config, backends, audit.clone(), &policy, &addons, &request).await;
     Ok(Ran {
         outcome,
         calls: host_calls(&audit),
@@ -919,6 +920,7 @@ pub fn host_calls(audit: &Audit) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Services;
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(text, Path::new("s.toml"))

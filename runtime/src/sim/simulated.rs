@@ -11,7 +11,7 @@
 //! zero counters, as it does from the daemon.
 //!
 //! Swarm services, when the scenario has a swarm, change through the
-//! state machine of [`super::swarm_sim`]; each task that has a container
+//! state machine of `sme_model::swarm`; each task that has a container
 //! has one here too, named and labelled as Docker does it, so that listing
 //! a service's task containers and measuring them works as on a node of a
 //! real swarm. A simulation without a swarm answers service calls as a
@@ -22,15 +22,20 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::lifecycle::{Lifecycle, is_up, now_ms, simulate};
-use super::swarm_sim::{
-    NOT_A_MANAGER, SERVICE_ID_LABEL, SERVICE_NAME_LABEL, ServiceModel, TASK_ID_LABEL,
+use sme_model::lifecycle::{Holds, is_up};
+use sme_model::names::label_matches;
+use sme_model::swarm::{
+    NODE_ID_LABEL, NOT_A_MANAGER, SERVICE_ID_LABEL, SERVICE_NAME_LABEL, ServiceModel, TASK_ID_LABEL,
 };
-use crate::backend::docker::{Docker, DockerError, Result, Stats};
+
+use super::{deployed, now_ms};
+use crate::backend::docker::{DockerError, Result, Stats};
+use crate::backend::{Containers, Services};
 use crate::contract::{
-    Container, CpuReading, Health, Sample, Service, ServiceSummary, Status, Summary, TaskState,
+    Container, CpuReading, Health, Sample, Service, ServiceSummary, Status, Summary,
 };
 use crate::sandbox::grants::Verb;
+use sme_model::TaskState;
 
 /// What the simulated engine calls itself in messages.
 pub const ENDPOINT: &str = "simulated";
@@ -78,7 +83,7 @@ impl SimContainer {
                 name: name.to_owned(),
                 image: "scenario".to_owned(),
                 status,
-                running: is_up(status),
+                running: is_up(status.into()),
                 health: Health::None,
                 exit_code: 0,
                 restart_count: 0,
@@ -116,11 +121,11 @@ pub struct SimService {
 }
 
 impl SimService {
-    /// A service as [`ServiceModel::new`] makes it, whose task containers
-    /// have [`SimContainer::new`]'s figures.
+    /// A service as [`deployed`](super::deployed) makes it, whose task
+    /// containers have [`SimContainer::new`]'s figures.
     pub fn new(name: &str, replicas: Option<u64>, now_ms: u64) -> SimService {
         SimService {
-            model: ServiceModel::new(name, replicas, now_ms),
+            model: deployed(name, replicas, now_ms),
             fail: Vec::new(),
             task_container: SimContainer::new(name, Status::Running, now_ms),
         }
@@ -256,15 +261,17 @@ impl Simulated {
 
     fn change(&self, verb: Verb, name: &str) -> Result<()> {
         let found = self.find(verb, name)?;
-        let after = simulate(
-            verb,
-            Lifecycle::of(&found.container),
-            &found.container.id,
-            now_ms(),
-        )?;
+        let op = verb
+            .op()
+            .ok_or_else(|| DockerError::Protocol(format!("{verb} changes no container")))?;
+        let container = &found.container;
+        let after = container
+            .lifecycle()
+            .after(op, &container.id, now_ms())
+            .map_err(DockerError::Engine)?;
         if let Some(sim) = self.world().containers.get_mut(name) {
             let started = after.started_ms != sim.container.started_ms;
-            after.show(&mut sim.container);
+            sim.container.set_lifecycle(after);
             if let (true, Some(health)) = (started, sim.health_after_start) {
                 sim.container.health = health;
             }
@@ -355,7 +362,7 @@ fn sync_task_containers(containers: &mut BTreeMap<String, SimContainer>, service
             c.name = name.clone();
             c.image = model.service.image.clone();
             c.labels = vec![
-                ("com.docker.swarm.node.id".to_owned(), task.node_id.clone()),
+                (NODE_ID_LABEL.to_owned(), task.node_id.clone()),
                 (SERVICE_ID_LABEL.to_owned(), id.clone()),
                 (SERVICE_NAME_LABEL.to_owned(), model.service.name.clone()),
                 ("com.docker.swarm.task".to_owned(), String::new()),
@@ -412,21 +419,8 @@ fn cpu_window(container: &SimContainer, now_ms: u64) -> (CpuReading, CpuReading)
     (previous, current)
 }
 
-/// Whether a row's labels match a `key` or `key=value` selector, as the
-/// daemon's `label` filter does.
-pub(super) fn label_matches(labels: &[(String, String)], selector: &str) -> bool {
-    match selector.split_once('=') {
-        Some((key, value)) => labels.iter().any(|(k, v)| k == key && v == value),
-        None => labels.iter().any(|(k, _)| k == selector),
-    }
-}
-
 #[async_trait]
-impl Docker for Simulated {
-    fn endpoint(&self) -> &str {
-        ENDPOINT
-    }
-
+impl Containers for Simulated {
     async fn inspect(&self, name: &str) -> Result<Container> {
         self.find(Verb::Inspect, name).map(|found| found.container)
     }
@@ -438,7 +432,7 @@ impl Docker for Simulated {
             .containers
             .values()
             .map(|found| &found.container)
-            .filter(|c| all || is_up(c.status))
+            .filter(|c| all || is_up(c.status.into()))
             .filter(|c| label.is_none_or(|selector| label_matches(&c.labels, selector)))
             .map(|c| {
                 let row = Summary {
@@ -488,10 +482,13 @@ impl Docker for Simulated {
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
         self.stats(name)
     }
+}
 
+#[async_trait]
+impl Services for Simulated {
     async fn service(&self, name: &str) -> Result<Service> {
         self.find_service(Verb::Inspect, name)
-            .map(|found| found.model.service)
+            .map(|mut found| found.model.at(now_ms()).clone().into())
     }
 
     async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
@@ -505,6 +502,7 @@ impl Docker for Simulated {
             .values()
             .map(|found| found.model.summary())
             .filter(|row| label.is_none_or(|selector| label_matches(&row.labels, selector)))
+            .map(ServiceSummary::from)
             .collect())
     }
 
@@ -516,7 +514,11 @@ impl Docker for Simulated {
     ) -> Result<()> {
         // As the engine does: read the service, decide, then send.
         let mut found = self.find_service(Verb::Inspect, name)?;
-        if !found.model.scale(replicas, labels, now_ms())? {
+        let updated = found
+            .model
+            .scale(replicas, labels, now_ms())
+            .map_err(DockerError::Unsuitable)?;
+        if !updated {
             return Ok(());
         }
         refusal(&found.fail, Verb::Scale)?;
@@ -536,7 +538,7 @@ impl Docker for Simulated {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::UpdateState;
+    use crate::contract::{TaskState, UpdateState};
 
     fn container(name: &str, status: Status, labels: &[(&str, &str)]) -> SimContainer {
         SimContainer {
@@ -545,7 +547,7 @@ mod tests {
                 name: name.to_owned(),
                 image: "busybox".to_owned(),
                 status,
-                running: is_up(status),
+                running: is_up(status.into()),
                 health: Health::None,
                 exit_code: 0,
                 restart_count: 0,
@@ -740,7 +742,7 @@ mod tests {
         assert!(started.labels.is_empty());
         assert_eq!(tasks_of(&engine, &before.id).len(), 3);
         assert_eq!(
-            engine.service_states()["api"].model.service,
+            Service::from(engine.service_states()["api"].model.service.clone()),
             started,
             "what the scenario's expectations read"
         );

@@ -202,7 +202,13 @@ mod tests {
                 format!(
                     "Error restarting service: update paused: update paused due to failure or \
                      early termination of task {}",
-                    after.tasks[0].id
+                    // Docker's newest failed task (a retry waits before it).
+                    after
+                        .tasks
+                        .iter()
+                        .find(|task| task.state == sme_guest::services::TaskState::Failed)
+                        .unwrap()
+                        .id
                 )
             );
         }

@@ -188,11 +188,16 @@ mod tests {
             assert_eq!(run(), Err(NOT_RUNNING.to_owned()));
             let service = testing::service_state(SVC).unwrap();
             assert_eq!(service.replicas, Some(2), "the scale stands");
-            assert_eq!(service.tasks.len(), 2);
-            for task in &service.tasks {
-                assert_eq!(task.state, TaskState::Failed);
+            // As Docker keeps them: each slot's failed task, and its retry.
+            let failed: Vec<_> = (service.tasks.iter())
+                .filter(|task| task.state == TaskState::Failed)
+                .collect();
+            assert_eq!(failed.len(), 2);
+            for task in failed {
                 assert_eq!(task.err.as_deref(), Some("task: non-zero exit (1)"));
             }
+            let retries = (service.tasks.iter()).filter(|task| task.state == TaskState::Ready);
+            assert_eq!(retries.count(), 2);
             assert_eq!(
                 sme_guest::clock::now_ms(),
                 testing::NOW_MS + 12_000,

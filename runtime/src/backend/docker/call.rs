@@ -1,17 +1,19 @@
 //! A Docker call as a value: what the engines that only pass calls on, or
 //! keep them, handle once for every method.
 //!
-//! An engine implements [`Docker`]'s typed methods itself ([`super::Engine`],
-//! the simulated one). A wrapper that does the same to every call (recording
-//! it, answering it from a recording, holding back what it would change)
-//! implements [`Relay`] instead: it receives each call as a [`Call`] and
-//! answers a [`Reply`], and [`Docker`] follows. [`send`] turns a call back
-//! into the typed method of the engine a wrapper wraps.
+//! An engine implements the typed methods of [`Containers`] and [`Services`]
+//! itself ([`super::Engine`], the simulated one). A wrapper that does the
+//! same to every call (recording it, answering it from a recording, holding
+//! back what it would change) implements [`Relay`] instead: it receives each
+//! call as a [`Call`] and answers a [`Reply`], and both traits follow.
+//! [`send`] turns a call back into the typed method of the engines a wrapper
+//! wraps.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Docker, DockerError, Result, Stats};
+use super::{DockerError, Result, Stats};
+use crate::backend::{Backends, Containers, Services};
 use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
 
 /// One Docker request, with its arguments.
@@ -217,54 +219,57 @@ impl Reply {
     }
 }
 
-/// Sends `call` to `docker` through its typed method.
-pub async fn send(docker: &dyn Docker, call: Call) -> Result<Reply> {
+/// Sends `call` to the engine of its kind among `engines`, through its
+/// typed method.
+pub async fn send(engines: &Backends, call: Call) -> Result<Reply> {
+    let containers = &*engines.containers;
+    let services = &*engines.services;
     Ok(match call {
-        Call::Inspect { name } => Reply::Container(docker.inspect(&name).await?),
-        Call::List { label, all } => Reply::Summaries(docker.list(label.as_deref(), all).await?),
-        Call::StopTimeout { name } => Reply::StopTimeout(docker.stop_timeout(&name).await?),
-        Call::Start { name } => docker.start(&name).await.map(|()| Reply::Done)?,
+        Call::Inspect { name } => Reply::Container(containers.inspect(&name).await?),
+        Call::List { label, all } => {
+            Reply::Summaries(containers.list(label.as_deref(), all).await?)
+        }
+        Call::StopTimeout { name } => Reply::StopTimeout(containers.stop_timeout(&name).await?),
+        Call::Start { name } => containers.start(&name).await.map(|()| Reply::Done)?,
         Call::Stop {
             name,
             timeout_seconds,
-        } => docker
+        } => containers
             .stop(&name, timeout_seconds)
             .await
             .map(|()| Reply::Done)?,
         Call::Restart {
             name,
             timeout_seconds,
-        } => docker
+        } => containers
             .restart(&name, timeout_seconds)
             .await
             .map(|()| Reply::Done)?,
-        Call::Pause { name } => docker.pause(&name).await.map(|()| Reply::Done)?,
-        Call::Unpause { name } => docker.unpause(&name).await.map(|()| Reply::Done)?,
-        Call::OneShot { name } => Reply::Stats(docker.one_shot(&name).await?),
+        Call::Pause { name } => containers.pause(&name).await.map(|()| Reply::Done)?,
+        Call::Unpause { name } => containers.unpause(&name).await.map(|()| Reply::Done)?,
+        Call::OneShot { name } => Reply::Stats(containers.one_shot(&name).await?),
         Call::Measure { name } => {
-            let (cpu, stats) = docker.measure(&name).await?;
+            let (cpu, stats) = containers.measure(&name).await?;
             Reply::Measured(cpu, stats)
         }
-        Call::Service { name } => Reply::Service(docker.service(&name).await?),
-        Call::Services { label } => Reply::Services(docker.services(label.as_deref()).await?),
+        Call::Service { name } => Reply::Service(services.service(&name).await?),
+        Call::Services { label } => Reply::Services(services.services(label.as_deref()).await?),
         Call::Scale {
             name,
             replicas,
             labels,
-        } => docker
+        } => services
             .scale(&name, replicas, &labels)
             .await
             .map(|()| Reply::Done)?,
-        Call::Redeploy { name } => docker.redeploy(&name).await.map(|()| Reply::Done)?,
+        Call::Redeploy { name } => services.redeploy(&name).await.map(|()| Reply::Done)?,
     })
 }
 
-/// An engine that handles every call the same way: it gets each as a value
-/// and is a [`Docker`] by that alone.
+/// An engine that handles every call the same way: it gets each as a value,
+/// and answers container and service calls by that alone.
 #[async_trait]
 pub trait Relay: Send + Sync + std::fmt::Debug {
-    /// The endpoint, for messages.
-    fn endpoint(&self) -> &str;
     /// Answers one call.
     async fn relay(&self, call: Call) -> Result<Reply>;
 }
@@ -276,11 +281,7 @@ fn mismatched(call: &str, reply: &Reply) -> DockerError {
 }
 
 #[async_trait]
-impl<T: Relay> Docker for T {
-    fn endpoint(&self) -> &str {
-        Relay::endpoint(self)
-    }
-
+impl<T: Relay> Containers for T {
     async fn inspect(&self, name: &str) -> Result<Container> {
         match self.relay(Call::Inspect { name: name.into() }).await? {
             Reply::Container(container) => Ok(container),
@@ -351,7 +352,10 @@ impl<T: Relay> Docker for T {
             other => Err(mismatched("measure", &other)),
         }
     }
+}
 
+#[async_trait]
+impl<T: Relay> Services for T {
     async fn service(&self, name: &str) -> Result<Service> {
         match self.relay(Call::Service { name: name.into() }).await? {
             Reply::Service(service) => Ok(service),

@@ -19,7 +19,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::raw::{self, RawClient};
-use super::{Docker, DockerError, Result, Stats};
+use super::{DockerError, Result, Stats};
+use crate::backend::{Containers, Services};
 use crate::contract::{
     Container, CpuReading, Health, Mode, Sample, Service, ServiceSummary, Status, Summary, Task,
     TaskState, UpdateState,
@@ -27,8 +28,6 @@ use crate::contract::{
 use crate::names::could_be_id_prefix;
 
 mod services;
-
-use services::{force_update, rescale, service_record, service_summary};
 
 /// The Engine API version SME speaks: the first with one-shot stats (Docker
 /// 20.10). Newer daemons accept it, and naming it saves a version
@@ -167,11 +166,7 @@ impl Engine {
 }
 
 #[async_trait]
-impl Docker for Engine {
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
+impl Containers for Engine {
     async fn inspect(&self, name: &str) -> Result<Container> {
         container(name, self.inspect_raw(name).await?)
     }
@@ -268,46 +263,6 @@ impl Docker for Engine {
                 sample: sample(&stats),
             },
         ))
-    }
-
-    async fn service(&self, name: &str) -> Result<Service> {
-        let service = self.service_raw(name).await?;
-        let id = service
-            .id
-            .as_deref()
-            .ok_or_else(|| DockerError::Protocol(format!("inspect of service {name} has no ID")))?;
-        let tasks = self.tasks_raw(name, id).await?;
-        service_record(name, service, tasks)
-    }
-
-    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
-        let filters =
-            label.map(|label| HashMap::from([("label".to_owned(), vec![label.to_owned()])]));
-        let options = ListServicesOptions {
-            filters,
-            ..Default::default()
-        };
-        let rows = self
-            .client
-            .list_services(Some(options))
-            .await
-            .map_err(|e| self.failure("", e))?;
-        Ok(rows.into_iter().filter_map(service_summary).collect())
-    }
-
-    async fn scale(
-        &self,
-        name: &str,
-        replicas: u64,
-        labels: &[(String, Option<String>)],
-    ) -> Result<()> {
-        self.update(name, |spec| rescale(name, spec, replicas, labels))
-            .await
-    }
-
-    async fn redeploy(&self, name: &str) -> Result<()> {
-        self.update(name, |spec| force_update(name, spec).map(|()| true))
-            .await
     }
 }
 

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::ContainersHost;
+use crate::backend::Containers;
 use crate::backend::Kind;
-use crate::backend::docker::{self, Docker};
+use crate::backend::docker;
 use crate::contract::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::host::{listing_described, listing_pattern};
 use crate::sandbox::gate::Scope;
@@ -21,11 +22,11 @@ impl ContainersHost {
     ) -> wasmtime::Result<Result<(), CallError>>
     where
         F: for<'a> FnOnce(
-            &'a dyn Docker,
+            &'a dyn Containers,
             &'a str,
         ) -> futures_util::future::BoxFuture<'a, docker::Result<()>>,
     {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         // The audit line of a stop or restart records the grace period asked
         // for, so a shortened one is on record.
         self.gate
@@ -35,7 +36,7 @@ impl ContainersHost {
                 |_| timeout_seconds,
                 |budget| async move {
                     check_timeout(verb, timeout_seconds, budget)?;
-                    call(docker, name).await.map_err(CallError::from)
+                    call(engine, name).await.map_err(CallError::from)
                 },
             )
             .await
@@ -63,23 +64,23 @@ fn check_timeout(
 
 impl containers::Host for ContainersHost {
     async fn inspect(&mut self, name: String) -> wasmtime::Result<Result<Container, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let name = name.as_str();
         self.gate
             .call(Verb::Inspect, Scope::Container(name), |_| async move {
-                docker.inspect(name).await.map_err(CallError::from)
+                engine.inspect(name).await.map_err(CallError::from)
             })
             .await
     }
 
     async fn list(&mut self, filter: Filter) -> wasmtime::Result<Result<Vec<Summary>, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let described = listing_described(filter.name.as_deref(), filter.label.as_deref());
         let rows = self
             .gate
             .call(Verb::List, Scope::Listing(&described), |_| async {
                 let pattern = listing_pattern(filter.name.as_deref(), filter.label.as_deref())?;
-                let rows = docker.list(filter.label.as_deref(), filter.all).await?;
+                let rows = engine.list(filter.label.as_deref(), filter.all).await?;
                 Ok(rows
                     .into_iter()
                     .filter(|row| pattern.as_ref().is_none_or(|p| p.matches(&row.name)))
@@ -140,7 +141,7 @@ impl container_config::Host for ContainersHost {
         &mut self,
         name: String,
     ) -> wasmtime::Result<Result<Option<u32>, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let name = name.as_str();
         // Part of what `docker inspect` shows, so the `inspect` verb covers it.
         self.gate
@@ -148,7 +149,7 @@ impl container_config::Host for ContainersHost {
                 Verb::Inspect,
                 Scope::Container(name),
                 |own: &Option<u32>| *own,
-                |_| async move { docker.stop_timeout(name).await.map_err(CallError::from) },
+                |_| async move { engine.stop_timeout(name).await.map_err(CallError::from) },
             )
             .await
     }

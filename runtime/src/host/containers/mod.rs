@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::backend::docker::Docker;
+use crate::backend::Containers;
 use crate::contract::{container_config, containers};
 use crate::sandbox::gate::Gate;
 
@@ -16,13 +16,13 @@ use crate::sandbox::gate::Gate;
 #[derive(Debug)]
 pub struct ContainersHost {
     gate: Arc<Gate>,
-    docker: Arc<dyn Docker>,
+    containers: Arc<dyn Containers>,
 }
 
 impl ContainersHost {
     /// The capability for one module's run.
-    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>) -> ContainersHost {
-        ContainersHost { gate, docker }
+    pub fn new(gate: Arc<Gate>, containers: Arc<dyn Containers>) -> ContainersHost {
+        ContainersHost { gate, containers }
     }
 }
 

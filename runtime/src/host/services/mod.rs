@@ -8,24 +8,16 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::backend::docker::Docker;
+use crate::backend::Backends;
 use crate::config::swarm::Mode;
 use crate::contract::services;
 use crate::sandbox::gate::Gate;
-
-/// Most notes one `scale` may set: a policy remembers a count or two, not
-/// a database.
-pub const MAX_NOTES: usize = 8;
-/// Longest note key, before the `sme.note.` prefix.
-pub const MAX_NOTE_KEY: usize = 64;
-/// Longest note value, in bytes: labels travel in every service inspection.
-pub const MAX_NOTE_VALUE: usize = 256;
 
 /// What the `services` host functions need.
 #[derive(Debug)]
 pub struct ServicesHost {
     gate: Arc<Gate>,
-    docker: Arc<dyn Docker>,
+    backends: Backends,
     mode: Mode,
     state_dir: Option<PathBuf>,
 }
@@ -36,13 +28,13 @@ impl ServicesHost {
     /// request is about it.
     pub fn new(
         gate: Arc<Gate>,
-        docker: Arc<dyn Docker>,
+        backends: Backends,
         mode: Mode,
         state_dir: Option<PathBuf>,
     ) -> ServicesHost {
         ServicesHost {
             gate,
-            docker,
+            backends,
             mode,
             state_dir,
         }

@@ -4,28 +4,28 @@ use std::time::Duration;
 
 use super::StatsHost;
 use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE};
-use crate::backend::docker::Docker;
+use crate::backend::Containers;
 use crate::contract::{CallError, Measurement, Sample, Status, cpu_window, stats};
 use crate::sandbox::gate::Scope;
 use crate::sandbox::grants::Verb;
 
 impl stats::Host for StatsHost {
     async fn one_shot(&mut self, name: String) -> wasmtime::Result<Result<Sample, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| async move {
-                Ok(docker.one_shot(name).await?.sample)
+                Ok(engine.one_shot(name).await?.sample)
             })
             .await
     }
 
     async fn measure(&mut self, name: String) -> wasmtime::Result<Result<Measurement, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| async move {
-                let (previous, stats) = docker.measure(name).await?;
+                let (previous, stats) = engine.measure(name).await?;
                 Ok(Measurement {
                     previous,
                     current: stats.sample,
@@ -58,13 +58,13 @@ impl StatsHost {
         name: String,
         max_age: Duration,
     ) -> wasmtime::Result<Result<Measurement, CallError>> {
-        let docker = &*self.docker;
+        let engine = &*self.containers;
         let history = self.history();
         let history = history.as_ref();
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| {
-                measure_kept(docker, history, name, max_age)
+                measure_kept(engine, history, name, max_age)
             })
             .await
     }
@@ -74,7 +74,7 @@ impl StatsHost {
 /// `history` at most `max_age` old, else the daemon's own measurement; the
 /// new reading is kept for the next run. Shared with `services.task-stats`.
 pub(crate) async fn measure_kept(
-    docker: &dyn Docker,
+    engine: &dyn Containers,
     history: Option<&History>,
     name: &str,
     max_age: Duration,
@@ -82,11 +82,11 @@ pub(crate) async fn measure_kept(
     // Inspecting is quick (no stats collection): it gives the ID
     // the readings are kept under, and whether there is anything
     // to measure at all.
-    let container = docker.inspect(name).await?;
+    let container = engine.inspect(name).await?;
     // A paused container's counters stand still: docker shows
     // 0 %, which a window reaching back before the pause would not.
     if !container.running || container.status == Status::Paused {
-        let current = docker.one_shot(name).await?.sample;
+        let current = engine.one_shot(name).await?.sample;
         return Ok(Measurement {
             previous: None,
             current,
@@ -95,7 +95,7 @@ pub(crate) async fn measure_kept(
     let mut kept = history.map(|h| h.load(&container.id)).unwrap_or_default();
     let mut measurement = None;
     if kept.could_serve(unix_ns_now(), max_age) {
-        let now = docker.one_shot(name).await?.sample;
+        let now = engine.one_shot(name).await?.sample;
         measurement = kept
             .baseline_for(&now.cpu, max_age)
             .map(|previous| Measurement {
@@ -107,7 +107,7 @@ pub(crate) async fn measure_kept(
         Some(measurement) => measurement,
         None => {
             // Nothing recent enough: measure the way docker does.
-            let (previous, measured) = docker.measure(name).await?;
+            let (previous, measured) = engine.measure(name).await?;
             if let Some(previous) = &previous {
                 kept.remember(previous);
             }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::backend::docker::Docker;
+use crate::backend::Containers;
 use crate::contract::{cpu_window, stats};
 use crate::sandbox::gate::Gate;
 use history::History;
@@ -22,17 +22,21 @@ use history::History;
 #[derive(Debug)]
 pub struct StatsHost {
     gate: Arc<Gate>,
-    docker: Arc<dyn Docker>,
+    containers: Arc<dyn Containers>,
     state_dir: Option<PathBuf>,
 }
 
 impl StatsHost {
     /// The capability for one module's run; CPU readings are kept under
     /// `state_dir` between runs (none kept when `None`).
-    pub fn new(gate: Arc<Gate>, docker: Arc<dyn Docker>, state_dir: Option<PathBuf>) -> StatsHost {
+    pub fn new(
+        gate: Arc<Gate>,
+        containers: Arc<dyn Containers>,
+        state_dir: Option<PathBuf>,
+    ) -> StatsHost {
         StatsHost {
             gate,
-            docker,
+            containers,
             state_dir,
         }
     }

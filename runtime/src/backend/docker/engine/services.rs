@@ -10,6 +10,49 @@ use super::*;
 /// bound on the requests one call can make.
 const UPDATE_RETRIES: usize = 5;
 
+#[async_trait]
+impl Services for Engine {
+    async fn service(&self, name: &str) -> Result<Service> {
+        let service = self.service_raw(name).await?;
+        let id = service
+            .id
+            .as_deref()
+            .ok_or_else(|| DockerError::Protocol(format!("inspect of service {name} has no ID")))?;
+        let tasks = self.tasks_raw(name, id).await?;
+        service_record(name, service, tasks)
+    }
+
+    async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
+        let filters =
+            label.map(|label| HashMap::from([("label".to_owned(), vec![label.to_owned()])]));
+        let options = ListServicesOptions {
+            filters,
+            ..Default::default()
+        };
+        let rows = self
+            .client
+            .list_services(Some(options))
+            .await
+            .map_err(|e| self.failure("", e))?;
+        Ok(rows.into_iter().filter_map(service_summary).collect())
+    }
+
+    async fn scale(
+        &self,
+        name: &str,
+        replicas: u64,
+        labels: &[(String, Option<String>)],
+    ) -> Result<()> {
+        self.update(name, |spec| rescale(name, spec, replicas, labels))
+            .await
+    }
+
+    async fn redeploy(&self, name: &str) -> Result<()> {
+        self.update(name, |spec| force_update(name, spec).map(|()| true))
+            .await
+    }
+}
+
 impl Engine {
     /// A failed service request: there the daemon's 404 means the service
     /// named is not there (or no longer, for a task listing or an update).

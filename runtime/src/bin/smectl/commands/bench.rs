@@ -29,8 +29,8 @@
 //! configuration instead (each run starts from the scenario's state): the
 //! policy's own time with no daemon in it.
 //!
-//! [`measure`] takes the Docker as an `Arc<dyn Docker>`, so the same
-//! measurement runs against any engine behind the trait.
+//! [`measure`] takes the engines as [`Backends`], so the same measurement
+//! runs against any engine behind the backend's traits.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use sme::backend::{self, docker::Docker};
+use sme::backend::{self, Backends};
 use sme::config::{Config, Env};
 use sme::policy::loader::{Loader, Source};
 use sme::policy::{self, Policy, PolicyDir};
@@ -142,7 +142,7 @@ pub struct Report {
 /// Prints the report; `Ok(false)` when a run would have exited 1.
 pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
     let deployment = Config::load(env)?;
-    let (config, engine): (Config, Arc<dyn Docker>) = match bench.scenario {
+    let (config, engine): (Config, Backends) = match bench.scenario {
         Some(file) => {
             if bench.real {
                 bail!("--real with --scenario: a scenario's engine is simulated; leave out --real");
@@ -153,7 +153,7 @@ pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
             let config = scenario
                 .config(env, deployment.cache_dir.as_deref())
                 .map_err(|error| anyhow!("{}: {error}", file.display()))?;
-            (config, Arc::new(scenario.engine()))
+            (config, Backends::of(Arc::new(scenario.engine())))
         }
         None => {
             let engine = backend::connect(&deployment.docker_host)?;
@@ -177,11 +177,11 @@ pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
     Ok(success)
 }
 
-/// Measures `bench` against `docker`: the policy `sme` would run for the
+/// Measures `bench` against `engines`: the policy `sme` would run for the
 /// operation, compiled cold, then run warm.
 pub async fn measure(
     config: &Config,
-    docker: Arc<dyn Docker>,
+    engines: Backends,
     bench: Bench<'_>,
 ) -> anyhow::Result<Report> {
     let Bench {
@@ -200,7 +200,8 @@ pub async fn measure(
     sme::names::check_container(service)?;
     // Before anything is timed: an unreachable daemon or a missing container
     // would only measure how fast a failure is.
-    docker
+    engines
+        .containers
         .inspect(service)
         .await
         .with_context(|| format!("cannot bench {operation} of {service}"))?;
@@ -216,7 +217,7 @@ pub async fn measure(
         let _ = cache.store(&policy, &component);
     }
 
-    let mut output = once(config, &docker, bench).await?.1;
+    let mut output = once(config, &engines, bench).await?.1;
     // What the warm runs loaded: a file compiles every time when the cache
     // cannot be used, and the report says so.
     let source = Loader::new(config.cache_dir.as_deref())
@@ -226,7 +227,7 @@ pub async fn measure(
     let mut runs = Vec::new();
     for _ in 0..bench.runs {
         tokio::time::sleep(bench.interval).await;
-        let (times, answered) = once(config, &docker, bench).await?;
+        let (times, answered) = once(config, &engines, bench).await?;
         runs.push(times);
         output = answered;
     }
@@ -243,20 +244,23 @@ pub async fn measure(
 /// One request served as `sme` serves it, timed.
 async fn once(
     config: &Config,
-    engine: &Arc<dyn Docker>,
+    engine: &Backends,
     bench: Bench<'_>,
 ) -> anyhow::Result<(RunTimes, String)> {
     let audit = Audit::open(config.audit_log.as_deref(), config.strictness)?.capturing();
-    let (audit, docker): (_, Arc<dyn Docker>) = if bench.real {
+    let (audit, engines) = if bench.real {
         (audit, engine.clone())
     } else {
-        (audit.dry_run(), Arc::new(DryRun::new(engine.clone())))
+        (
+            audit.dry_run(),
+            Backends::of(Arc::new(DryRun::new(engine.clone()))),
+        )
     };
     let audit = Arc::new(audit);
     let started = Instant::now();
     let outcome = sme::run::executor::serve(
         config.clone(),
-        docker,
+        engines,
         audit.clone(),
         bench.service,
         bench.operation,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sme::backend::recording::{RECORD_VERSION, RecordFile, RecordedModule, Recording};
-use sme::backend::{self, docker::Docker};
+use sme::backend::{self, Backends};
 use sme::config::{Config, Env};
 use sme::sandbox::audit::Audit;
 use sme::sandbox::grants::Verb;
@@ -53,9 +53,9 @@ pub fn run(
     let audit = Arc::new(if dry_run { audit.dry_run() } else { audit });
     let engine = backend::connect(&config.docker_host)?;
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
-    let docker = dry.clone().map_or(engine, |d| d as Arc<dyn Docker>);
-    let recording = record.map(|_| Arc::new(Recording::new(docker.clone())));
-    let docker = recording.clone().map_or(docker, |r| r as Arc<dyn Docker>);
+    let engines = dry.clone().map_or(engine, Backends::of);
+    let recording = record.map(|_| Arc::new(Recording::new(engines.clone())));
+    let engines = recording.clone().map_or(engines, Backends::of);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,7 +63,7 @@ pub fn run(
         .context("starting the async runtime")?;
     let outcome = runtime.block_on(sme::run::executor::serve(
         config,
-        docker,
+        engines,
         audit.clone(),
         service,
         operation,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use sme::backend::docker::Docker;
+use sme::backend::Backends;
 use sme::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile};
 use sme::config::{Config, Env};
 use sme::policy::loader::Loader;
@@ -176,7 +176,7 @@ async fn scenario_verdict(
     let ran = match scenario.config(env, cache_dir) {
         Ok(config) => {
             let engine = Arc::new(scenario.engine());
-            scenario::run(&scenario, subject, config, engine.clone())
+            scenario::run(&scenario, subject, config, Backends::of(engine.clone()))
                 .await
                 .map(|ran| (ran, engine.containers(), engine.service_states()))
         }
@@ -237,15 +237,9 @@ async fn replay_verdict(
         expect: scenario::Expect::default(),
     };
     let config: Result<Config, String> = scenario.config(env, cache_dir);
-    let replay = Arc::new(Replay::new(
-        format!("the recording {}", file.display()),
-        record.calls.clone(),
-    ));
+    let replay = Arc::new(Replay::new(record.calls.clone()));
     let ran = match config {
-        Ok(config) => {
-            let docker: Arc<dyn Docker> = replay.clone();
-            scenario::run(&scenario, subject, config, docker).await
-        }
+        Ok(config) => scenario::run(&scenario, subject, config, Backends::of(replay.clone())).await,
         Err(error) => Err(error),
     };
     match ran {

@@ -1,0 +1,392 @@
+"""The rules the fake host follows, as the runtime's engines follow them.
+
+A Python copy of the ``sme-model`` crate (``runtime/model``), which the
+runtime and the Rust SDK's fake share: name patterns and label selectors,
+notes, the container lifecycle and the Swarm service model. The table of
+cases in ``runtime/model/cases.json`` runs against both (here in
+``tests/test_cases.py``), so the copies cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Tuple
+
+from . import types as t
+
+# Names ----------------------------------------------------------------------
+
+_PATTERN_BYTES = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-*?")
+
+
+def valid_pattern(pattern: str) -> bool:
+    """Container-name characters and the wildcards ``*`` and ``?``."""
+    data = pattern.encode()
+    return bool(data) and all(b in _PATTERN_BYTES for b in data)
+
+
+def bad_pattern(pattern: str) -> str:
+    return (f"bad name pattern {_quoted(pattern)}: use container-name characters [a-zA-Z0-9_.-] and the "
+            "wildcards * and ?")
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether ``name`` matches the whole pattern; a name with ``/`` never does."""
+    if "/" in name:
+        return False
+    p = n = 0
+    star: Optional[Tuple[int, int]] = None
+    while n < len(name):
+        if p < len(pattern) and pattern[p] == "*":
+            star = (p, n)
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", name[n]):
+            p += 1
+            n += 1
+        elif star is not None:
+            p, n = star[0] + 1, star[1] + 1
+            star = (star[0], star[1] + 1)
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
+
+
+def label_matches(labels: List[Tuple[str, str]], selector: str) -> bool:
+    """A ``key`` or ``key=value`` selector, as the daemon's ``label`` filter."""
+    if "=" in selector:
+        key, _, value = selector.partition("=")
+        return any(k == key and v == value for k, v in labels)
+    return any(k == selector for k, _ in labels)
+
+
+def shown(text: str) -> str:
+    """A possibly hostile string as the runtime shows it: quoted, escaped, the
+    first 64 characters."""
+    return _quoted(text[:64]) + ("..." if len(text) > 64 else "")
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted and escaped as Rust's ``{:?}`` writes it."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{{{ord(c):x}}}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+# Notes ----------------------------------------------------------------------
+
+MAX_NOTES = 8
+MAX_NOTE_KEY = 64
+MAX_NOTE_VALUE = 256
+_NOTE_KEY_BYTES = set(b"abcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+def note_labels(notes: List[Tuple[str, Optional[str]]]) -> List[Tuple[str, Optional[str]]]:
+    """The labels a module's notes are kept in; raises InvalidArgument as the runtime refuses them."""
+    if len(notes) > MAX_NOTES:
+        raise t.InvalidArgument(f"{len(notes)} notes in one scale: at most {MAX_NOTES}")
+    labels = []
+    for key, value in notes:
+        data = key.encode()
+        if not data or len(data) > MAX_NOTE_KEY or not all(b in _NOTE_KEY_BYTES for b in data):
+            raise t.InvalidArgument(
+                f"note key {shown(key)} is not 1 to {MAX_NOTE_KEY} characters of [a-z0-9.-]")
+        if value is not None and len(value.encode()) > MAX_NOTE_VALUE:
+            raise t.InvalidArgument(f"note {key} is longer than {MAX_NOTE_VALUE} bytes")
+        labels.append((t.NOTE_PREFIX + key, value))
+    return labels
+
+
+# Containers -----------------------------------------------------------------
+
+_UP = (t.Status.RUNNING, t.Status.PAUSED, t.Status.RESTARTING)
+
+
+def is_up(status: t.Status) -> bool:
+    """Docker's ``State.Running``: true while paused or restarting too."""
+    return status in _UP
+
+
+def _started(c: t.Container, now_ms: int) -> None:
+    c.status, c.running, c.exit_code, c.started_ms = t.Status.RUNNING, True, 0, now_ms
+    if c.health != t.Health.NONE:
+        c.health = t.Health.STARTING
+
+
+def _stopped(c: t.Container, now_ms: int) -> None:
+    c.status, c.running, c.exit_code, c.finished_ms = t.Status.EXITED, False, 0, now_ms
+    if c.health != t.Health.NONE:
+        c.health = t.Health.UNHEALTHY
+
+
+def apply(op: str, c: t.Container, now_ms: int) -> None:
+    """Applies ``op`` (start, stop, restart, pause, unpause) to ``c`` as the
+    daemon does; raises Docker with its words, leaving ``c`` as it was."""
+    s = t.Status
+    removal = c.status in (s.REMOVING, s.DEAD)
+    if op == "start":
+        if removal:
+            raise t.Docker("container is marked for removal and cannot be started")
+        if c.status == s.PAUSED:
+            raise t.Docker("cannot start a paused container, try unpause instead")
+        if not is_up(c.status):
+            _started(c, now_ms)
+    elif op == "stop":
+        if is_up(c.status):
+            _stopped(c, now_ms)
+    elif op == "restart":
+        if removal:
+            raise t.Docker("container is marked for removal and cannot be started")
+        if is_up(c.status):
+            _stopped(c, now_ms)
+        _started(c, now_ms)
+    elif op == "pause":
+        if c.status == s.PAUSED:
+            raise t.Docker(f"Container {c.id} is already paused")
+        if c.status == s.RESTARTING:
+            raise t.Docker(f"Container {c.id} is restarting, wait until the container is running")
+        if c.status != s.RUNNING:
+            raise t.Docker(f"Container {c.id} is not running")
+        c.status = s.PAUSED
+        if c.health != t.Health.NONE:
+            c.health = t.Health.UNHEALTHY
+    elif op == "unpause":
+        if c.status != s.PAUSED:
+            raise t.Docker(f"Container {c.id} is not paused")
+        c.status = s.RUNNING
+    else:
+        raise ValueError(f"not a lifecycle call: {op}")
+
+
+# Swarm services -------------------------------------------------------------
+
+TASK_HISTORY = 5
+_CURRENT = (t.TaskState.RUNNING, t.TaskState.READY, t.TaskState.ACCEPTED)
+_UPDATE_COMPLETED = "update completed"
+
+
+def _is_current(task: t.Task) -> bool:
+    return task.desired_state in _CURRENT
+
+
+def _place(task: t.Task) -> Tuple[int, str]:
+    # Slots sort before nodes: (0, slot) for a replicated service's task.
+    return (task.slot, "") if task.slot is not None else (-1, task.node_id)
+
+
+@dataclass
+class ServiceModel:
+    """One service and how scale and redeploy change it (``sme_model::swarm``)."""
+
+    service: t.Service
+    nodes: List[str]
+    failing: bool = False
+    starts_after_ms: int = 0
+    stops_after_ms: int = 0
+    pending: List[Tuple[str, int, bool]] = field(default_factory=list)  # task, at, stopping
+    update_task: Optional[str] = None
+    made: int = 0
+
+    @classmethod
+    def deploy(cls, name: str, replicas: Optional[int], created_ms: int, *, started_ms: Optional[int] = None,
+               image: str = "busybox:latest", nodes: int = 1, labels: Optional[List[Tuple[str, str]]] = None,
+               version: int = 11, failing: bool = False, starts_after_ms: int = 0,
+               stops_after_ms: int = 0, index: int = 0) -> "ServiceModel":
+        mode = t.Mode.REPLICATED if replicas is not None else t.Mode.GLOBAL
+        service = t.Service(f"s{index:024d}", name, image, mode, replicas, 0, 0, [], t.UpdateState.NONE, "",
+                            sorted(labels or []), version, created_ms, created_ms)
+        model = cls(service, [f"node{n:021d}" for n in range(max(nodes, 1))], failing)
+        model._fill(created_ms if started_ms is None else started_ms)
+        model.starts_after_ms, model.stops_after_ms = starts_after_ms, stops_after_ms
+        model._recount()
+        return model
+
+    def at(self, now_ms: int) -> t.Service:
+        """The service as it stands at ``now_ms`` (a copy)."""
+        self._settle(now_ms)
+        s = self.service
+        return replace(s, tasks=[replace(k) for k in s.tasks], labels=list(s.labels))
+
+    def scale(self, replicas: int, labels: List[Tuple[str, Optional[str]]], now_ms: int) -> bool:
+        s = self.service
+        if s.mode == t.Mode.GLOBAL:
+            raise t.InvalidArgument(
+                f"service {s.name} is global: it runs one task per node and has no replica count to scale")
+        self._settle(now_ms)
+        current = dict(s.labels)
+        if s.replicas == replicas and all(current.get(k) == v for k, v in labels):
+            return False
+        for key, value in labels:
+            current.pop(key, None)
+            if value is not None:
+                current[key] = value
+        s.labels = sorted(current.items())
+        s.replicas = replicas
+        self._updated(now_ms)
+        for place in self._current()[replicas:]:
+            self._retire(place, t.TaskState.REMOVE, now_ms)
+        self._fill(now_ms)
+        self._settle(now_ms)
+        return True
+
+    def redeploy(self, now_ms: int) -> None:
+        self._settle(now_ms)
+        self._updated(now_ms)
+        self.update_task = None
+        delayed = self.starts_after_ms > 0 or self.stops_after_ms > 0
+        for place in self._current():
+            self._retire(place, t.TaskState.SHUTDOWN, now_ms)
+            task_id = self._add(place[0], place[1], now_ms)
+            if delayed:
+                self.update_task = self.update_task or task_id
+                self.service.update_state, self.service.update_message = t.UpdateState.UPDATING, "update in progress"
+                continue
+            if self.failing:
+                self._end_update(task_id)
+                self._recount()
+                return
+            self._end_update(None)
+        self._settle(now_ms)
+
+    def container_name(self, task: t.Task) -> str:
+        place = task.slot if task.slot is not None else task.node_id
+        return f"{self.service.name}.{place}.{task.id}"
+
+    def _updated(self, now_ms: int) -> None:
+        s = self.service
+        current = {_place(k) for k in s.tasks if _is_current(k)}
+        s.tasks = [k for k in s.tasks if _place(k) in current or k.slot is None or s.replicas is None
+                   or k.slot <= s.replicas]
+        s.version += 1
+        s.updated_ms = now_ms
+        s.update_state, s.update_message = t.UpdateState.NONE, ""
+
+    def _current(self) -> List[Tuple[Optional[int], str]]:
+        places: Dict[Tuple[int, str], Tuple[Optional[int], str]] = {}
+        for k in self.service.tasks:
+            if _is_current(k):
+                places[_place(k)] = (k.slot, k.node_id)
+        return [places[key] for key in sorted(places)]
+
+    def _fill(self, now_ms: int) -> None:
+        current = self._current()
+        if self.service.replicas is None:
+            wanted = [(None, node) for node in self.nodes]
+        else:
+            taken = {slot for slot, _ in current}
+            missing = max(self.service.replicas - len(current), 0)
+            wanted, slot = [], 1
+            while len(wanted) < missing:
+                if slot not in taken:
+                    wanted.append((slot, self.nodes[(slot - 1) % len(self.nodes)]))
+                slot += 1
+        for slot, node in wanted:
+            if not any(s == slot and (slot is not None or n == node) for s, n in current):
+                self._add(slot, node, now_ms)
+
+    def _retire(self, place: Tuple[Optional[int], str], desired: t.TaskState, now_ms: int) -> None:
+        s = self.service
+        for index, k in enumerate(s.tasks):
+            if _is_current(k) and k.slot == place[0] and k.node_id == place[1]:
+                break
+        else:
+            return
+        task = s.tasks.pop(index)
+        self.pending = [p for p in self.pending if p[0] != task.id]
+        task.desired_state = desired
+        if task.state == t.TaskState.RUNNING and self.stops_after_ms > 0:
+            self.pending.append((task.id, now_ms + self.stops_after_ms, True))
+            s.tasks.insert(0, task)
+            return
+        if desired == t.TaskState.REMOVE:
+            return
+        _shut_down(task, now_ms)
+        s.tasks.insert(0, task)
+
+    def _add(self, slot: Optional[int], node: str, now_ms: int) -> str:
+        task = self._task(slot, node, now_ms)
+        task.container_id = f"{task.id:0>64}"
+        self.service.tasks.insert(0, task)
+        if self.starts_after_ms > 0:
+            task.state, task.message = t.TaskState.STARTING, "starting"
+            self.pending.append((task.id, now_ms + self.starts_after_ms, False))
+        else:
+            self._run_or_fail(task, now_ms)
+        here = _place(task)
+        kept, tasks = 0, []
+        for k in self.service.tasks:
+            if _place(k) == here:
+                kept += 1
+                if kept > TASK_HISTORY and not _is_current(k):
+                    continue
+            tasks.append(k)
+        self.service.tasks = tasks
+        return task.id
+
+    def _run_or_fail(self, task: t.Task, now_ms: int) -> None:
+        task.state, task.message, task.updated_ms = t.TaskState.RUNNING, "started", now_ms
+        if not self.failing:
+            return
+        task.desired_state, task.state = t.TaskState.SHUTDOWN, t.TaskState.FAILED
+        task.err, task.exit_code = "task: non-zero exit (1)", 1
+        retry = self._task(task.slot, task.node_id, now_ms)
+        retry.desired_state = retry.state = t.TaskState.READY
+        retry.message = "prepared"
+        self.service.tasks.insert(0, retry)
+
+    def _task(self, slot: Optional[int], node: str, now_ms: int) -> t.Task:
+        self.made += 1
+        task_id = f"t{self.service.id[1:5]}{self.made:020d}"
+        return t.Task(task_id, node, slot, t.TaskState.RUNNING, t.TaskState.RUNNING, "started", None, None, None,
+                      now_ms)
+
+    def _settle(self, now_ms: int) -> None:
+        due = sorted((p for p in self.pending if p[1] <= now_ms), key=lambda p: p[1])
+        self.pending = [p for p in self.pending if p[1] > now_ms]
+        for task_id, at, stopping in due:
+            found = [k for k in self.service.tasks if k.id == task_id]
+            if not found:
+                continue
+            task = found[0]
+            if not stopping:
+                self._run_or_fail(task, at)
+            elif task.desired_state == t.TaskState.REMOVE:
+                self.service.tasks.remove(task)
+            else:
+                _shut_down(task, at)
+        if self.service.update_state == t.UpdateState.UPDATING and not self.pending:
+            first, self.update_task = self.update_task, None
+            self._end_update(first)
+        self._recount()
+
+    def _end_update(self, failed: Optional[str]) -> None:
+        s = self.service
+        if failed is not None and self.failing:
+            s.update_state = t.UpdateState.PAUSED
+            s.update_message = f"update paused due to failure or early termination of task {failed}"
+        else:
+            s.update_state, s.update_message = t.UpdateState.COMPLETED, _UPDATE_COMPLETED
+
+    def _recount(self) -> None:
+        s = self.service
+        s.running_tasks = sum(k.state == t.TaskState.RUNNING for k in s.tasks)
+        s.desired_tasks = s.replicas if s.replicas is not None else sum(
+            k.desired_state == t.TaskState.RUNNING for k in s.tasks)
+        s.tasks.sort(key=lambda k: -k.updated_ms)
+
+
+def _shut_down(task: t.Task, at_ms: int) -> None:
+    if task.state == t.TaskState.RUNNING:
+        task.exit_code = 0
+    task.state, task.message, task.updated_ms = t.TaskState.SHUTDOWN, "shutdown", at_ms

@@ -1,0 +1,93 @@
+//! Names as policies write them: patterns that select containers and
+//! services by name, label selectors, and hostile strings in messages.
+
+use std::fmt;
+
+/// Whether `pattern` is a name pattern SME accepts: container-name
+/// characters (`[a-zA-Z0-9_.-]`) and the wildcards `*` and `?`.
+pub fn valid_pattern(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'?'))
+}
+
+/// The refusal of a name pattern that is not [`valid_pattern`].
+pub fn bad_pattern(pattern: &str) -> String {
+    format!(
+        "bad name pattern {pattern:?}: use container-name characters [a-zA-Z0-9_.-] and the \
+         wildcards * and ?"
+    )
+}
+
+/// Whether `name` matches the whole `pattern`, where `*` matches any run of
+/// characters and `?` one. A name with a `/` never does, whatever the
+/// wildcards: it is a legacy link alias (`a/b`), not an object's own name,
+/// and matching it would reach another container.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    !name.contains('/') && glob(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Matches `*` and `?` wildcards, iteratively with one backtrack point, so a
+/// hostile pattern cannot make matching exponential.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Whether `labels` match a `key` or `key=value` selector, as the daemon's
+/// `label` filter matches them.
+pub fn label_matches(labels: &[(String, String)], selector: &str) -> bool {
+    match selector.split_once('=') {
+        Some((key, value)) => labels.iter().any(|(k, v)| k == key && v == value),
+        None => labels.iter().any(|(k, _)| k == selector),
+    }
+}
+
+/// A possibly hostile string, printed escaped, quoted and shortened so that
+/// an error message stays one readable line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown(String);
+
+impl Shown {
+    /// Longest part of the original string that is shown.
+    const MAX_SHOWN: usize = 64;
+
+    /// Wraps `text` for display.
+    pub fn new(text: &str) -> Shown {
+        Shown(text.to_owned())
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut chars = self.0.chars();
+        let head: String = chars.by_ref().take(Self::MAX_SHOWN).collect();
+        if chars.next().is_some() {
+            write!(f, "{head:?}...")
+        } else {
+            write!(f, "{head:?}")
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! A module's notes on a Swarm service (`services.scale`): small key-value
+//! pairs kept in the service's labels, under [`NOTE_PREFIX`], so that a
+//! later run (a start after a stop) can read them back.
+
+use crate::names::Shown;
+
+/// The label keys notes are kept under. A grant can never select on them:
+/// a module could otherwise widen its own grant by labelling a service.
+pub const NOTE_PREFIX: &str = "sme.note.";
+/// Most notes one `scale` may set: a policy remembers a count or two, not
+/// a database.
+pub const MAX_NOTES: usize = 8;
+/// Longest note key, before the prefix.
+pub const MAX_NOTE_KEY: usize = 64;
+/// Longest note value, in bytes: labels travel in every service inspection.
+pub const MAX_NOTE_VALUE: usize = 256;
+
+/// A module's notes as the labels they are kept in (a `None` value removes
+/// the note), or why they are refused: too many, a key that is not 1 to
+/// [`MAX_NOTE_KEY`] characters of `[a-z0-9.-]`, a value longer than
+/// [`MAX_NOTE_VALUE`] bytes.
+pub fn note_labels(
+    notes: &[(String, Option<String>)],
+) -> Result<Vec<(String, Option<String>)>, String> {
+    if notes.len() > MAX_NOTES {
+        return Err(format!(
+            "{} notes in one scale: at most {MAX_NOTES}",
+            notes.len()
+        ));
+    }
+    notes
+        .iter()
+        .map(|(key, value)| {
+            let valid = !key.is_empty()
+                && key.len() <= MAX_NOTE_KEY
+                && key.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-')
+                });
+            if !valid {
+                return Err(format!(
+                    "note key {} is not 1 to {MAX_NOTE_KEY} characters of [a-z0-9.-]",
+                    Shown::new(key)
+                ));
+            }
+            if value.as_ref().is_some_and(|v| v.len() > MAX_NOTE_VALUE) {
+                return Err(format!("note {key} is longer than {MAX_NOTE_VALUE} bytes"));
+            }
+            Ok((format!("{NOTE_PREFIX}{key}"), value.clone()))
+        })
+        .collect()
+}
