@@ -18,7 +18,8 @@ pub use swarm::{service_failure, service_lifecycle, service_metrics};
 use crate::container_config::DOCKER_DEFAULT_STOP_TIMEOUT;
 use crate::figures::{Figures, json_string};
 use crate::{
-    Error, Metric, MetricValue, container_config, containers, cpu_window, log, services, stats,
+    Error, Metric, MetricValue, container_config, containers, counters, cpu_window, log, services,
+    stats,
 };
 
 /// What the reference executor prints when an operation succeeds: the JSON
@@ -321,6 +322,24 @@ pub fn metrics_within(service: &str, window_ms: u32) -> Result<Vec<Metric>, Stri
     match services::target().map_err(|error| error.message().to_owned())? {
         Some(target) => service_metrics(&target, window_ms),
         None => metrics_from(cpu_window::recent_within(service, window_ms)),
+    }
+}
+
+/// [`metrics_within`], from the container's cgroup counters where the
+/// runtime can read them ([`counters::measure`]): against a kept reading at
+/// most `window_ms` old, else two reads `sample_ms` apart, never waiting for
+/// Docker's collector. Where the files cannot be read, exactly
+/// [`metrics_within`]. A Swarm service's tasks are measured as there.
+pub fn metrics_counted(
+    service: &str,
+    window_ms: u32,
+    sample_ms: u32,
+) -> Result<Vec<Metric>, String> {
+    match services::target().map_err(|error| error.message().to_owned())? {
+        Some(target) => service_metrics(&target, window_ms),
+        None => metrics_from(
+            counters::measure(service, window_ms, sample_ms).map(|sourced| sourced.measurement),
+        ),
     }
 }
 

@@ -87,6 +87,7 @@ pub mod __private {
                     "sme:policy/container-config@0.1.0": crate::__private::sme::policy::container_config,
                     "sme:policy/cpu-window@0.1.0": crate::__private::sme::policy::cpu_window,
                     "sme:policy/services@0.1.0": crate::__private::sme::policy::services,
+                    "sme:policy/counters@0.1.0": crate::__private::sme::policy::counters,
                 },
                 pub_export_macro: true,
                 export_macro_name: $export_macro,
@@ -468,6 +469,46 @@ pub mod cpu_window {
             crate::testing::serve("cpu_window::recent_within", |world| {
                 let _ = max_age_ms;
                 world.measure(name)
+            })
+        )
+    }
+}
+
+pub mod counters {
+    //! A container's counters read where Docker's collector reads them (its
+    //! cgroup), without waiting for the collector's next round: the fastest
+    //! measurement, with where it came from.
+    //!
+    //! ```
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new().container(testing::container("edgex-core-data").cpu_percent(12.5)).install();
+    //! use sme_guest::counters::{self, Source};
+    //! // Against a kept reading at most 5 s old, else two reads 250 ms apart.
+    //! let sourced = counters::measure("edgex-core-data", 5000, 250)?;
+    //! assert_eq!(sourced.source, Source::Cgroup);
+    //! let figures = sme_guest::Figures::of(&sourced.measurement);
+    //! assert!((figures.cpu_percent - 12.5).abs() < 1e-9);
+    //! # Ok::<(), sme_guest::Error>(())
+    //! ```
+    pub use crate::__private::sme::policy::counters::{Source, Sourced};
+    use crate::Error;
+
+    /// `name`'s counters now, measured against an earlier CPU reading of the
+    /// same source: one kept by an earlier run at most `max_age_ms` old
+    /// (capped at two minutes), else a second read `window_ms` after a first
+    /// (100 to 1000 ms). Where the runtime cannot read the cgroup files,
+    /// this is [`crate::cpu_window::recent_within`] and says so
+    /// ([`Source::Engine`]). A paused container measures 0 % CPU.
+    pub fn measure(name: &str, max_age_ms: u32, window_ms: u32) -> Result<Sourced, Error> {
+        host_call!(
+            crate::host::counters::measure(name, max_age_ms, window_ms),
+            crate::testing::serve("counters::measure", |world| {
+                let _ = (max_age_ms, window_ms);
+                Ok(Sourced {
+                    measurement: world.measure(name)?,
+                    source: Source::Cgroup,
+                    network: true,
+                })
             })
         )
     }

@@ -1234,8 +1234,21 @@ fn check_says_whether_the_daemon_state_and_cache_are_usable_and_what_it_costs() 
         .iter()
         .map(|d| d["setting"].as_str().unwrap())
         .collect();
-    assert_eq!(settings, ["docker_host", "state_dir", "cache_dir"]);
-    assert!(deployment.iter().all(|d| d["usable"] == true), "{report}");
+    assert_eq!(
+        settings,
+        ["docker_host", "state_dir", "cache_dir", "cgroup"]
+    );
+    assert!(
+        deployment[..3].iter().all(|d| d["usable"] == true),
+        "{report}"
+    );
+    // Whether metrics can read containers' cgroups here, and their network
+    // counters: this host's answer, said either way.
+    let counters = deployment[3]["detail"].as_str().unwrap();
+    assert!(
+        counters.contains("cgroup v1") || counters.contains("cgroup v2"),
+        "{report}"
+    );
     assert!(
         deployment[0]["detail"]
             .as_str()

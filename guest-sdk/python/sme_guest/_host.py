@@ -16,6 +16,7 @@ try:  # Present only in a component built by componentize-py.
     from componentize_py_types import Err as _Err
     from wit_world.imports import clock as _clock
     from wit_world.imports import container_config as _container_config
+    from wit_world.imports import counters as _counters
     from wit_world.imports import containers as _containers
     from wit_world.imports import cpu_window as _cpu_window
     from wit_world.imports import log as _log
@@ -164,6 +165,13 @@ class _Component:
             return _measurement(_cpu_window.recent_within(name, max_age_ms))
         except _Err as err:
             raise _error(err) from None
+
+    def counted(self, name: str, max_age_ms: int, window_ms: int) -> t.Sourced:
+        try:
+            sourced = _counters.measure(name, max_age_ms, window_ms)
+        except _Err as err:
+            raise _error(err) from None
+        return t.Sourced(_measurement(sourced.measurement), t.Source(sourced.source.value), sourced.network)
 
     def swarm_target(self) -> Optional[str]:
         try:

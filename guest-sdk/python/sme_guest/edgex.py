@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from typing import List
 
-from . import container_config, containers, cpu_window, log, services, stats
+from . import container_config, containers, counters, cpu_window, log, services, stats
 from .figures import Figures, json_string
 from .swarm import DEFAULT_SWARM_WAIT_MS, service_lifecycle, service_metrics
 from .types import Docker, Failure, HostError, Integer, Measurement, Metric, NotFound, Number, Json
@@ -212,6 +212,17 @@ def metrics_within(service: str, window_ms: int) -> List[Metric]:
     if target is not None:
         return service_metrics(target, window_ms)
     return _metrics_from(lambda: cpu_window.recent_within(service, window_ms))
+
+
+def metrics_counted(service: str, window_ms: int, sample_ms: int) -> List[Metric]:
+    """:func:`metrics_within`, from the container's cgroup counters where the
+    runtime can read them (:func:`sme_guest.counters.measure`): against a kept
+    reading at most ``window_ms`` old, else two reads ``sample_ms`` apart. Where
+    the files cannot be read, exactly :func:`metrics_within`."""
+    target = _target()
+    if target is not None:
+        return service_metrics(target, window_ms)
+    return _metrics_from(lambda: counters.measure(service, window_ms, sample_ms).measurement)
 
 
 #: The CPU window ``stats.recent`` uses, for a service's tasks measured by :func:`metrics`.

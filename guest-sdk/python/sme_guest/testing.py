@@ -136,6 +136,9 @@ class _Fake:
         total = int(round(cpu / 100.0 * _SYSTEM_NS_PER_READING))
         return t.Measurement(previous, self._sample(name, c, total, _SYSTEM_NS_PER_READING))
 
+    def counted(self, name: str, max_age_ms: int, window_ms: int) -> t.Sourced:
+        return t.Sourced(self.measure(name, "within", max_age_ms), t.Source.CGROUP, True)
+
     # Swarm services, changed by the model the runtime's simulation follows.
 
     def _admit(self, verb: str, name: str) -> None:

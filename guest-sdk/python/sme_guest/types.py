@@ -129,6 +129,25 @@ class Measurement:
     current: Sample
 
 
+class Source(enum.Enum):
+    """Where a measurement's counters came from (:mod:`sme_guest.counters`)."""
+
+    #: The container's cgroup files, read by the runtime.
+    CGROUP = 0
+    #: The Docker Engine's stats API: the cgroup files cannot be read there.
+    ENGINE = 1
+
+
+@dataclass
+class Sourced:
+    """A measurement and where it came from; ``network`` is False when the
+    network counters could not be read now (they are then 0)."""
+
+    measurement: Measurement
+    source: Source
+    network: bool
+
+
 class Mode(enum.Enum):
     """How a Swarm service places its tasks."""
 

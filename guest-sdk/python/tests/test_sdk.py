@@ -77,6 +77,16 @@ class Figures(unittest.TestCase):
 
 
 class Edgex(unittest.TestCase):
+    def test_counted_metrics_are_the_reference_fields(self):
+        testing.Scene().container("edgex-core-data", cpu_percent=12.5, memory=(688_128, 1 << 30)).install()
+        fields = {m.name: m.value for m in edgex.metrics_counted("edgex-core-data", 5000, 250)}
+        self.assertEqual(fields, {m.name: m.value for m in edgex.metrics_within("edgex-core-data", 5000)})
+        self.assertEqual(fields["cpuUsedPercent"], types.Number(12.5))
+        testing.Scene().install()
+        with self.assertRaises(Failure) as raised:
+            edgex.metrics_counted("edgex-x", 5000, 250)
+        self.assertEqual(raised.exception.text, "exit status 1: Error response from daemon: No such container: edgex-x\n")
+
     def test_state_checks_use_the_reference_texts(self):
         self.assertEqual(edgex.expect_state(Lifecycle.START, True), '""')
         self.assertEqual(edgex.expect_state(Lifecycle.STOP, False), '""')
@@ -310,7 +320,7 @@ def load_tests(loader, tests, ignore):
                    importlib.import_module("sme_guest.containers"), importlib.import_module("sme_guest.stats"),
                    importlib.import_module("sme_guest.clock"), importlib.import_module("sme_guest.log"),
                    importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window"),
-                   services, importlib.import_module("sme_guest.swarm")):
+                   importlib.import_module("sme_guest.counters"), services, importlib.import_module("sme_guest.swarm")):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
+use crate::contract::{Container, CpuReading, Sample, Service, ServiceSummary, Summary};
 use docker::{Engine, Result, Stats};
 
 /// The kinds of object a policy acts on, in terms no engine owns.
@@ -68,6 +68,27 @@ pub trait Containers: Send + Sync + std::fmt::Debug {
     /// `GET /containers/{name}/stats?stream=false`: waits for the daemon's
     /// next collection and returns its previous CPU reading with it.
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)>;
+    /// The container's counters read where the engine's own collector
+    /// reads them (its cgroup), at once; `None` when this engine cannot
+    /// see them from here, and the stats calls above must answer instead.
+    async fn counters(&self, name: &str) -> Result<Option<Counters>> {
+        let _ = name;
+        Ok(None)
+    }
+}
+
+/// Counters a [`Containers`] engine read itself rather than through its
+/// stats API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counters {
+    /// The full container ID (stable across renames, new on re-creation).
+    pub id: String,
+    /// The counters.
+    pub sample: Sample,
+    /// Whether the network counters are in `sample` (0 when not).
+    pub network: bool,
+    /// Whether the container is paused (its CPU counter stands still).
+    pub paused: bool,
 }
 
 /// The Swarm service operations (see docs/swarm.md). Names are validated

@@ -44,7 +44,7 @@ pub use generated::sme::policy::services::{
 };
 pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
-pub use generated::sme::policy::{clock, container_config, cpu_window, log, settings};
+pub use generated::sme::policy::{clock, container_config, counters, cpu_window, log, settings};
 
 // The simulated engines' rules (`sme_model`) work on types of their own,
 // the same records field for field.

@@ -301,6 +301,10 @@ pub struct HostCall<'a> {
     /// stop timeout, the container's own grace period found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u32>,
+    /// For a measurement, where its counters came from (`cgroup`, or
+    /// `engine` for the Docker Engine's stats API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -408,6 +412,7 @@ mod tests {
             result: "ok",
             detail,
             timeout_s: None,
+            source: None,
             duration_us: 12,
         }
     }

@@ -130,12 +130,14 @@ impl Gate {
         F: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
     {
-        self.call_noting(verb, scope, |_| None, perform).await
+        self.call_noting(verb, scope, |_| Noted::default(), perform)
+            .await
     }
 
-    /// [`Gate::call`], with a timeout for the audit line (see
-    /// [`HostCall::timeout_s`]) taken from the answer by `note`: the grace
-    /// period a stop asked for, or the one a container has.
+    /// [`Gate::call`], with what the audit line notes of the answer taken
+    /// from it by `note`: the grace period a stop asked for, or the one a
+    /// container has ([`HostCall::timeout_s`]); where a measurement's
+    /// counters came from ([`HostCall::source`]).
     pub async fn call_noting<T, N, F, Fut>(
         &self,
         verb: Verb,
@@ -144,7 +146,7 @@ impl Gate {
         perform: F,
     ) -> wasmtime::Result<Result<T, CallError>>
     where
-        N: FnOnce(&T) -> Option<u32>,
+        N: FnOnce(&T) -> Noted,
         F: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
     {
@@ -193,12 +195,12 @@ impl Gate {
                 }
             }
         };
-        let timeout_s = answer.as_ref().ok().and_then(note);
+        let noted = answer.as_ref().map_or_else(|_| Noted::default(), note);
         let outcome = answer
             .as_ref()
             .map(|_| ())
             .map_err(|e| e as &dyn AuditDetail);
-        self.record_noting(verb, (target, object), "allow", outcome, timeout_s, started)?;
+        self.record_noting(verb, (target, object), "allow", outcome, noted, started)?;
         Ok(answer)
     }
 
@@ -318,7 +320,7 @@ impl Gate {
         result: Result<(), &dyn AuditDetail>,
         started: Instant,
     ) -> wasmtime::Result<()> {
-        self.record_noting(verb, target, decision, result, None, started)
+        self.record_noting(verb, target, decision, result, Noted::default(), started)
     }
 
     /// What a call of `verb` on `target` by this module is, for its lines.
@@ -338,7 +340,7 @@ impl Gate {
         target: Named<'_>,
         decision: &str,
         result: Result<(), &dyn AuditDetail>,
-        timeout_s: Option<u32>,
+        noted: Noted,
         started: Instant,
     ) -> wasmtime::Result<()> {
         let (result, detail) = match &result {
@@ -350,10 +352,30 @@ impl Gate {
             decision,
             result,
             detail,
-            timeout_s,
+            timeout_s: noted.timeout_s,
+            source: noted.source,
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
+    }
+}
+
+/// What an audit line notes of a call's answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Noted {
+    /// See [`HostCall::timeout_s`].
+    pub timeout_s: Option<u32>,
+    /// See [`HostCall::source`].
+    pub source: Option<&'static str>,
+}
+
+impl Noted {
+    /// A grace period, in seconds.
+    pub fn timeout(timeout_s: Option<u32>) -> Noted {
+        Noted {
+            timeout_s,
+            source: None,
+        }
     }
 }
 

@@ -91,6 +91,7 @@ pub const VERBS: [VerbInfo; 12] = [
         imports: &[
             ("stats", "*"),
             ("cpu-window", "*"),
+            ("counters", "*"),
             ("services", "task-stats"),
         ],
         ..verb(Verb::Stats, "stats")

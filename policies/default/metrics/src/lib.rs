@@ -1,6 +1,8 @@
 //! The built-in `metrics` policy: the reference executor's `cpuUsedPercent`,
-//! `memoryUsed` and `raw`, from a fast one-shot sample and a CPU reading kept
-//! from a run at most `cpu_window_ms` ago (else measured as docker does).
+//! `memoryUsed` and `raw`, from the container's cgroup counters and a CPU
+//! reading kept from a run at most `cpu_window_ms` ago, else a second read
+//! `cpu_sample_ms` later (where the runtime cannot read the cgroup files:
+//! the Engine's one-shot sample and kept reading, else as docker measures).
 //!
 //! On a Docker Swarm service (`[swarm]`), the figures are those of its
 //! running tasks on this node, summed, followed by `desiredTasks`,
@@ -10,12 +12,15 @@ use sme_guest::{Metric, Request, edgex};
 
 sme_guest::settings! {
     int CPU_WINDOW_MS = "cpu_window_ms", 5000, 1000..=120000,
-        "Oldest kept CPU reading CPU % is measured against, in milliseconds; older means measuring as docker stats does (1 to 2 s)";
+        "Oldest kept CPU reading CPU % is measured against, in milliseconds; older means measuring again";
+    int CPU_SAMPLE_MS = "cpu_sample_ms", 250, 100..=1000,
+        "With no kept reading, how far apart the two reads of the cgroup's CPU counter are, in milliseconds";
 }
 
 fn metrics(request: Request) -> Result<Vec<Metric>, String> {
     let window = u32::try_from(CPU_WINDOW_MS.get()).unwrap_or(5000);
-    edgex::metrics_within(&request.service, window)
+    let sample = u32::try_from(CPU_SAMPLE_MS.get()).unwrap_or(250);
+    edgex::metrics_counted(&request.service, window, sample)
 }
 
 sme_guest::metrics!(metrics);

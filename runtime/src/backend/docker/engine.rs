@@ -18,9 +18,10 @@ use bollard::{ClientVersion, errors::Error as BollardError};
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use super::cgroup::{self, Roots};
 use super::raw::{self, RawClient};
 use super::{DockerError, Result, Stats};
-use crate::backend::{Containers, Services};
+use crate::backend::{Containers, Counters, Services};
 use crate::contract::{
     Container, CpuReading, Health, Mode, Sample, Service, ServiceSummary, Status, Summary, Task,
     TaskState, UpdateState,
@@ -48,6 +49,8 @@ pub struct Engine {
     /// For the service updates bollard's model cannot carry (see [`raw`]).
     raw: RawClient,
     endpoint: String,
+    /// Where containers' counters are read ([`cgroup`]).
+    roots: Roots,
 }
 
 impl Engine {
@@ -80,6 +83,7 @@ impl Engine {
             client,
             raw,
             endpoint: endpoint.to_owned(),
+            roots: Roots::default(),
         })
     }
 
@@ -253,6 +257,29 @@ impl Containers for Engine {
         })
     }
 
+    async fn counters(&self, name: &str) -> Result<Option<Counters>> {
+        let response = self.inspect_raw(name).await?;
+        let id = response.id.unwrap_or_default();
+        let parent = response.host_config.and_then(|host| host.cgroup_parent);
+        let state = response.state.unwrap_or_default();
+        let pid = state.pid.unwrap_or(0);
+        let subject = cgroup::Subject {
+            id: &id,
+            parent: parent.as_deref(),
+            pid,
+        };
+        let Some(layout) = self.roots.find(&subject) else {
+            return Ok(None);
+        };
+        let read = self.roots.read(&layout, &subject, unix_ns_now());
+        Ok(read.map(|read| Counters {
+            id: id.clone(),
+            sample: read.sample,
+            network: read.network,
+            paused: state.paused.unwrap_or(false),
+        }))
+    }
+
     async fn measure(&self, name: &str) -> Result<(Option<CpuReading>, Stats)> {
         let stats = self.stats(name, false).await?;
         let previous = previous_cpu(&stats);
@@ -264,6 +291,14 @@ impl Containers for Engine {
             },
         ))
     }
+}
+
+/// The time now, in nanoseconds since the Unix epoch.
+fn unix_ns_now() -> u64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn clamp_seconds(seconds: u32) -> i32 {

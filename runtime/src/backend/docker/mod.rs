@@ -7,6 +7,7 @@
 //! replay, dry run) get each call as a value instead ([`call`]).
 
 pub mod call;
+pub mod cgroup;
 mod engine;
 mod raw;
 

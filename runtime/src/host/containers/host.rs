@@ -8,7 +8,7 @@ use crate::backend::Kind;
 use crate::backend::docker;
 use crate::contract::{CallError, Container, Filter, Summary, container_config, containers};
 use crate::host::{listing_described, listing_pattern};
-use crate::sandbox::gate::Scope;
+use crate::sandbox::gate::{Noted, Scope};
 use crate::sandbox::grants::Verb;
 
 impl ContainersHost {
@@ -33,7 +33,7 @@ impl ContainersHost {
             .call_noting(
                 verb,
                 Scope::Container(name),
-                |_| timeout_seconds,
+                |_| Noted::timeout(timeout_seconds),
                 |budget| async move {
                     check_timeout(verb, timeout_seconds, budget)?;
                     call(engine, name).await.map_err(CallError::from)
@@ -148,7 +148,7 @@ impl container_config::Host for ContainersHost {
             .call_noting(
                 Verb::Inspect,
                 Scope::Container(name),
-                |own: &Option<u32>| *own,
+                |own: &Option<u32>| Noted::timeout(*own),
                 |_| async move { engine.stop_timeout(name).await.map_err(CallError::from) },
             )
             .await

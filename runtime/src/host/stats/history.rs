@@ -46,9 +46,16 @@ pub struct History {
 }
 
 impl History {
-    /// Uses `<state_dir>/cpu`, if it is (or can be made) private.
+    /// Uses `<state_dir>/cpu`, if it is (or can be made) private: the
+    /// readings of the Docker Engine's stats API.
     pub fn open(state_dir: &Path) -> Option<History> {
         PrivateDir::open(&state_dir.join("cpu")).map(|dir| History { dir })
+    }
+
+    /// Uses `<state_dir>/cgroup`: readings of containers' cgroup files,
+    /// kept apart so that CPU % is never computed across two sources.
+    pub fn open_cgroup(state_dir: &Path) -> Option<History> {
+        PrivateDir::open(&state_dir.join("cgroup")).map(|dir| History { dir })
     }
 
     /// The readings kept for container `id` (none if unreadable).

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use super::StatsHost;
 use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE};
-use crate::backend::Containers;
-use crate::contract::{CallError, Measurement, Sample, Status, cpu_window, stats};
-use crate::sandbox::gate::Scope;
+use crate::backend::{Containers, Counters};
+use crate::contract::{CallError, Measurement, Sample, Status, counters, cpu_window, stats};
+use crate::sandbox::gate::{Noted, Scope};
 use crate::sandbox::grants::Verb;
 
 impl stats::Host for StatsHost {
@@ -129,4 +129,96 @@ fn unix_ns_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The shortest and longest pause between the two reads of a measurement
+/// with no kept reading (`counters.measure`'s `window-ms`).
+const COUNTER_WINDOW_MS: std::ops::RangeInclusive<u32> = 100..=1000;
+
+impl counters::Host for StatsHost {
+    async fn measure(
+        &mut self,
+        name: String,
+        max_age_ms: u32,
+        window_ms: u32,
+    ) -> wasmtime::Result<Result<counters::Sourced, CallError>> {
+        let engine = &*self.containers;
+        let state_dir = self.state_dir.as_deref();
+        let max_age = Duration::from_millis(max_age_ms.into()).min(MAX_AGE);
+        let window = window_ms.clamp(*COUNTER_WINDOW_MS.start(), *COUNTER_WINDOW_MS.end());
+        let window = Duration::from_millis(window.into());
+        let name = name.as_str();
+        let source = |sourced: &counters::Sourced| Noted {
+            timeout_s: None,
+            source: Some(match sourced.source {
+                counters::Source::Cgroup => "cgroup",
+                counters::Source::Engine => "engine",
+            }),
+        };
+        self.gate
+            .call_noting(
+                Verb::Stats,
+                Scope::Container(name),
+                source,
+                |_| async move {
+                    let Some(first) = engine.counters(name).await? else {
+                        // The files cannot be read here: the Engine's stats API,
+                        // with its own kept readings.
+                        let history = state_dir.and_then(History::open);
+                        let measurement =
+                            measure_kept(engine, history.as_ref(), name, max_age).await?;
+                        return Ok(counters::Sourced {
+                            measurement,
+                            source: counters::Source::Engine,
+                            network: true,
+                        });
+                    };
+                    measure_counted(engine, state_dir, name, first, max_age, window).await
+                },
+            )
+            .await
+    }
+}
+
+/// A measurement from counters read from the cgroup: `first`, against a
+/// kept cgroup reading at most `max_age` old, else against a second read
+/// `window` later. A paused container measures 0 % CPU, as docker shows it.
+async fn measure_counted(
+    engine: &dyn Containers,
+    state_dir: Option<&std::path::Path>,
+    name: &str,
+    first: Counters,
+    max_age: Duration,
+    window: Duration,
+) -> Result<counters::Sourced, CallError> {
+    let id = first.id.clone();
+    let history = state_dir.and_then(History::open_cgroup);
+    let mut kept = history.as_ref().map(|h| h.load(&id)).unwrap_or_default();
+    let sourced = |previous, current: Counters| counters::Sourced {
+        measurement: Measurement {
+            previous,
+            current: current.sample,
+        },
+        source: counters::Source::Cgroup,
+        network: current.network,
+    };
+    let answer = if first.paused {
+        sourced(None, first)
+    } else if let Some(previous) = kept.baseline_for(&first.sample.cpu, max_age) {
+        sourced(Some(previous), first)
+    } else {
+        tokio::time::sleep(window).await;
+        let second = engine
+            .counters(name)
+            .await?
+            .filter(|second| second.id == id)
+            .ok_or_else(|| CallError::NotFound(format!("No such container: {name}")))?;
+        kept.remember(&first.sample.cpu);
+        sourced(Some(first.sample.cpu), second)
+    };
+    kept.remember(&answer.measurement.current.cpu);
+    if let Some(history) = &history {
+        history.save(&id, &kept);
+    }
+    Ok(answer)
 }

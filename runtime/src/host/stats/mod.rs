@@ -1,7 +1,9 @@
 //! The `stats` capability: one-shot samples, the daemon's two-sample
 //! measurement, and the fast path that pairs a one-shot sample with a CPU
 //! reading kept from an earlier run ([`history`]), over the default window
-//! (`stats.recent`) or one the policy chooses (`cpu-window.recent-within`).
+//! (`stats.recent`) or one the policy chooses (`cpu-window.recent-within`),
+//! and the fastest of all: counters read from the container's cgroup, where
+//! the engine can see them (`counters.measure`).
 
 pub mod history;
 mod host;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::backend::Containers;
-use crate::contract::{cpu_window, stats};
+use crate::contract::{counters, cpu_window, stats};
 use crate::sandbox::gate::Gate;
 use history::History;
 
@@ -54,5 +56,6 @@ pub fn add_to_linker<T: Send + 'static>(
     get: fn(&mut T) -> &mut StatsHost,
 ) -> wasmtime::Result<()> {
     stats::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)?;
-    cpu_window::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)
+    cpu_window::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)?;
+    counters::add_to_linker::<T, HasSelf<StatsHost>>(linker, get)
 }
