@@ -375,24 +375,32 @@ fn built_in_policies_answer_the_simulation_as_they_answer_the_daemon() {
 }
 
 #[test]
+fn a_recorded_metrics_run_keeps_the_cgroup_read_and_replays_it() {
+    let sandbox = Sandbox::new();
+    let container = Container::running("edgex-rec-metrics");
+    let (run, recording, recorded) = sandbox.record(&container.name, "metrics");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(recorded.kept["sme_recording"], 3);
+    // No kept reading yet: the cgroup's counters are read twice.
+    assert_eq!(recorded.calls, ["counters", "counters"]);
+    let offline = no_daemon();
+    offline.config("");
+    let record = recording.display().to_string();
+    let replay = offline.smectl(&["test", "--replay", &record]);
+    assert_eq!(replay.code, Some(0), "{replay:?}");
+}
+
+#[test]
 fn a_recorded_run_replays_and_a_different_module_is_caught() {
     let sandbox = Sandbox::new();
     let container = Container::running("edgex-rec");
-    let recording = sandbox.root.join("stop.json");
+    let (run, recording, recorded) = sandbox.record(&container.name, "stop");
     let record = recording.display().to_string();
-    let run = sandbox.smectl(&["run", &container.name, "stop", "--record", &record]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(!container.is_running());
-    let kept = json(&std::fs::read_to_string(&recording).unwrap());
-    assert_eq!(kept["output"], "\"\"");
-    assert_eq!(kept["modules"][0]["name"], "stop");
-    let calls: Vec<&str> = kept["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["call"].as_str().unwrap())
-        .collect();
-    assert_eq!(calls, ["stop-timeout", "stop", "inspect"]);
+    assert_eq!(recorded.kept["output"], "\"\"");
+    assert_eq!(recorded.kept["modules"][0]["name"], "stop");
+    assert_eq!(recorded.calls, ["stop-timeout", "stop", "inspect"]);
 
     // The daemon is not needed to replay: the container is started again
     // and the endpoint pointed nowhere.

@@ -276,6 +276,23 @@ impl Sandbox {
         Run::of(self.command(env!("CARGO_BIN_EXE_smectl"), args))
     }
 
+    /// Runs `smectl run <object> <operation> --record <file>` (the file in
+    /// this sandbox); returns the run, the recording and its calls' names.
+    pub fn record(&self, object: &str, operation: &str) -> (Run, PathBuf, Recorded) {
+        let path = self.root.join(format!("{operation}.json"));
+        let record = path.display().to_string();
+        let run = self.smectl(&["run", object, operation, "--record", &record]);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let kept: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let calls = kept["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["call"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (run, path, Recorded { kept, calls })
+    }
+
     /// The audit log's lines, parsed.
     pub fn audit(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.root.join("audit.jsonl")).unwrap_or_default();
@@ -289,6 +306,15 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// A recording `smectl run --record` wrote, and the names of its calls.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The whole file.
+    pub kept: serde_json::Value,
+    /// Each call's name (`stop-timeout`, `counters`...), in order.
+    pub calls: Vec<String>,
 }
 
 /// What a binary printed and how it exited.

@@ -414,20 +414,12 @@ fn a_recorded_run_on_a_service_replays_without_a_daemon() {
     let service = Service::replicated("sim-rec", 1);
     let sandbox = Sandbox::new();
     sandbox.config("[swarm]\nmode = \"on\"\n");
-    let recording = sandbox.root.join("stop.json");
+    let (run, recording, recorded) = sandbox.record(&service.name, "stop");
     let record = recording.display().to_string();
-    let run = sandbox.smectl(&["run", &service.name, "stop", "--record", &record]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(service.running_tasks().is_empty());
-    let kept: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&recording).unwrap()).unwrap();
-    assert_eq!(kept["sme_recording"], 2);
-    let calls: Vec<&str> = kept["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["call"].as_str().unwrap())
-        .collect();
+    assert_eq!(recorded.kept["sme_recording"], 3);
+    let (kept, calls) = (&recorded.kept, &recorded.calls);
     assert_eq!(calls[..2], ["service", "scale"], "{calls:?}");
     assert!(
         calls[2..].iter().all(|call| *call == "service"),

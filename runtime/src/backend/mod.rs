@@ -18,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::contract::{Container, CpuReading, Sample, Service, ServiceSummary, Summary};
+use docker::cgroup::Roots;
 use docker::{Engine, Result, Stats};
 
 /// The kinds of object a policy acts on, in terms no engine owns.
@@ -79,7 +80,7 @@ pub trait Containers: Send + Sync + std::fmt::Debug {
 
 /// Counters a [`Containers`] engine read itself rather than through its
 /// stats API.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// The full container ID (stable across renames, new on re-creation).
     pub id: String,
@@ -142,7 +143,10 @@ impl Backends {
     }
 }
 
-/// The engines at `docker_host` (the configuration's `docker_host`).
-pub fn connect(docker_host: &str) -> Result<Backends> {
-    Ok(Backends::of(Arc::new(Engine::connect(docker_host)?)))
+/// The engines a configuration names: the Docker Engine at `docker_host`
+/// (its `docker_host`), reading containers' counters under `roots` (its
+/// `cgroup_root` and `host_proc`).
+pub fn connect(docker_host: &str, roots: Roots) -> Result<Backends> {
+    let engine = Engine::connect(docker_host)?.reading(roots);
+    Ok(Backends::of(Arc::new(engine)))
 }

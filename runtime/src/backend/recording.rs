@@ -29,8 +29,8 @@ pub struct Exchange {
 }
 
 /// The version of the recording format [`RecordFile`] writes: 2 added the
-/// Swarm service calls.
-pub const RECORD_VERSION: u32 = 2;
+/// Swarm service calls, 3 the reads of containers' cgroup counters.
+pub const RECORD_VERSION: u32 = 3;
 
 /// The oldest recording format still read: each version only added calls,
 /// so an older recording reads as it was written.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::backend::docker::cgroup::Roots;
 use crate::config::keys::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
 use crate::config::settings::{Configured, Value};
 use crate::config::swarm::Swarm;
@@ -33,6 +34,10 @@ pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
 pub const DEFAULT_POLICY_DIR: &str = "/etc/sme/policies";
 /// The Docker endpoint when neither the file nor `DOCKER_HOST` names one.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Where containers' cgroups are read when `cgroup_root` is not set.
+pub const DEFAULT_CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// Where the host's processes are seen when `host_proc` is not set.
+pub const DEFAULT_HOST_PROC: &str = "/proc";
 /// Where compiled policies are cached by default.
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/sme";
 /// Largest configuration file read: far above any real one.
@@ -141,6 +146,12 @@ pub struct Config {
     pub policy_dir: PathBuf,
     /// The Docker Engine endpoint (`unix://...` or `tcp://...`).
     pub docker_host: String,
+    /// Where containers' cgroups are mounted, for their counters (see
+    /// docs/counters.md).
+    pub cgroup_root: PathBuf,
+    /// Where the host's `/proc` is mounted, for containers' network
+    /// counters.
+    pub host_proc: PathBuf,
     /// The JSON Lines audit log; no auditing when `None`.
     pub audit_log: Option<PathBuf>,
     /// Compiled-policy cache; no caching when `None`.
@@ -297,6 +308,24 @@ impl Config {
             None => Ok(Swarm::default()),
         }
         .map_err(|(span, message)| invalid(Some(span), format!("[swarm] {message}")))?;
+        let absolute = |key: &str, value: Option<Spanned<PathBuf>>, default: &str| {
+            let Some(value) = value else {
+                return Ok(PathBuf::from(default));
+            };
+            let span = value.span();
+            let path = value.into_inner();
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                let shown = path.display();
+                Err(invalid(
+                    Some(span),
+                    format!("{key} must be an absolute path, not {shown:?}"),
+                ))
+            }
+        };
+        let cgroup_root = absolute("cgroup_root", raw.cgroup_root, DEFAULT_CGROUP_ROOT)?;
+        let host_proc = absolute("host_proc", raw.host_proc, DEFAULT_HOST_PROC)?;
         let mut modules = BTreeMap::new();
         for (name, module) in raw.modules {
             let span = name.span();
@@ -323,6 +352,8 @@ impl Config {
             docker_host: raw
                 .docker_host
                 .unwrap_or_else(|| DEFAULT_DOCKER_HOST.into()),
+            cgroup_root,
+            host_proc,
             audit_log: raw.audit_log,
             cache_dir: Some(raw.cache_dir.unwrap_or_else(|| DEFAULT_CACHE_DIR.into())),
             state_dir: Some(raw.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into())),
@@ -337,6 +368,15 @@ impl Config {
             swarm,
             modules,
         })
+    }
+
+    /// Where the Docker Engine's containers' counters are read
+    /// (`cgroup_root`, `host_proc`).
+    pub fn counter_roots(&self) -> Roots {
+        Roots {
+            cgroup: self.cgroup_root.clone(),
+            proc: self.host_proc.clone(),
+        }
     }
 
     /// Adds the keys of `[signing] key_files`, each read as a trusted file
@@ -445,6 +485,8 @@ type AtSpan<T> = Result<T, (Range<usize>, String)>;
 struct RawConfig {
     policy_dir: Option<PathBuf>,
     docker_host: Option<String>,
+    cgroup_root: Option<Spanned<PathBuf>>,
+    host_proc: Option<Spanned<PathBuf>>,
     audit_log: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     state_dir: Option<PathBuf>,
@@ -752,6 +794,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("sme.toml"))
+    }
+
+    #[test]
+    fn counters_are_read_under_absolute_roots() {
+        let config = parse("").unwrap();
+        assert_eq!(config.counter_roots(), Roots::default());
+        let config = parse("cgroup_root = \"/host/cgroup\"\nhost_proc = \"/host/proc\"\n").unwrap();
+        let roots = config.counter_roots();
+        assert_eq!(
+            (roots.cgroup.as_path(), roots.proc.as_path()),
+            (Path::new("/host/cgroup"), Path::new("/host/proc"))
+        );
+        let refused = parse("\nhost_proc = \"proc\"\n").unwrap_err().to_string();
+        assert!(
+            refused.contains("line 2") && refused.contains("host_proc must be an absolute path"),
+            "{refused}"
+        );
     }
 
     fn line_of_error(text: &str) -> usize {

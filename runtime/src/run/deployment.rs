@@ -59,7 +59,7 @@ pub async fn survey(config: &Config) -> Vec<Finding> {
             "policy files are compiled on every call (built-ins are not), and those over \
              `compile_on_demand_kib` cannot run at all",
         ),
-        counters(&Roots::default()),
+        counters(&config.counter_roots()),
     ]
 }
 

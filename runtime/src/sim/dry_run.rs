@@ -261,9 +261,10 @@ impl Relay for DryRun {
             } => self.scale_seen(&name, replicas, &labels).await.map(done),
             Call::Redeploy { name } => self.redeploy_seen(&name).await.map(done),
             // Reads a dry run changes nothing in: the daemon's own answer.
-            Call::StopTimeout { .. } | Call::OneShot { .. } | Call::Measure { .. } => {
-                send(&self.inner, call).await
-            }
+            Call::StopTimeout { .. }
+            | Call::OneShot { .. }
+            | Call::Measure { .. }
+            | Call::Counters { .. } => send(&self.inner, call).await,
         }
     }
 }

@@ -105,7 +105,7 @@ mod tests {
 
     use super::*;
     use crate::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile, Recording};
-    use crate::backend::{Backends, Containers, Services};
+    use crate::backend::{Backends, Containers, Counters, Services};
     use crate::contract::Status;
     use crate::sim::{SimContainer, SimService, Simulated};
 
@@ -216,6 +216,51 @@ mod tests {
             "call 2: the module asked scale service api to 2 (labels sme.note.replicas=\"1\"); \
              the recording has scale service api to 0 (labels sme.note.replicas=\"1\")"
         );
+    }
+
+    #[test]
+    fn cgroup_reads_are_recorded_and_replayed() {
+        let counters = Counters {
+            id: "ab".repeat(32),
+            sample: crate::contract::Sample {
+                cpu: crate::contract::CpuReading {
+                    read_ns: 5,
+                    total_ns: 6,
+                    system_ns: 10,
+                    online_cpus: 2,
+                },
+                memory_usage: 1,
+                memory_limit: 2,
+                total_inactive_file: Some(0),
+                inactive_file: None,
+                network_rx: 3,
+                network_tx: 4,
+                block_read: 0,
+                block_write: 0,
+                pids: 1,
+            },
+            network: true,
+            paused: false,
+        };
+        let exchanges = vec![
+            Exchange {
+                call: Call::Counters { name: "web".into() },
+                answer: Reply::Counters(Some(counters.clone()))
+                    .to_json()
+                    .map_err(|e| DockerError::Protocol(e.to_string())),
+            },
+            Exchange {
+                call: Call::Counters { name: "far".into() },
+                answer: Ok(serde_json::Value::Null),
+            },
+        ];
+        let text = serde_json::to_string(&exchanges).unwrap();
+        let replay = Replay::new(serde_json::from_str(&text).unwrap());
+        block_on(async {
+            assert_eq!(replay.counters("web").await, Ok(Some(counters)));
+            assert_eq!(replay.counters("far").await, Ok(None));
+        });
+        assert_eq!(replay.difference(), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{DockerError, Result, Stats};
-use crate::backend::{Backends, Containers, Services};
+use crate::backend::{Backends, Containers, Counters, Services};
 use crate::contract::{Container, CpuReading, Service, ServiceSummary, Summary};
 
 /// One Docker request, with its arguments.
@@ -76,6 +76,11 @@ pub enum Call {
         /// The container.
         name: String,
     },
+    /// `counters`: the container's counters read from its cgroup.
+    Counters {
+        /// The container.
+        name: String,
+    },
     /// `service`: a Swarm service and its tasks.
     Service {
         /// The service.
@@ -126,6 +131,7 @@ impl std::fmt::Display for Call {
             Call::Unpause { name } => write!(f, "unpause {name}"),
             Call::OneShot { name } => write!(f, "one-shot stats of {name}"),
             Call::Measure { name } => write!(f, "measured stats of {name}"),
+            Call::Counters { name } => write!(f, "cgroup counters of {name}"),
             Call::Service { name } => write!(f, "inspect service {name}"),
             Call::Services { label } => write!(
                 f,
@@ -174,6 +180,8 @@ pub enum Reply {
     Service(Service),
     /// To `services`.
     Services(Vec<ServiceSummary>),
+    /// To `counters`: none when the engine cannot read them.
+    Counters(Option<Counters>),
 }
 
 impl Reply {
@@ -188,6 +196,7 @@ impl Reply {
             Reply::Measured(cpu, stats) => serde_json::to_value((cpu, stats)),
             Reply::Service(value) => serde_json::to_value(value),
             Reply::Services(value) => serde_json::to_value(value),
+            Reply::Counters(value) => serde_json::to_value(value),
         }
     }
 
@@ -215,6 +224,7 @@ impl Reply {
             }
             Call::Service { .. } => Reply::Service(read(value)?),
             Call::Services { .. } => Reply::Services(read(value)?),
+            Call::Counters { .. } => Reply::Counters(read(value)?),
         })
     }
 }
@@ -252,6 +262,7 @@ pub async fn send(engines: &Backends, call: Call) -> Result<Reply> {
             let (cpu, stats) = containers.measure(&name).await?;
             Reply::Measured(cpu, stats)
         }
+        Call::Counters { name } => Reply::Counters(containers.counters(&name).await?),
         Call::Service { name } => Reply::Service(services.service(&name).await?),
         Call::Services { label } => Reply::Services(services.services(label.as_deref()).await?),
         Call::Scale {
@@ -350,6 +361,13 @@ impl<T: Relay> Containers for T {
         match self.relay(Call::Measure { name: name.into() }).await? {
             Reply::Measured(cpu, stats) => Ok((cpu, stats)),
             other => Err(mismatched("measure", &other)),
+        }
+    }
+
+    async fn counters(&self, name: &str) -> Result<Option<Counters>> {
+        match self.relay(Call::Counters { name: name.into() }).await? {
+            Reply::Counters(counters) => Ok(counters),
+            other => Err(mismatched("counters", &other)),
         }
     }
 }

@@ -87,6 +87,11 @@ impl Engine {
         })
     }
 
+    /// This engine, reading containers' counters under `roots`.
+    pub fn reading(self, roots: Roots) -> Engine {
+        Engine { roots, ..self }
+    }
+
     /// The daemon's version and API version (`20.10.24`, `1.41`): one
     /// request, for `smectl check` to tell the endpoint answers.
     pub async fn version(&self) -> Result<(String, String)> {
@@ -258,6 +263,11 @@ impl Containers for Engine {
     }
 
     async fn counters(&self, name: &str) -> Result<Option<Counters>> {
+        // No request at all where no container's cgroup can be seen (the
+        // agent's container without the mount): the caller falls back.
+        if self.roots.visible().is_none() {
+            return Ok(None);
+        }
         let response = self.inspect_raw(name).await?;
         let id = response.id.unwrap_or_default();
         let parent = response.host_config.and_then(|host| host.cgroup_parent);

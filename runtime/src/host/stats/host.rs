@@ -161,19 +161,22 @@ impl counters::Host for StatsHost {
                 Scope::Container(name),
                 source,
                 |_| async move {
-                    let Some(first) = engine.counters(name).await? else {
-                        // The files cannot be read here: the Engine's stats API,
-                        // with its own kept readings.
-                        let history = state_dir.and_then(History::open);
-                        let measurement =
-                            measure_kept(engine, history.as_ref(), name, max_age).await?;
-                        return Ok(counters::Sourced {
-                            measurement,
-                            source: counters::Source::Engine,
-                            network: true,
-                        });
-                    };
-                    measure_counted(engine, state_dir, name, first, max_age, window).await
+                    if let Some(first) = engine.counters(name).await?
+                        && let Some(sourced) =
+                            measure_counted(engine, state_dir, name, first, max_age, window).await?
+                    {
+                        return Ok(sourced);
+                    }
+                    // The files cannot be read here (or the container
+                    // stopped between two reads): the Engine's stats API,
+                    // with its own kept readings.
+                    let history = state_dir.and_then(History::open);
+                    let measurement = measure_kept(engine, history.as_ref(), name, max_age).await?;
+                    Ok(counters::Sourced {
+                        measurement,
+                        source: counters::Source::Engine,
+                        network: true,
+                    })
                 },
             )
             .await
@@ -182,7 +185,9 @@ impl counters::Host for StatsHost {
 
 /// A measurement from counters read from the cgroup: `first`, against a
 /// kept cgroup reading at most `max_age` old, else against a second read
-/// `window` later. A paused container measures 0 % CPU, as docker shows it.
+/// `window` later; `None` when that second read finds no counters (the
+/// container stopped, or is another one now). A paused container measures
+/// 0 % CPU, as docker shows it.
 async fn measure_counted(
     engine: &dyn Containers,
     state_dir: Option<&std::path::Path>,
@@ -190,7 +195,7 @@ async fn measure_counted(
     first: Counters,
     max_age: Duration,
     window: Duration,
-) -> Result<counters::Sourced, CallError> {
+) -> Result<Option<counters::Sourced>, CallError> {
     let id = first.id.clone();
     let history = state_dir.and_then(History::open_cgroup);
     let mut kept = history.as_ref().map(|h| h.load(&id)).unwrap_or_default();
@@ -208,11 +213,10 @@ async fn measure_counted(
         sourced(Some(previous), first)
     } else {
         tokio::time::sleep(window).await;
-        let second = engine
-            .counters(name)
-            .await?
-            .filter(|second| second.id == id)
-            .ok_or_else(|| CallError::NotFound(format!("No such container: {name}")))?;
+        let second = engine.counters(name).await?;
+        let Some(second) = second.filter(|second| second.id == id) else {
+            return Ok(None);
+        };
         kept.remember(&first.sample.cpu);
         sourced(Some(first.sample.cpu), second)
     };
@@ -220,5 +224,5 @@ async fn measure_counted(
     if let Some(history) = &history {
         history.save(&id, &kept);
     }
-    Ok(answer)
+    Ok(Some(answer))
 }
