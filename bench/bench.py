@@ -17,8 +17,12 @@ tasks, no update) against the curl floor of the same two requests; the daemon
 is put in a swarm for this only when it is in none, and left as it was found.
 
 It then runs 50 invocations at once on 50 containers (sme, the docker CLI and
-the curl floor alike), records the peak RSS of every sme process, prints
-medians, p95s and ratios, and writes everything to a JSON file. Standard library only; run it through `bench/run`.
+the curl floor alike), and the agent's metrics request for N services (N = 1,
+5, 20, 50): N executors started at once, timed until the last is done, for sme
+with a CPU reading kept by the agent's previous request 2 s earlier, sme with
+none, `docker stats --no-stream` per service, and the curl floor (one one-shot
+stats request per service). It records the peak RSS of every sme process,
+prints medians, p95s and ratios, and writes everything to a JSON file. Standard library only; run it through `bench/run`.
 """
 
 import argparse
@@ -218,6 +222,11 @@ def containers(bench, image, args, results):
         docker("run", "-d", "--name", name, image)
     for name in [target, *crowd]:
         wait_ready(name)
+    if args.fan_out_only:
+        fan_out(bench, crowd, args, results)
+        for name in [target, *crowd]:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        return
 
     def running():
         docker("start", target)
@@ -288,8 +297,55 @@ def containers(bench, image, args, results):
                  "wall_ms": (time.perf_counter() - started) * 1000, "single_median_ms": single_median}
         entry["p95_over_single_median"] = entry["p95_ms"] / single_median
         results["concurrent"].append(entry)
+    fan_out(bench, crowd, args, results)
     for name in [target, *crowd]:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+FAN_OUT_TOOLS = ["sme, kept reading", "sme, no kept reading", "docker CLI", "curl floor"]
+
+
+def fan_out(bench, crowd, args, results):
+    """The agent's `GET /api/v2/system/metrics?services=...`: one executor per
+    service, all started at once; the answer waits for the last. Tools
+    alternate in order from run to run; each starts with an idle collector."""
+    for name in crowd:
+        docker("start", name)
+    for name in crowd:
+        wait_ready(name)
+    sizes = [n for n in args.fan_out if n <= len(crowd)]
+    state = os.path.join(bench.work, "state")
+
+    def last_done(tool, names):
+        variant = "sme built-in" if tool.startswith("sme") else tool
+        started = time.perf_counter()
+        spawned = [spawn(bench.command(variant, "metrics", name), bench.env(variant)) for name in names]
+        finished = [finish(*one) for one in spawned]
+        elapsed = time.perf_counter() - started
+        failed = [out[:200] for _, code, out, _ in finished if code != 0]
+        if failed:
+            raise SystemExit(f"{tool}: {len(failed)} of {len(names)} metrics runs failed: {failed[0]!r}")
+        if tool.startswith("sme"):
+            bench.rss.setdefault(f"fan-out of {len(names)}", []).extend(rss for _, _, _, rss in finished)
+        return elapsed
+
+    for n in sizes:
+        names = crowd[:n]
+        samples = {tool: [] for tool in FAN_OUT_TOOLS}
+        print(f"timing a metrics request for {n} services ...", file=sys.stderr)
+        for i in range(args.fan_out_runs):
+            order = FAN_OUT_TOOLS[i % len(FAN_OUT_TOOLS):] + FAN_OUT_TOOLS[: i % len(FAN_OUT_TOOLS)]
+            for tool in order:
+                if tool == "sme, kept reading":
+                    # The agent's previous request, AGENT_POLL earlier.
+                    last_done(tool, names)
+                    time.sleep(AGENT_POLL)
+                else:
+                    shutil.rmtree(state, ignore_errors=True)
+                    time.sleep(COLLECTOR_SETTLE)
+                samples[tool].append(last_done(tool, names))
+        entry = {"n": n, "tools": {tool: summary(values) for tool, values in samples.items()}}
+        results["fan_out"].append(entry)
 
 
 def main():
@@ -298,15 +354,19 @@ def main():
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--output", default=None, help="results file (default target/bench/results-<time>.json)")
     parser.add_argument("--swarm-only", action="store_true", help="time only the Swarm service case")
+    parser.add_argument("--fan-out", type=lambda text: [int(n) for n in text.split(",")], default=[1, 5, 20, 50],
+                        help="services per metrics request, comma-separated (at most --concurrency)")
+    parser.add_argument("--fan-out-runs", type=int, default=5, help="runs per tool and fan-out size")
+    parser.add_argument("--fan-out-only", action="store_true", help="time only the metrics requests for N services")
     args = parser.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
     bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
-    results = {"scenarios": [], "concurrent": []}
+    results = {"scenarios": [], "concurrent": [], "fan_out": []}
     if not args.swarm_only:
         containers(bench, image, args, results)
-    swarm = swarm_scenario(bench, image)
+    swarm = None if args.fan_out_only else swarm_scenario(bench, image)
     if swarm:
         results["scenarios"].append(swarm)
 
@@ -323,7 +383,9 @@ def main():
 
 
 def report(results):
-    lines = ["| operation | container | variant | median ms | p95 ms | vs docker CLI | vs curl floor |", "|---|---|---|---:|---:|---:|---:|"]
+    lines = []
+    if results["scenarios"]:
+        lines += ["| operation | container | variant | median ms | p95 ms | vs docker CLI | vs curl floor |", "|---|---|---|---:|---:|---:|---:|"]
     for s in results["scenarios"]:
         cli = s["variants"].get("docker CLI", {}).get("median_ms")
         floor = s["variants"]["curl floor"]["median_ms"]
@@ -334,6 +396,15 @@ def report(results):
         lines += ["", "| concurrent | tool | n | failures | p50 ms | p95 ms | single median ms | p95 / single median |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in results["concurrent"]:
         lines.append(f"| {c['operation']} | {c['tool']} | {c['n']} | {c['failures']} | {c['median_ms']:.1f} | {c['p95_ms']:.1f} | {c['single_median_ms']:.1f} | {c['p95_over_single_median']:.1f}x |")
+    if results["fan_out"]:
+        lines += [""] if lines else []
+        lines += ["| metrics request for N services (last executor done) | N | median ms | p95 ms | vs docker CLI | vs curl floor |",
+                  "|---|---:|---:|---:|---:|---:|"]
+    for f in results["fan_out"]:
+        cli = f["tools"]["docker CLI"]["median_ms"]
+        floor = f["tools"]["curl floor"]["median_ms"]
+        for tool, v in f["tools"].items():
+            lines.append(f"| {tool} | {f['n']} | {v['median_ms']:.1f} | {v['p95_ms']:.1f} | {v['median_ms'] / cli:.2f}x | {v['median_ms'] / floor:.2f}x |")
     lines += ["", "| sme runs | peak RSS MiB |", "|---|---:|"]
     for variant, kib in results["peak_rss_kib"].items():
         lines.append(f"| {variant} | {kib / 1024:.1f} |")

@@ -311,6 +311,9 @@ fn the_override_validates_against_an_edgex_style_base_file() {
         format!("- {dir}/state:/var/lib/sme:rw"),
         format!("- {dir}/cache:/var/cache/sme:rw"),
         "- /var/run/docker.sock:/var/run/docker.sock:z".to_owned(),
+        "- /sys/fs/cgroup:/sys/fs/cgroup:ro".to_owned(),
+        "- /proc:/host/proc:ro".to_owned(),
+        "SME_HOST_PROC: /host/proc".to_owned(),
         "EXECUTORPATH: /sys-mgmt-executor".to_owned(),
         "read_only: true".to_owned(),
         "user: root:root".to_owned(),
@@ -452,6 +455,9 @@ fn the_executor_in_the_agent_container_answers_as_the_host_build_does() {
 
 #[test]
 fn metrics_keep_their_cpu_reading_in_the_state_volume_between_calls() {
+    // The override mounts the cgroups: readings of them are kept apart
+    // from the Engine's (`state/cpu`, which the agents without the
+    // override below use), in `state/cgroup`.
     let agent = Agent::deployed();
     // The container burns about a second of CPU before it idles: a
     // figure measured against a reading of zero CPU time is then far from
@@ -477,8 +483,9 @@ fn metrics_keep_their_cpu_reading_in_the_state_volume_between_calls() {
     // leaves its reading in the state volume, under the container's ID.
     let first = agent.executor(&[&container.name, "metrics"]);
     cpu_percent(&first);
-    assert_eq!(agent.names_in("state/cpu"), std::slice::from_ref(&id));
-    let kept = std::fs::read_to_string(agent.dir.join("state/cpu").join(&id)).unwrap();
+    assert_eq!(agent.names_in("state/cgroup"), std::slice::from_ref(&id));
+    assert_eq!(agent.names_in("state/cpu"), [] as [String; 0]);
+    let kept = std::fs::read_to_string(agent.dir.join("state/cgroup").join(&id)).unwrap();
     let newest: Vec<u64> = kept
         .lines()
         .last()
@@ -499,7 +506,7 @@ fn metrics_keep_their_cpu_reading_in_the_state_volume_between_calls() {
         .as_nanos() as u64
         - 1_000_000_000;
     std::fs::write(
-        agent.dir.join("state/cpu").join(&id),
+        agent.dir.join("state/cgroup").join(&id),
         format!("{second_ago} 0 {system_ns} {online_cpus}\n"),
     )
     .unwrap();
@@ -604,6 +611,13 @@ fn without_state_or_cache_volumes_a_read_only_agent_still_answers() {
         assert_eq!(keys_in_order(&run.stdout), METRICS_KEYS);
     }
     assert_eq!(agent.listing("/var/lib/sme"), "");
+    let check = agent.exec(&["smectl", "check"]);
+    assert!(
+        check
+            .stdout
+            .contains("containers' cgroups are not visible here: metrics wait for the Docker"),
+        "{check:?}"
+    );
 
     // Built-in policies are in the binary; a Python policy has nowhere to
     // have been precompiled, and says so.
@@ -653,4 +667,96 @@ fn a_private_tmpfs_keeps_cpu_readings_and_a_world_writable_one_is_ignored() {
     assert_eq!(private.listing("/run/sme/cpu"), id);
     // Anyone in the container could plant readings in it: SME keeps none.
     assert_eq!(shared.listing("/run/sme"), "");
+}
+
+#[test]
+fn a_fan_out_inside_the_agent_container_reads_each_containers_own_counters() {
+    let agent = Agent::deployed();
+    std::fs::write(
+        agent.dir.join("etc/sme.toml"),
+        "audit_log = \"/var/lib/sme/audit.jsonl\"\n",
+    )
+    .unwrap();
+    let containers: Vec<Container> = (0..5)
+        .map(|i| edgex_container(&format!("fan-{i}")))
+        .collect();
+    // Traffic in one container's namespace only: the figures must be its
+    // own, not the agent container's.
+    let talker = &containers[0];
+    let gateway = docker(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Gateway}}",
+        &talker.name,
+    ]);
+    docker(&[
+        "exec",
+        &talker.name,
+        "busybox",
+        "ping",
+        "-c",
+        "3",
+        "-W",
+        "1",
+        &gateway,
+    ]);
+
+    // One executor per service, all at once, as the agent answers
+    // `GET /api/v2/system/metrics?services=...`.
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let started: Vec<_> = containers
+            .iter()
+            .map(|c| scope.spawn(|| agent.executor(&[&c.name, "metrics"])))
+            .collect();
+        started.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for run in &runs {
+        cpu_percent(run);
+        assert_eq!(keys_in_order(&run.stdout), METRICS_KEYS);
+    }
+    let row = docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.NetIO}}",
+        &talker.name,
+    ]);
+    let ours: serde_json::Value = serde_json::from_str(&runs[0].stdout).unwrap();
+    let (net, docker_net) = (
+        crate::support::pair(ours["raw"]["net_io"].as_str().unwrap()),
+        crate::support::pair(&row),
+    );
+    assert!(net.0 > 0.0 && net.1 > 0.0, "the pings are counted: {net:?}");
+    assert!(
+        (net.0 - docker_net.0).abs() <= 1024.0 && (net.1 - docker_net.1).abs() <= 1024.0,
+        "network {net:?} vs docker {docker_net:?}"
+    );
+
+    // Every figure came from the cgroup and the container's own namespace,
+    // seen through the host's /proc the override mounts.
+    let audit = std::fs::read_to_string(agent.dir.join("state/audit.jsonl")).unwrap();
+    let measured: Vec<(String, String)> = audit
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| line["verb"] == "stats")
+        .map(|line| {
+            let field = |key: &str| line[key].as_str().unwrap_or_default().to_owned();
+            (field("source"), field("network"))
+        })
+        .collect();
+    assert_eq!(
+        measured,
+        vec![("cgroup".to_owned(), "read".to_owned()); containers.len()],
+        "{audit}"
+    );
+    let id = docker(&["inspect", "-f", "{{.Id}}", &talker.name]);
+    assert!(agent.names_in("state/network").contains(&id));
+
+    let check = agent.exec(&["smectl", "check"]);
+    assert!(
+        check.stdout.contains(
+            "cgroup v1: metrics read containers' counters directly, about a quarter second"
+        ),
+        "{check:?}"
+    );
 }

@@ -3,6 +3,7 @@
 //! Engine. One binary, a module per topic.
 
 mod contract;
+mod counters;
 mod deb;
 mod deploy;
 mod differences;

@@ -137,7 +137,7 @@ impl Container {
         docker(&["logs", &self.name]).matches("ready").count()
     }
 
-    fn wait_for_ready_lines(&self, lines: usize) {
+    pub fn wait_for_ready_lines(&self, lines: usize) {
         let started = Instant::now();
         while self.ready_lines() < lines {
             assert!(
@@ -741,4 +741,30 @@ impl Drop for Service {
             .args(["service", "rm", &self.name])
             .output();
     }
+}
+
+/// Bytes from the docker CLI's units (`646B`, `1.5kB`, `512KiB`, `2GiB`).
+pub fn bytes(text: &str) -> f64 {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unit {other:?} in {text:?}"),
+    };
+    number.parse::<f64>().unwrap() * scale
+}
+
+/// The two sides of a docker `a / b` figure, in bytes.
+pub fn pair(text: &str) -> (f64, f64) {
+    let (a, b) = text.split_once(" / ").unwrap();
+    (bytes(a), bytes(b))
 }

@@ -90,6 +90,11 @@ pub struct Counters {
     pub network: bool,
     /// Whether the container is paused (its CPU counter stands still).
     pub paused: bool,
+    /// When it last started (ms since the epoch), if known: a network
+    /// namespace's counters start from 0 then. Absent in recordings made
+    /// before it was kept.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
 }
 
 /// The Swarm service operations (see docs/swarm.md). Names are validated

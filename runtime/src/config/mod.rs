@@ -60,6 +60,12 @@ pub struct Env {
     pub cache_dir: Option<PathBuf>,
     /// `SME_STATE_DIR`: overrides `state_dir`; empty disables kept state.
     pub state_dir: Option<PathBuf>,
+    /// `SME_CGROUP_ROOT`: overrides `cgroup_root`.
+    pub cgroup_root: Option<PathBuf>,
+    /// `SME_HOST_PROC`: overrides `host_proc` (the agent's container sees
+    /// the host's processes where the host's `/proc` is mounted, while
+    /// `smectl` on the host, reading the same file, sees them at `/proc`).
+    pub host_proc: Option<PathBuf>,
     /// `SME_LOG`: a log filter (`info`, `sme=debug`...); turns logging on.
     pub log: Option<String>,
     /// `SME_STRICT_PATHS`: `off` stops checking who owns and may write the
@@ -76,6 +82,8 @@ impl Default for Env {
             audit_log: None,
             cache_dir: None,
             state_dir: None,
+            cgroup_root: None,
+            host_proc: None,
             log: None,
             strictness: Strictness::Strict,
         }
@@ -93,6 +101,8 @@ impl Env {
             audit_log: var("SME_AUDIT_LOG").map(PathBuf::from),
             cache_dir: std::env::var_os("SME_CACHE_DIR").map(PathBuf::from),
             state_dir: std::env::var_os("SME_STATE_DIR").map(PathBuf::from),
+            cgroup_root: var("SME_CGROUP_ROOT").map(PathBuf::from),
+            host_proc: var("SME_HOST_PROC").map(PathBuf::from),
             log: var("SME_LOG").and_then(|v| v.into_string().ok()),
             strictness: Strictness::from_setting(
                 var("SME_STRICT_PATHS")
@@ -124,6 +134,14 @@ pub enum ConfigError {
     NotText {
         /// The file.
         path: PathBuf,
+    },
+    /// An environment variable's value is not valid.
+    #[error("environment variable {name}: {message}")]
+    Environment {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong, and what is expected.
+        message: String,
     },
     /// The file is not valid, at a known line.
     #[error("configuration {}, line {line}: {message}", path.display())]
@@ -271,7 +289,7 @@ impl Config {
             }
             None => (Config::parse("", Path::new(""))?, None),
         };
-        config.apply_env(env);
+        config.apply_env(env)?;
         config.read_key_files()?;
         Ok((config, Source { path, text }))
     }
@@ -406,12 +424,26 @@ impl Config {
 
     /// This configuration with the process's overrides applied, as
     /// [`Config::load`] applies them to the file it reads.
-    pub fn with_env(mut self, env: &Env) -> Config {
-        self.apply_env(env);
-        self
+    pub fn with_env(mut self, env: &Env) -> Result<Config, ConfigError> {
+        self.apply_env(env)?;
+        Ok(self)
     }
 
-    fn apply_env(&mut self, env: &Env) {
+    fn apply_env(&mut self, env: &Env) -> Result<(), ConfigError> {
+        let root = |name: &'static str, value: &Option<PathBuf>, current: &mut PathBuf| match value
+        {
+            Some(path) if !path.is_absolute() => Err(ConfigError::Environment {
+                name,
+                message: format!("must be an absolute path, not {:?}", path.display()),
+            }),
+            Some(path) => {
+                *current = path.clone();
+                Ok(())
+            }
+            None => Ok(()),
+        };
+        root("SME_CGROUP_ROOT", &env.cgroup_root, &mut self.cgroup_root)?;
+        root("SME_HOST_PROC", &env.host_proc, &mut self.host_proc)?;
         if let Some(dir) = &env.policy_dir {
             self.policy_dir = dir.clone();
         }
@@ -432,6 +464,7 @@ impl Config {
             self.log_level = Some(filter.clone());
         }
         self.strictness = env.strictness;
+        Ok(())
     }
 
     /// The grant, limits and pin that apply to module `name` (an operation,
@@ -813,6 +846,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_environment_moves_the_counters_roots_only_to_absolute_paths() {
+        let env = Env {
+            host_proc: Some(PathBuf::from("/host/proc")),
+            ..Env::default()
+        };
+        let config = parse("cgroup_root = \"/c\"\nhost_proc = \"/p\"\n").unwrap();
+        let moved = config.with_env(&env).unwrap();
+        assert_eq!(moved.host_proc, Path::new("/host/proc"));
+        assert_eq!(
+            moved.cgroup_root,
+            Path::new("/c"),
+            "the file's, not overridden"
+        );
+        let env = Env {
+            cgroup_root: Some(PathBuf::from("sys/fs/cgroup")),
+            ..Env::default()
+        };
+        let refused = parse("").unwrap().with_env(&env).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "environment variable SME_CGROUP_ROOT: must be an absolute path, not \"sys/fs/cgroup\""
+        );
+    }
+
     fn line_of_error(text: &str) -> usize {
         match parse(text).unwrap_err() {
             ConfigError::Invalid { line, .. } => line,
@@ -1051,11 +1109,13 @@ require_signature = true
     #[test]
     fn environment_overrides_the_file() {
         let mut config = parse("policy_dir = \"/a\"\ncache_dir = \"/c\"\n").unwrap();
-        config.apply_env(&Env {
-            policy_dir: Some("/b".into()),
-            cache_dir: Some("".into()),
-            ..Env::default()
-        });
+        config
+            .apply_env(&Env {
+                policy_dir: Some("/b".into()),
+                cache_dir: Some("".into()),
+                ..Env::default()
+            })
+            .unwrap();
         assert_eq!(config.policy_dir, Path::new("/b"));
         assert_eq!(config.cache_dir, None);
     }

@@ -87,7 +87,10 @@ fn counters(roots: &Roots) -> Finding {
     } else {
         Verdict::Costly(format!(
             "{version}: metrics read containers' counters directly, but the host's processes \
-             are not visible here, so network I/O reads 0"
+             are not visible under {}, so network I/O is the last figure kept (0 until one is \
+             read); mount the host's /proc read-only and name it with host_proc or \
+             SME_HOST_PROC",
+            roots.proc.display()
         ))
     };
     Finding {

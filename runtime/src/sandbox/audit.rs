@@ -305,6 +305,12 @@ pub struct HostCall<'a> {
     /// `engine` for the Docker Engine's stats API).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<&'a str>,
+    /// For a measurement from the cgroup, where its network counters came
+    /// from: `read` from the container's namespace now, `kept` from the last
+    /// reading that had them (the host's processes are not visible here),
+    /// `none` (no reading had them: they are 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -413,6 +419,7 @@ mod tests {
             detail,
             timeout_s: None,
             source: None,
+            network: None,
             duration_us: 12,
         }
     }

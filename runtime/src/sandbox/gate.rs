@@ -354,6 +354,7 @@ impl Gate {
             detail,
             timeout_s: noted.timeout_s,
             source: noted.source,
+            network: noted.network,
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
@@ -367,6 +368,8 @@ pub struct Noted {
     pub timeout_s: Option<u32>,
     /// See [`HostCall::source`].
     pub source: Option<&'static str>,
+    /// See [`HostCall::network`].
+    pub network: Option<&'static str>,
 }
 
 impl Noted {
@@ -374,7 +377,7 @@ impl Noted {
     pub fn timeout(timeout_s: Option<u32>) -> Noted {
         Noted {
             timeout_s,
-            source: None,
+            ..Noted::default()
         }
     }
 }

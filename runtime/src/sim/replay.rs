@@ -241,6 +241,7 @@ mod tests {
             },
             network: true,
             paused: false,
+            started_ms: Some(1),
         };
         let exchanges = vec![
             Exchange {

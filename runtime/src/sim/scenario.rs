@@ -325,7 +325,7 @@ impl Scenario {
                 ..env.clone()
             }),
             ConfigSource::Inline(text) => {
-                Config::parse(text, &self.path).map(|config| config.with_env(env))
+                Config::parse(text, &self.path).and_then(|config| config.with_env(env))
             }
         }
         .map_err(|e| e.to_string())?;

@@ -149,12 +149,7 @@ impl Roots {
         sample.cpu.read_ns = read_ns;
         sample.cpu.online_cpus = host.cpus;
         sample.cpu.system_ns = read_ns.saturating_mul(u64::from(host.cpus));
-        let network = (subject.pid > 0)
-            .then(|| {
-                let path = self.proc.join(subject.pid.to_string()).join("net/dev");
-                net_dev(&read_text(&path)?)
-            })
-            .flatten();
+        let network = self.network(subject);
         if let Some((rx, tx)) = network {
             sample.network_rx = rx;
             sample.network_tx = tx;
@@ -163,6 +158,23 @@ impl Roots {
             sample,
             network: network.is_some(),
         })
+    }
+
+    /// The network counters of `subject`'s namespace, read through its
+    /// first process, if that process can be seen under the proc root and is
+    /// the container's: its cgroups name the container's ID. A proc root that
+    /// is not the host's (this container's own `/proc`, where the host's PID
+    /// may be some other process) never answers for it.
+    fn network(&self, subject: &Subject<'_>) -> Option<(u64, u64)> {
+        if subject.pid <= 0 || !is_full_id(subject.id) {
+            return None;
+        }
+        let process = self.proc.join(subject.pid.to_string());
+        let cgroups = read_text(&process.join("cgroup"))?;
+        if !cgroups.contains(subject.id) {
+            return None;
+        }
+        net_dev(&read_text(&process.join("net/dev"))?)
     }
 
     fn read_v1(&self, relative: &Path) -> Option<Sample> {
@@ -477,6 +489,25 @@ mod tests {
                     eth0:    5000      10    0    0    0     0          0         0     3000       8    0    0    0     0       0          0\n  \
                     eth1:       7       1    0    0    0     0          0         0        9       1    0    0    0     0       0          0\n";
         assert_eq!(net_dev(text), Some((5007, 3009)));
+    }
+
+    #[test]
+    fn network_counters_come_only_from_the_containers_own_process() {
+        let root = scratch("net");
+        let (roots, mut subject) = under(&root);
+        subject.pid = 4242;
+        let process = roots.proc.join("4242");
+        let dev = "h\nh\n  eth0: 10 1 0 0 0 0 0 0 20 1 0 0 0 0 0 0\n";
+        write(&process.join("net"), "dev", dev);
+        // Another process with that PID (a proc root that is not the
+        // host's): its namespace is not the container's.
+        write(&process, "cgroup", "4:cpuacct:/docker/someoneelse\n");
+        assert_eq!(roots.network(&subject), None);
+        write(&process, "cgroup", &format!("4:cpuacct:/docker/{ID}\n"));
+        assert_eq!(roots.network(&subject), Some((10, 20)));
+        subject.pid = 0;
+        assert_eq!(roots.network(&subject), None);
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

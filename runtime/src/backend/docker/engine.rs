@@ -287,6 +287,7 @@ impl Containers for Engine {
             sample: read.sample,
             network: read.network,
             paused: state.paused.unwrap_or(false),
+            started_ms: state.started_at.as_deref().and_then(unix_ms),
         }))
     }
 

@@ -132,6 +132,8 @@ impl services::Host for ServicesHost {
         let backends = &self.backends;
         let history = self.state_dir.as_deref().and_then(History::open);
         let history = history.as_ref();
+        let networks = self.state_dir.as_deref().and_then(History::open_network);
+        let networks = networks.as_ref();
         let max_age = Duration::from_millis(max_age_ms.into()).min(MAX_AGE);
         let name = name.as_str();
         self.gate
@@ -152,7 +154,7 @@ impl services::Host for ServicesHost {
                 let measured = running.iter().filter_map(|&(task, container)| {
                     let row = local.iter().find(|row| row.id == container)?;
                     Some(async move {
-                        measure_kept(&*backends.containers, history, &row.name, max_age)
+                        measure_kept(&*backends.containers, history, networks, &row.name, max_age)
                             .await
                             .map(|measurement| TaskMeasurement {
                                 task_id: task.to_owned(),

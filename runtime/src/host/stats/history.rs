@@ -58,6 +58,35 @@ impl History {
         PrivateDir::open(&state_dir.join("cgroup")).map(|dir| History { dir })
     }
 
+    /// Uses `<state_dir>/network`: the last network counters read of each
+    /// container, from either source (they count the same bytes), for runs
+    /// that cannot read them.
+    pub fn open_network(state_dir: &Path) -> Option<History> {
+        PrivateDir::open(&state_dir.join("network")).map(|dir| History { dir })
+    }
+
+    /// The network counters kept for container `id`, if any.
+    pub fn load_network(&self, id: &str) -> Option<Network> {
+        if !is_container_id(id) {
+            return None;
+        }
+        let bytes = self.dir.read(id, MAX_FILE_BYTES)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let mut fields = text.split_ascii_whitespace().map(str::parse::<u64>);
+        let network = Network {
+            read_ns: fields.next()?.ok()?,
+            rx: fields.next()?.ok()?,
+            tx: fields.next()?.ok()?,
+        };
+        fields.next().is_none().then_some(network)
+    }
+
+    /// Keeps `network` as container `id`'s last network counters.
+    pub fn save_network(&self, id: &str, network: &Network) {
+        let text = format!("{} {} {}\n", network.read_ns, network.rx, network.tx);
+        self.replace(id, &text);
+    }
+
     /// The readings kept for container `id` (none if unreadable).
     pub fn load(&self, id: &str) -> Readings {
         if !is_container_id(id) {
@@ -71,10 +100,6 @@ impl History {
     /// Replaces the readings kept for container `id`. Failures only lose
     /// speed on the next run, so they are logged, not raised.
     pub fn save(&self, id: &str, readings: &Readings) {
-        if !is_container_id(id) {
-            return;
-        }
-        let is_new = !self.dir.contains(id);
         let text: String = readings
             .0
             .iter()
@@ -85,8 +110,18 @@ impl History {
                 )
             })
             .collect();
+        self.replace(id, &text);
+    }
+
+    /// Replaces the file of container `id`, then evicts the oldest files if
+    /// it is a new one.
+    fn replace(&self, id: &str, text: &str) {
+        if !is_container_id(id) {
+            return;
+        }
+        let is_new = !self.dir.contains(id);
         if let Err(error) = self.dir.write(id, text.as_bytes()) {
-            tracing::debug!(%error, "could not keep the CPU reading");
+            tracing::debug!(%error, "could not keep the reading");
         }
         if is_new {
             self.evict();
@@ -126,6 +161,17 @@ fn parse_line(line: &str) -> Option<CpuReading> {
         online_cpus: u32::try_from(fields.next()?.ok()?).ok()?,
     };
     fields.next().is_none().then_some(reading)
+}
+
+/// Network counters of one container as last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// When they were read, in nanoseconds since the epoch.
+    pub read_ns: u64,
+    /// Bytes received.
+    pub rx: u64,
+    /// Bytes sent.
+    pub tx: u64,
 }
 
 /// The kept readings of one container, oldest first.
@@ -309,6 +355,18 @@ mod tests {
         history.save(&id, &readings);
         assert_eq!(history.load(&id), readings);
         assert_eq!(history.load("../../etc/passwd"), Readings::default());
+
+        let network = History::open_network(&dir).unwrap();
+        assert_eq!(network.load_network(&id), None);
+        let last = Network {
+            read_ns: 7,
+            rx: 8,
+            tx: 9,
+        };
+        network.save_network(&id, &last);
+        assert_eq!(network.load_network(&id), Some(last));
+        network.save_network("../x", &last);
+        assert_eq!(network.load_network("../x"), None);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

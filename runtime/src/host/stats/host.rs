@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::StatsHost;
-use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE};
+use super::history::{DEFAULT_MAX_AGE, History, MAX_AGE, Network};
 use crate::backend::{Containers, Counters};
 use crate::contract::{CallError, Measurement, Sample, Status, counters, cpu_window, stats};
 use crate::sandbox::gate::{Noted, Scope};
@@ -61,10 +61,12 @@ impl StatsHost {
         let engine = &*self.containers;
         let history = self.history();
         let history = history.as_ref();
+        let networks = self.networks();
+        let networks = networks.as_ref();
         let name = name.as_str();
         self.gate
             .call(Verb::Stats, Scope::Container(name), |_| {
-                measure_kept(engine, history, name, max_age)
+                measure_kept(engine, history, networks, name, max_age)
             })
             .await
     }
@@ -76,6 +78,7 @@ impl StatsHost {
 pub(crate) async fn measure_kept(
     engine: &dyn Containers,
     history: Option<&History>,
+    networks: Option<&History>,
     name: &str,
     max_age: Duration,
 ) -> Result<Measurement, CallError> {
@@ -121,6 +124,9 @@ pub(crate) async fn measure_kept(
     if let Some(history) = history {
         history.save(&container.id, &kept);
     }
+    if let Some(networks) = networks {
+        networks.save_network(&container.id, &Network::of(&measurement.current));
+    }
     Ok(measurement)
 }
 
@@ -148,38 +154,90 @@ impl counters::Host for StatsHost {
         let window = window_ms.clamp(*COUNTER_WINDOW_MS.start(), *COUNTER_WINDOW_MS.end());
         let window = Duration::from_millis(window.into());
         let name = name.as_str();
-        let source = |sourced: &counters::Sourced| Noted {
-            timeout_s: None,
+        let noted = |(sourced, network): &(counters::Sourced, Option<&'static str>)| Noted {
             source: Some(match sourced.source {
                 counters::Source::Cgroup => "cgroup",
                 counters::Source::Engine => "engine",
             }),
+            network: *network,
+            ..Noted::default()
         };
-        self.gate
-            .call_noting(
-                Verb::Stats,
-                Scope::Container(name),
-                source,
-                |_| async move {
-                    if let Some(first) = engine.counters(name).await?
-                        && let Some(sourced) =
-                            measure_counted(engine, state_dir, name, first, max_age, window).await?
-                    {
-                        return Ok(sourced);
-                    }
-                    // The files cannot be read here (or the container
-                    // stopped between two reads): the Engine's stats API,
-                    // with its own kept readings.
-                    let history = state_dir.and_then(History::open);
-                    let measurement = measure_kept(engine, history.as_ref(), name, max_age).await?;
-                    Ok(counters::Sourced {
-                        measurement,
-                        source: counters::Source::Engine,
-                        network: true,
-                    })
-                },
-            )
-            .await
+        let answer = self
+            .gate
+            .call_noting(Verb::Stats, Scope::Container(name), noted, |_| async move {
+                let networks = state_dir.and_then(History::open_network);
+                if let Some(first) = engine.counters(name).await?
+                    && let Some(mut sourced) =
+                        measure_counted(engine, state_dir, name, first, max_age, window).await?
+                {
+                    let network = network_of(networks.as_ref(), &mut sourced);
+                    return Ok((sourced.answer, Some(network)));
+                }
+                // The files cannot be read here (or the container
+                // stopped between two reads): the Engine's stats API,
+                // with its own kept readings.
+                let history = state_dir.and_then(History::open);
+                let measurement =
+                    measure_kept(engine, history.as_ref(), networks.as_ref(), name, max_age)
+                        .await?;
+                let answer = counters::Sourced {
+                    measurement,
+                    source: counters::Source::Engine,
+                    network: true,
+                };
+                Ok((answer, None))
+            })
+            .await?;
+        Ok(answer.map(|(sourced, _)| sourced))
+    }
+}
+
+/// A measurement from the cgroup, with what the network counters need.
+struct Counted {
+    answer: counters::Sourced,
+    /// The container's ID, its files' name.
+    id: String,
+    /// When it last started, if known.
+    started_ms: Option<u64>,
+}
+
+/// Where the network counters of a measurement from the cgroup came from,
+/// for the audit line: read now (and kept for runs that cannot read them),
+/// else the last kept ones from since the container last started, else none
+/// (they stay 0). A namespace's counters start from 0 with the container.
+fn network_of(networks: Option<&History>, counted: &mut Counted) -> &'static str {
+    let current = &mut counted.answer.measurement.current;
+    if counted.answer.network {
+        if let Some(networks) = networks {
+            networks.save_network(&counted.id, &Network::of(current));
+        }
+        return "read";
+    }
+    let since_start = |kept: &Network| {
+        counted
+            .started_ms
+            .is_some_and(|started| kept.read_ns / 1_000_000 >= started)
+    };
+    match networks
+        .and_then(|n| n.load_network(&counted.id))
+        .filter(since_start)
+    {
+        Some(kept) => {
+            current.network_rx = kept.rx;
+            current.network_tx = kept.tx;
+            "kept"
+        }
+        None => "none",
+    }
+}
+
+impl Network {
+    fn of(sample: &Sample) -> Network {
+        Network {
+            read_ns: sample.cpu.read_ns,
+            rx: sample.network_rx,
+            tx: sample.network_tx,
+        }
     }
 }
 
@@ -195,8 +253,9 @@ async fn measure_counted(
     first: Counters,
     max_age: Duration,
     window: Duration,
-) -> Result<Option<counters::Sourced>, CallError> {
+) -> Result<Option<Counted>, CallError> {
     let id = first.id.clone();
+    let started_ms = first.started_ms;
     let history = state_dir.and_then(History::open_cgroup);
     let mut kept = history.as_ref().map(|h| h.load(&id)).unwrap_or_default();
     let sourced = |previous, current: Counters| counters::Sourced {
@@ -224,5 +283,9 @@ async fn measure_counted(
     if let Some(history) = &history {
         history.save(&id, &kept);
     }
-    Ok(Some(answer))
+    Ok(Some(Counted {
+        answer,
+        id,
+        started_ms,
+    }))
 }

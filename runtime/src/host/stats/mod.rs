@@ -47,6 +47,11 @@ impl StatsHost {
     fn history(&self) -> Option<History> {
         self.state_dir.as_deref().and_then(History::open)
     }
+
+    /// Where the last network counters are kept.
+    fn networks(&self) -> Option<History> {
+        self.state_dir.as_deref().and_then(History::open_network)
+    }
 }
 
 /// Adds the `sme:policy/stats` and `sme:policy/cpu-window` functions to
