@@ -22,4 +22,5 @@ mod smectl;
 mod support;
 mod swarm;
 mod swarm_sim;
+mod systemd;
 mod trust;

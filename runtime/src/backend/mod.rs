@@ -12,6 +12,7 @@
 
 pub mod docker;
 pub mod recording;
+pub mod systemd;
 
 use std::sync::Arc;
 
@@ -95,6 +96,29 @@ pub struct Counters {
     /// before it was kept.
     #[serde(default)]
     pub started_ms: Option<u64>,
+}
+
+/// The systemd unit operations (see docs/systemd.md). Names are checked
+/// unit names ([`systemd::unit_name`]); a start, stop or restart answers
+/// once systemd's job is gone, with its result and the unit's end state.
+#[async_trait]
+pub trait Units: Send + Sync + std::fmt::Debug {
+    /// The unit's state (`LoadUnit`, then its properties); a unit systemd
+    /// cannot find is not found.
+    async fn unit(&self, name: &str) -> systemd::Result<systemd::Unit>;
+    /// The loaded units whose names match a shell-style `pattern`
+    /// (`ListUnitsByPatterns`), by name.
+    async fn units(&self, pattern: &str) -> systemd::Result<Vec<systemd::Unit>>;
+    /// `StartUnit`, waiting for its job.
+    async fn start(&self, name: &str) -> systemd::Result<systemd::Job>;
+    /// `StopUnit`, waiting for its job.
+    async fn stop(&self, name: &str) -> systemd::Result<systemd::Job>;
+    /// `RestartUnit`, waiting for its job.
+    async fn restart(&self, name: &str) -> systemd::Result<systemd::Job>;
+    /// `KillUnit` of all its processes with `signal`.
+    async fn kill(&self, name: &str, signal: i32) -> systemd::Result<()>;
+    /// The unit's resource counters systemd accounts.
+    async fn stats(&self, name: &str) -> systemd::Result<systemd::UnitStats>;
 }
 
 /// The Swarm service operations (see docs/swarm.md). Names are validated
