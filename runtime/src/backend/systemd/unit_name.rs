@@ -7,10 +7,12 @@
 //! systemd resolves.
 //!
 //! The agent's service name becomes a unit through the configured
-//! [`Template`] (`snap.edgexfoundry.{name}.service`), with the `edgex-`
-//! prefix stripped as EdgeX's snap executor strips it. The part put in
-//! adds no dot, so it can never add a suffix or step into another unit's
-//! name space.
+//! [`Template`]: `{name}` is the name with the `edgex-` prefix stripped, as
+//! EdgeX's snap executor strips it (`snap.edgexfoundry.{name}.service`),
+//! `{service}` the name as the agent passed it (`{service}.service` for a
+//! native install's `edgex-core-data.service`). The part put in adds no
+//! dot, so it can never add a suffix or step into another unit's name
+//! space.
 
 /// The unit types systemd knows, as name suffixes.
 pub const UNIT_TYPES: [&str; 11] = [
@@ -47,45 +49,58 @@ pub fn is_unit_name(name: &str) -> bool {
 }
 
 /// The configured mapping from the agent's service names to unit names:
-/// one `{name}` between a fixed prefix and suffix.
+/// one placeholder between a fixed prefix and suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     before: String,
+    /// `{name}` (the `edgex-` prefix stripped) rather than `{service}`.
+    short: bool,
     after: String,
 }
 
-/// The placeholder a [`Template`] holds once.
-const PLACEHOLDER: &str = "{name}";
+/// The placeholders, one of which a [`Template`] holds once.
+const NAME: &str = "{name}";
+const SERVICE: &str = "{service}";
 
 impl Template {
     /// Parses `text` (`snap.edgexfoundry.{name}.service`); the message says
     /// what is wrong.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let Some((before, after)) = text.split_once(PLACEHOLDER) else {
-            return Err(format!("{text:?} has no {PLACEHOLDER}"));
+        let (before, short, after) = match (text.split_once(NAME), text.split_once(SERVICE)) {
+            (Some((before, after)), None) => (before, true, after),
+            (None, Some((before, after))) => (before, false, after),
+            _ => return Err(format!("{text:?} must hold one of {NAME} or {SERVICE}")),
         };
-        if after.contains(PLACEHOLDER) {
-            return Err(format!("{text:?} has {PLACEHOLDER} more than once"));
+        if after.contains(NAME) || after.contains(SERVICE) {
+            return Err(format!(
+                "{text:?} must hold one of {NAME} or {SERVICE} once"
+            ));
         }
         let template = Template {
             before: before.to_owned(),
+            short,
             after: after.to_owned(),
         };
         // Any name put in must make a unit name: try the plainest one.
         if !is_unit_name(&template.fill("x")) {
             return Err(format!(
                 "{text:?} does not make a unit name: expected letters, digits and \":-_.\" \
-                 around {PLACEHOLDER}, ending in a unit type such as \".service\", with no \
+                 around the placeholder, ending in a unit type such as \".service\", with no \
                  \"@\" or escapes"
             ));
         }
         Ok(template)
     }
 
-    /// The unit that agent service `service` maps to, if it makes one: its
-    /// `edgex-` prefix stripped, letters, digits, `-`, `_` and `:` only.
+    /// The unit that agent service `service` maps to, if it makes one:
+    /// letters, digits, `-`, `_` and `:` only (for `{name}`, once its
+    /// `edgex-` prefix is stripped).
     pub fn unit_for(&self, service: &str) -> Option<String> {
-        let name = service.strip_prefix(EDGEX_PREFIX).unwrap_or(service);
+        let name = if self.short {
+            service.strip_prefix(EDGEX_PREFIX).unwrap_or(service)
+        } else {
+            service
+        };
         let plain = !name.is_empty()
             && name
                 .bytes()
@@ -101,7 +116,8 @@ impl Template {
 
 impl std::fmt::Display for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{PLACEHOLDER}{}", self.before, self.after)
+        let placeholder = if self.short { NAME } else { SERVICE };
+        write!(f, "{}{placeholder}{}", self.before, self.after)
     }
 }
 
@@ -150,6 +166,13 @@ mod tests {
             Some("edgex-core-data.service")
         );
         assert_eq!(native.to_string(), "edgex-{name}.service");
+        let whole = Template::parse("{service}.service").unwrap();
+        assert_eq!(
+            whole.unit_for("edgex-core-data").as_deref(),
+            Some("edgex-core-data.service")
+        );
+        assert_eq!(whole.unit_for("edgex-"), Some("edgex-.service".into()));
+        assert_eq!(whole.to_string(), "{service}.service");
         // No second suffix, no instance, no escape, no path, nothing empty.
         for service in [
             "edgex-",
@@ -174,6 +197,8 @@ mod tests {
         for text in [
             "snap.edgexfoundry.service",
             "{name}.{name}.service",
+            "{name}.{service}.service",
+            "{service}-{service}.service",
             "{name}",
             "{name}.unknown",
             "getty@{name}.service",
