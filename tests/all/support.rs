@@ -768,3 +768,13 @@ pub fn pair(text: &str) -> (f64, f64) {
     let (a, b) = text.split_once(" / ").unwrap();
     (bytes(a), bytes(b))
 }
+
+/// Runs `future` to completion on a runtime of its own, for tests that call
+/// the library's engines directly.
+pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}

@@ -12,7 +12,7 @@ use sme::backend::{Containers, Services};
 use sme::contract::{Mode, Service as Record, TaskState, UpdateState};
 use sme::sim::{SimService, Simulated, now_ms};
 
-use crate::support::{Sandbox, Service, unique};
+use crate::support::{Sandbox, Service, block_on, unique};
 
 /// An engine with containers and services: the real one and the simulated.
 trait Docker: Containers + Services {}
@@ -20,14 +20,6 @@ impl<T: Containers + Services> Docker for T {}
 
 /// The label Docker puts on every task container, naming its service.
 const SERVICE_ID_LABEL: &str = "com.docker.swarm.service.id";
-
-fn block_on<T>(future: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
 
 fn engine() -> Engine {
     let endpoint = std::env::var("DOCKER_HOST")

@@ -9,15 +9,7 @@ use std::time::{Duration, Instant};
 use sme::backend::Units;
 use sme::backend::systemd::{Systemd, SystemdError};
 
-use crate::support::{docker, sandboxes, unique};
-
-fn block_on<T>(future: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
+use crate::support::{block_on, docker, sandboxes, unique};
 
 /// The image, built once per run (and kept between runs) by the script.
 fn image() -> &'static str {
