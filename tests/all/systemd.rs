@@ -308,3 +308,119 @@ fn an_unreachable_bus_is_said_in_one_line() {
         "{text}"
     );
 }
+
+/// What the comparison with the simulation looks at: everything but PIDs
+/// and times, which only the simulation makes up (whether there is one
+/// stays).
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Unit(String, String, String, String, bool, bool),
+    Job(String, Box<Seen>),
+    Units(Vec<Seen>),
+    Done,
+    Error(String),
+}
+
+impl Seen {
+    fn unit(unit: &sme::backend::systemd::Unit) -> Seen {
+        Seen::Unit(
+            unit.load_state.clone(),
+            unit.active_state.clone(),
+            unit.sub_state.clone(),
+            unit.result.clone(),
+            unit.main_pid > 0,
+            unit.since_ms.is_some(),
+        )
+    }
+}
+
+/// The same calls on `units`, in order, as seen.
+async fn script(units: &dyn Units, settle: Duration) -> Vec<(String, Seen)> {
+    let demo = "snap.edgexfoundry.demo.service";
+    let seen =
+        |result: Result<Seen, SystemdError>| result.unwrap_or_else(|e| Seen::Error(e.to_string()));
+    let job = |job: sme::backend::systemd::Job| {
+        Seen::Job(job.result.clone(), Box::new(Seen::unit(&job.unit)))
+    };
+    let mut log = Vec::new();
+    let steps: Vec<(&str, &str)> = vec![
+        ("inspect", demo),
+        ("start", demo),
+        ("start", demo),
+        ("restart", demo),
+        ("list", "snap.edgexfoundry.*"),
+        ("kill 15", demo),
+        ("inspect", demo),
+        ("start", demo),
+        ("kill 9", demo),
+        ("inspect", demo),
+        ("stop", demo),
+        ("restart", demo),
+        ("stop", demo),
+        ("stop", demo),
+        ("list", "snap.edgexfoundry.*"),
+        ("start", "edgex-broken.service"),
+        ("inspect", "edgex-broken.service"),
+        ("list", "edgex-*"),
+        ("restart", "edgex-broken.service"),
+        ("start", "edgex-masked.service"),
+        ("restart", "edgex-masked.service"),
+        ("stop", "edgex-masked.service"),
+        ("inspect", "edgex-masked.service"),
+        ("inspect", "edgex-missing.service"),
+        ("stop", "edgex-missing.service"),
+        ("start", "getty@tty1.service"),
+    ];
+    for (call, name) in steps {
+        let answer = match call {
+            "inspect" => seen(units.unit(name).await.map(|u| Seen::unit(&u))),
+            "start" => seen(units.start(name).await.map(job)),
+            "stop" => seen(units.stop(name).await.map(job)),
+            "restart" => seen(units.restart(name).await.map(job)),
+            "list" => seen(
+                units
+                    .units(name)
+                    .await
+                    .map(|all| Seen::Units(all.iter().map(Seen::unit).collect())),
+            ),
+            kill => {
+                let signal = kill.trim_start_matches("kill ").parse().unwrap();
+                let killed = units.kill(name, signal).await.map(|()| Seen::Done);
+                // The process dies, then systemd sees it: a moment later.
+                tokio::time::sleep(settle).await;
+                seen(killed)
+            }
+        };
+        log.push((format!("{call} {name}"), answer));
+    }
+    log
+}
+
+#[test]
+fn the_simulated_units_answer_as_systemd_does() {
+    use sme::sim::SimUnits;
+    use sme_model::units::{Behaviour, UnitModel};
+
+    let host = Host::boot();
+    host.unit("snap.edgexfoundry.demo.service", SLEEPER);
+    host.unit(
+        "edgex-broken.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    host.unit("edgex-masked.service", SLEEPER);
+    host.sh("systemctl mask edgex-masked.service");
+    let real = block_on(async {
+        let systemd = Systemd::connect(&host.bus()).await.unwrap();
+        script(&systemd, Duration::from_millis(500)).await
+    });
+    let simulated = SimUnits::with([
+        UnitModel::new("snap.edgexfoundry.demo.service", Behaviour::Runs, false),
+        UnitModel::new("edgex-broken.service", Behaviour::Fails, false),
+        UnitModel::new("edgex-masked.service", Behaviour::Runs, true),
+    ]);
+    let simulated = block_on(script(&simulated, Duration::ZERO));
+    for (real, simulated) in real.iter().zip(&simulated) {
+        assert_eq!(real, simulated, "real (left), simulated (right)");
+    }
+    assert_eq!(real.len(), simulated.len());
+}

@@ -11,7 +11,9 @@
 //! - [`lifecycle`]: how start, stop, restart, pause and unpause change a
 //!   container, as the Docker Engine changes it;
 //! - [`swarm`]: how scale and redeploy change a Swarm service and its
-//!   tasks, as a swarm manager does.
+//!   tasks, as a swarm manager does;
+//! - [`units`]: how start, stop and restart change a systemd unit, as
+//!   systemd's manager does.
 //!
 //! Each rule is held against the real Docker Engine by the runtime's
 //! integration tests. The Python SDK's fake keeps a model of its own; the
@@ -26,6 +28,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod notes;
 pub mod swarm;
+pub mod units;
 mod wit;
 
 pub use lifecycle::{Health, Lifecycle, Op, Status};

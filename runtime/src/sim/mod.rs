@@ -10,6 +10,7 @@ mod dry_run;
 mod replay;
 pub mod scenario;
 mod simulated;
+mod units;
 
 use std::time::SystemTime;
 
@@ -17,6 +18,7 @@ pub use dry_run::{DryRun, Recorded, Scaled};
 pub use replay::Replay;
 pub use simulated::{SimContainer, SimService, Simulated};
 pub use sme_model::swarm::{Deployment, Failure, NOT_A_MANAGER, ServiceModel};
+pub use units::SimUnits;
 
 /// The time now, in milliseconds since the epoch: what simulated changes
 /// are stamped with.

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::unit_name::is_unit_name;
-use super::{Job, Result, SystemdError, Unit, UnitStats};
+use super::{Job, Result, SystemdError, Unit, UnitStats, checked};
 use crate::backend::Units;
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
@@ -263,16 +263,6 @@ impl Units for Systemd {
             ip_ingress_bytes: counter("IPIngressBytes"),
             ip_egress_bytes: counter("IPEgressBytes"),
         })
-    }
-}
-
-fn checked(name: &str) -> Result<()> {
-    if is_unit_name(name) {
-        Ok(())
-    } else {
-        Err(SystemdError::InvalidName(format!(
-            "{name:?} is not a valid unit name"
-        )))
     }
 }
 

@@ -105,6 +105,17 @@ pub enum SystemdError {
 /// The result of a systemd request.
 pub type Result<T, E = SystemdError> = std::result::Result<T, E>;
 
+/// `name`, if it is a unit name SME sends ([`unit_name::is_unit_name`]).
+pub fn checked(name: &str) -> Result<()> {
+    if unit_name::is_unit_name(name) {
+        Ok(())
+    } else {
+        Err(SystemdError::InvalidName(format!(
+            "{name:?} is not a valid unit name"
+        )))
+    }
+}
+
 /// systemd's own words keep their text; failures no systemd answered carry
 /// SME's explanation.
 impl From<SystemdError> for CallError {
