@@ -20,6 +20,75 @@ pub fn bad_pattern(pattern: &str) -> String {
     )
 }
 
+/// The prefix the agent puts before every EdgeX service name
+/// (`edgex-core-data`), which `{name}` in a [`Template`] leaves out.
+pub const EDGEX_PREFIX: &str = "edgex-";
+
+/// How the agent's service name becomes the name of another object (a
+/// Swarm service, a systemd unit): fixed text around one placeholder,
+/// `{service}` (the name as the agent passed it) or `{name}` (the same
+/// without [`EDGEX_PREFIX`]). What the text around it may hold is the
+/// caller's to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    before: String,
+    short: bool,
+    after: String,
+}
+
+const SERVICE: &str = "{service}";
+const NAME: &str = "{name}";
+
+impl Template {
+    /// `text` as a template, if it holds exactly one placeholder once.
+    pub fn parse(text: &str) -> Option<Template> {
+        let (before, short, after) = match (text.split_once(SERVICE), text.split_once(NAME)) {
+            (Some((before, after)), None) => (before, false, after),
+            (None, Some((before, after))) => (before, true, after),
+            _ => return None,
+        };
+        if after.contains(SERVICE) || after.contains(NAME) {
+            return None;
+        }
+        Some(Template {
+            before: before.to_owned(),
+            short,
+            after: after.to_owned(),
+        })
+    }
+
+    /// The fixed text before and after the placeholder.
+    pub fn around(&self) -> (&str, &str) {
+        (&self.before, &self.after)
+    }
+
+    /// What the placeholder stands for in a request for agent `service`.
+    pub fn part<'a>(&self, service: &'a str) -> &'a str {
+        if self.short {
+            service.strip_prefix(EDGEX_PREFIX).unwrap_or(service)
+        } else {
+            service
+        }
+    }
+
+    /// The template with `part` in place of its placeholder.
+    pub fn fill(&self, part: &str) -> String {
+        format!("{}{part}{}", self.before, self.after)
+    }
+
+    /// The name a request for agent `service` maps to.
+    pub fn apply(&self, service: &str) -> String {
+        self.fill(self.part(service))
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let placeholder = if self.short { NAME } else { SERVICE };
+        write!(f, "{}{placeholder}{}", self.before, self.after)
+    }
+}
+
 /// Whether `name` matches the whole `pattern`, where `*` matches any run of
 /// characters and `?` one. A name with a `/` never does, whatever the
 /// wildcards: it is a legacy link alias (`a/b`), not an object's own name,

@@ -89,13 +89,7 @@ impl UnitModel {
                 "done"
             }
             Behaviour::Fails => {
-                self.state = State {
-                    active_state: "failed",
-                    sub_state: "failed",
-                    result: "exit-code",
-                    running: false,
-                    ..self.state.clone()
-                };
+                self.settle("failed", "failed", "exit-code", false);
                 "failed"
             }
         })
@@ -104,13 +98,7 @@ impl UnitModel {
     /// `StopUnit`: the job's result.
     pub fn stop(&mut self) -> &'static str {
         if self.state.active_state == "active" {
-            self.state = State {
-                active_state: "inactive",
-                sub_state: "dead",
-                result: "success",
-                running: false,
-                ..self.state.clone()
-            };
+            self.settle("inactive", "dead", "success", false);
         }
         "done"
     }
@@ -130,23 +118,31 @@ impl UnitModel {
         if !self.state.running {
             return;
         }
-        let clean = CLEAN_SIGNALS.contains(&signal);
-        self.state = State {
-            active_state: if clean { "inactive" } else { "failed" },
-            sub_state: if clean { "dead" } else { "failed" },
-            result: if clean { "success" } else { "signal" },
-            running: false,
-            ..self.state.clone()
-        };
+        if CLEAN_SIGNALS.contains(&signal) {
+            self.settle("inactive", "dead", "success", false);
+        } else {
+            self.settle("failed", "failed", "signal", false);
+        }
     }
 
     fn run(&mut self) {
+        self.settle("active", "running", "success", true);
+    }
+
+    /// Moves the unit to a state; its load state stays.
+    fn settle(
+        &mut self,
+        active_state: &'static str,
+        sub_state: &'static str,
+        result: &'static str,
+        running: bool,
+    ) {
         self.state = State {
-            active_state: "active",
-            sub_state: "running",
-            result: "success",
-            running: true,
-            ..self.state.clone()
+            load_state: self.state.load_state,
+            active_state,
+            sub_state,
+            result,
+            running,
         };
     }
 

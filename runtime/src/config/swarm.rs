@@ -9,12 +9,10 @@
 
 use std::fmt;
 
+use sme_model::names;
+
 /// The `service` template when none is configured: the agent's name as is.
 pub const DEFAULT_TEMPLATE: &str = "{service}";
-
-/// The prefix the agent puts before every service name; `{name}` is the
-/// agent's name without it.
-pub const EDGEX_PREFIX: &str = "edgex-";
 
 /// Whether requests name containers, services, or either.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,45 +62,28 @@ pub struct BadTemplate(String);
 /// `docker stack deploy -c docker-compose.yml edgex` gives the compose
 /// service `core-data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    before: String,
-    short: bool,
-    after: String,
-}
+pub struct Template(names::Template);
 
 impl Template {
     /// Parses a template with exactly one placeholder.
     pub fn parse(text: &str) -> Result<Template, BadTemplate> {
-        let bad = || BadTemplate(text.to_owned());
-        let (before, short, after) = match (text.split_once("{service}"), text.split_once("{name}"))
-        {
-            (Some((before, after)), None) => (before, false, after),
-            (None, Some((before, after))) => (before, true, after),
-            _ => return Err(bad()),
-        };
         let plain = |s: &str| {
             s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
         };
-        if !plain(before) || !plain(after) {
-            return Err(bad());
-        }
-        Ok(Template {
-            before: before.to_owned(),
-            short,
-            after: after.to_owned(),
-        })
+        names::Template::parse(text)
+            .filter(|template| {
+                let (before, after) = template.around();
+                plain(before) && plain(after)
+            })
+            .map(Template)
+            .ok_or_else(|| BadTemplate(text.to_owned()))
     }
 
     /// The service name for the agent's `service`. The result is checked
     /// like any name a policy passes, when it is used.
     pub fn apply(&self, service: &str) -> String {
-        let middle = if self.short {
-            service.strip_prefix(EDGEX_PREFIX).unwrap_or(service)
-        } else {
-            service
-        };
-        format!("{}{middle}{}", self.before, self.after)
+        self.0.apply(service)
     }
 }
 
@@ -114,8 +95,7 @@ impl Default for Template {
 
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let placeholder = if self.short { "{name}" } else { "{service}" };
-        write!(f, "{}{placeholder}{}", self.before, self.after)
+        self.0.fmt(f)
     }
 }
 

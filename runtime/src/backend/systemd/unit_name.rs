@@ -14,6 +14,8 @@
 //! dot, so it can never add a suffix or step into another unit's name
 //! space.
 
+use sme_model::names;
+
 /// The unit types systemd knows, as name suffixes.
 pub const UNIT_TYPES: [&str; 11] = [
     "service",
@@ -32,9 +34,6 @@ pub const UNIT_TYPES: [&str; 11] = [
 /// Longest unit name systemd accepts.
 pub const MAX_LEN: usize = 255;
 
-/// The prefix EdgeX's service names carry and its snap executor strips.
-pub const EDGEX_PREFIX: &str = "edgex-";
-
 /// Whether `name` is a unit name SME may send: see the module's text.
 pub fn is_unit_name(name: &str) -> bool {
     let Some((prefix, suffix)) = name.rsplit_once('.') else {
@@ -51,36 +50,14 @@ pub fn is_unit_name(name: &str) -> bool {
 /// The configured mapping from the agent's service names to unit names:
 /// one placeholder between a fixed prefix and suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    before: String,
-    /// `{name}` (the `edgex-` prefix stripped) rather than `{service}`.
-    short: bool,
-    after: String,
-}
-
-/// The placeholders, one of which a [`Template`] holds once.
-const NAME: &str = "{name}";
-const SERVICE: &str = "{service}";
+pub struct Template(names::Template);
 
 impl Template {
     /// Parses `text` (`snap.edgexfoundry.{name}.service`); the message says
     /// what is wrong.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let (before, short, after) = match (text.split_once(NAME), text.split_once(SERVICE)) {
-            (Some((before, after)), None) => (before, true, after),
-            (None, Some((before, after))) => (before, false, after),
-            _ => return Err(format!("{text:?} must hold one of {NAME} or {SERVICE}")),
-        };
-        if after.contains(NAME) || after.contains(SERVICE) {
-            return Err(format!(
-                "{text:?} must hold one of {NAME} or {SERVICE} once"
-            ));
-        }
-        let template = Template {
-            before: before.to_owned(),
-            short,
-            after: after.to_owned(),
-        };
+        let template = names::Template::parse(text)
+            .ok_or_else(|| format!("{text:?} must hold one of {{name}} or {{service}} once"))?;
         // Any name put in must make a unit name: try the plainest one.
         if !is_unit_name(&template.fill("x")) {
             return Err(format!(
@@ -89,35 +66,26 @@ impl Template {
                  \"@\" or escapes"
             ));
         }
-        Ok(template)
+        Ok(Template(template))
     }
 
     /// The unit that agent service `service` maps to, if it makes one:
     /// letters, digits, `-`, `_` and `:` only (for `{name}`, once its
     /// `edgex-` prefix is stripped).
     pub fn unit_for(&self, service: &str) -> Option<String> {
-        let name = if self.short {
-            service.strip_prefix(EDGEX_PREFIX).unwrap_or(service)
-        } else {
-            service
-        };
+        let name = self.0.part(service);
         let plain = !name.is_empty()
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'));
-        let unit = self.fill(name);
+        let unit = self.0.fill(name);
         (plain && is_unit_name(&unit)).then_some(unit)
-    }
-
-    fn fill(&self, name: &str) -> String {
-        format!("{}{name}{}", self.before, self.after)
     }
 }
 
 impl std::fmt::Display for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let placeholder = if self.short { NAME } else { SERVICE };
-        write!(f, "{}{placeholder}{}", self.before, self.after)
+        self.0.fmt(f)
     }
 }
 
