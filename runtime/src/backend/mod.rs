@@ -29,6 +29,8 @@ pub enum Kind {
     Container,
     /// A Swarm service.
     Service,
+    /// A systemd unit.
+    Unit,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
         match self {
             Kind::Container => "containers",
             Kind::Service => "services",
+            Kind::Unit => "units",
         }
     }
 }
@@ -152,15 +155,24 @@ pub struct Backends {
     pub containers: Arc<dyn Containers>,
     /// Answers Swarm service calls.
     pub services: Arc<dyn Services>,
+    /// Answers systemd unit calls.
+    pub units: Arc<dyn Units>,
 }
 
 impl Backends {
-    /// One engine for every kind (the Docker Engine has both).
+    /// One engine for containers and services (the Docker Engine has
+    /// both), and no systemd.
     pub fn of<E: Containers + Services + 'static>(engine: Arc<E>) -> Backends {
         Backends {
             containers: engine.clone(),
             services: engine,
+            units: Arc::new(systemd::Off),
         }
+    }
+
+    /// These engines, with `units` answering unit calls.
+    pub fn with_units(self, units: Arc<dyn Units>) -> Backends {
+        Backends { units, ..self }
     }
 
     /// The labels of an object of kind `kind`: what label grants select on.
@@ -168,14 +180,21 @@ impl Backends {
         match kind {
             Kind::Container => self.containers.inspect(name).await.map(|c| c.labels),
             Kind::Service => self.services.service(name).await.map(|s| s.labels),
+            // Units have none: a label grant selects no unit.
+            Kind::Unit => Ok(Labels::new()),
         }
     }
 }
 
 /// The engines a configuration names: the Docker Engine at `docker_host`
 /// (its `docker_host`), reading containers' counters under `roots` (its
-/// `cgroup_root` and `host_proc`).
-pub fn connect(docker_host: &str, roots: Roots) -> Result<Backends> {
+/// `cgroup_root` and `host_proc`), and systemd on the bus at `systemd_bus`
+/// when `[systemd]` is not off (connected to by the first unit call).
+pub fn connect(docker_host: &str, roots: Roots, systemd_bus: Option<&str>) -> Result<Backends> {
     let engine = Engine::connect(docker_host)?.reading(roots);
-    Ok(Backends::of(Arc::new(engine)))
+    let backends = Backends::of(Arc::new(engine));
+    Ok(match systemd_bus {
+        Some(bus) => backends.with_units(Arc::new(systemd::Lazy::new(bus))),
+        None => backends,
+    })
 }

@@ -11,6 +11,7 @@
 pub mod keys;
 pub mod settings;
 pub mod swarm;
+pub mod systemd;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -24,6 +25,7 @@ use crate::backend::docker::cgroup::Roots;
 use crate::config::keys::{KeyId, MAX_KEY_FILE_BYTES, Signing, TrustedKey};
 use crate::config::settings::{Configured, Value};
 use crate::config::swarm::Swarm;
+use crate::config::systemd::Systemd;
 use crate::fs::trusted::{self, Strictness, TrustError};
 use crate::sandbox::grants::{Grant, Target, Verb};
 use crate::sandbox::limits::{DEFAULT_REQUEST_DEADLINE, LIMIT_KEYS, LimitKey, Limits, Reach};
@@ -198,6 +200,9 @@ pub struct Config {
     /// Whether requests name Swarm services, and how (`[swarm]`, see
     /// docs/swarm.md).
     pub swarm: Swarm,
+    /// Whether requests name systemd units, and which bus systemd is on
+    /// (`[systemd]`, see docs/systemd.md).
+    pub systemd: Systemd,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -326,6 +331,19 @@ impl Config {
             None => Ok(Swarm::default()),
         }
         .map_err(|(span, message)| invalid(Some(span), format!("[swarm] {message}")))?;
+        let systemd = match raw.systemd {
+            Some(systemd) => systemd.validate(),
+            None => Ok(Systemd::default()),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[systemd] {message}")))?;
+        if swarm.mode == swarm::Mode::On && systemd.mode == swarm::Mode::On {
+            return Err(invalid(
+                None,
+                "[swarm] and [systemd] are both mode = \"on\": at most one may be; with both \
+                 \"auto\", a name is a unit, else a service, else a container"
+                    .to_owned(),
+            ));
+        }
         let absolute = |key: &str, value: Option<Spanned<PathBuf>>, default: &str| {
             let Some(value) = value else {
                 return Ok(PathBuf::from(default));
@@ -384,6 +402,7 @@ impl Config {
             signing,
             key_files,
             swarm,
+            systemd,
             modules,
         })
     }
@@ -529,6 +548,7 @@ struct RawConfig {
     limits: Option<Spanned<RawLimits>>,
     signing: Option<RawSigning>,
     swarm: Option<RawSwarm>,
+    systemd: Option<RawSystemd>,
     #[serde(default)]
     modules: BTreeMap<Spanned<String>, RawModule>,
 }
@@ -560,6 +580,41 @@ impl RawSwarm {
                 .map_err(|error| (service.span(), error.to_string()))?;
         }
         Ok(swarm)
+    }
+}
+
+/// `[systemd]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystemd {
+    mode: Option<Spanned<String>>,
+    unit: Option<Spanned<String>>,
+    bus: Option<Spanned<String>>,
+}
+
+impl RawSystemd {
+    fn validate(self) -> AtSpan<Systemd> {
+        let mut systemd = Systemd::default();
+        if let Some(mode) = self.mode {
+            systemd.mode = swarm::Mode::parse(mode.get_ref()).ok_or_else(|| {
+                (
+                    mode.span(),
+                    format!(
+                        "mode {:?} is not one of \"off\", \"on\", \"auto\"",
+                        mode.get_ref()
+                    ),
+                )
+            })?;
+        }
+        if let Some(unit) = self.unit {
+            systemd.unit = systemd::Template::parse(unit.get_ref())
+                .map_err(|message| (unit.span(), format!("unit {message}")))?;
+        }
+        if let Some(bus) = self.bus {
+            systemd::check_bus(bus.get_ref()).map_err(|message| (bus.span(), message))?;
+            systemd.bus = bus.into_inner();
+        }
+        Ok(systemd)
     }
 }
 
@@ -875,6 +930,43 @@ mod tests {
         match parse(text).unwrap_err() {
             ConfigError::Invalid { line, .. } => line,
             other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn systemd_settings_are_read_and_checked() {
+        assert_eq!(parse("").unwrap().systemd, Systemd::default());
+        let config = parse(
+            "[systemd]\nmode = \"on\"\nunit = \"snap.edgexfoundry.{name}.service\"\nbus = \"unix:path=/tmp/bus\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.systemd.mode, swarm::Mode::On);
+        assert_eq!(config.systemd.bus(), Some("unix:path=/tmp/bus"));
+        assert_eq!(
+            config.systemd.map("edgex-core-data"),
+            systemd::Mapped::Unit("snap.edgexfoundry.core-data.service".to_owned())
+        );
+        assert_eq!(line_of_error("\n[systemd]\nmode = \"yes\"\n"), 3);
+        assert_eq!(
+            line_of_error("[systemd]\nunit = \"getty@{name}.service\"\n"),
+            2
+        );
+        assert_eq!(line_of_error("[systemd]\nbus = \"/run/dbus\"\n"), 2);
+        assert_eq!(line_of_error("[systemd]\ntimeout = 2\n"), 2);
+        let message = parse("[systemd]\nunit = \"{name}\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("[systemd] unit \"{name}\""), "{message}");
+    }
+
+    #[test]
+    fn swarm_and_systemd_are_not_both_on() {
+        let both = "[swarm]\nmode = \"on\"\n[systemd]\nmode = \"on\"\n";
+        let message = parse(both).unwrap_err().to_string();
+        assert!(message.contains("at most one may be"), "{message}");
+        for (swarm, systemd) in [("on", "auto"), ("auto", "on"), ("auto", "auto")] {
+            let text = format!("[swarm]\nmode = \"{swarm}\"\n[systemd]\nmode = \"{systemd}\"\n");
+            assert!(parse(&text).is_ok(), "{text}");
         }
     }
 

@@ -43,6 +43,7 @@ pub use generated::sme::policy::services::{
     self, Mode, Service, Summary as ServiceSummary, Task, TaskMeasurement, TaskState, UpdateState,
 };
 pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
+pub use generated::sme::policy::systemd::{self, Error as UnitError};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
 pub use generated::sme::policy::{clock, container_config, counters, cpu_window, log, settings};
 
@@ -76,6 +77,50 @@ impl CallError {
             | CallError::LimitExceeded(m)
             | CallError::InvalidArgument(m)
             | CallError::Docker(m) => m,
+        }
+    }
+}
+
+impl UnitError {
+    /// The kind of answer, as written in audit lines (`refused`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UnitError::Denied(_) => "denied",
+            UnitError::NotFound(_) => "not-found",
+            UnitError::Timeout(_) => "timeout",
+            UnitError::LimitExceeded(_) => "limit-exceeded",
+            UnitError::InvalidArgument(_) => "invalid-argument",
+            UnitError::Refused(_) => "refused",
+            UnitError::Unreachable(_) => "unreachable",
+        }
+    }
+
+    /// The explanation carried by the answer: systemd's error name and
+    /// message for a refusal.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            UnitError::Refused(refusal) => format!("{}: {}", refusal.name, refusal.message).into(),
+            UnitError::Denied(m)
+            | UnitError::NotFound(m)
+            | UnitError::Timeout(m)
+            | UnitError::LimitExceeded(m)
+            | UnitError::InvalidArgument(m)
+            | UnitError::Unreachable(m) => m.into(),
+        }
+    }
+}
+
+/// The answers every host call may get (a denial, a limit, a timeout)
+/// keep their kind on a unit call. The gate never answers `docker`.
+impl From<CallError> for UnitError {
+    fn from(error: CallError) -> UnitError {
+        match error {
+            CallError::Denied(m) => UnitError::Denied(m),
+            CallError::NotFound(m) => UnitError::NotFound(m),
+            CallError::Timeout(m) => UnitError::Timeout(m),
+            CallError::LimitExceeded(m) => UnitError::LimitExceeded(m),
+            CallError::InvalidArgument(m) => UnitError::InvalidArgument(m),
+            CallError::Docker(m) => UnitError::Unreachable(m),
         }
     }
 }

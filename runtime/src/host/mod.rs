@@ -13,6 +13,7 @@ pub mod services;
 pub mod settings;
 pub mod stats;
 pub mod stdio;
+pub mod systemd;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use services::ServicesHost;
 use settings::SettingsHost;
 use stats::StatsHost;
 use stdio::Captured;
+use systemd::SystemdHost;
 
 /// The data of one module's `Store`.
 pub struct PolicyState {
@@ -43,6 +45,7 @@ pub struct PolicyState {
     clock: ClockHost,
     settings: SettingsHost,
     services: ServicesHost,
+    systemd: SystemdHost,
 }
 
 impl std::fmt::Debug for PolicyState {
@@ -76,6 +79,11 @@ pub struct Setup {
     /// Whether the request is about a Swarm service (`[swarm] mode`); the
     /// gate knows which one.
     pub swarm_mode: crate::config::swarm::Mode,
+    /// Whether the request may be about a systemd unit (`[systemd] mode`).
+    pub systemd_mode: crate::config::systemd::Mode,
+    /// The unit the request's service name maps to; the gate's `self`
+    /// for units.
+    pub unit: crate::config::systemd::Mapped,
 }
 
 impl PolicyState {
@@ -97,6 +105,13 @@ impl PolicyState {
             stats: StatsHost::new(
                 setup.gate.clone(),
                 setup.backends.containers.clone(),
+                setup.state_dir.clone(),
+            ),
+            systemd: SystemdHost::new(
+                setup.gate.clone(),
+                setup.backends.units.clone(),
+                setup.systemd_mode,
+                setup.unit,
                 setup.state_dir.clone(),
             ),
             services: ServicesHost::new(
@@ -180,5 +195,6 @@ pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     clock::add_to_linker(linker, |state| &mut state.clock)?;
     settings::add_to_linker(linker, |state| &mut state.settings)?;
     services::add_to_linker(linker, |state| &mut state.services)?;
+    systemd::add_to_linker(linker, |state| &mut state.systemd)?;
     Ok(())
 }

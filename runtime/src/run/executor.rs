@@ -78,7 +78,11 @@ pub async fn execute(args: &[String], env: &Env) -> Outcome {
         }
     };
     tracing::debug!("configuration loaded");
-    let outcome = match backend::connect(&config.docker_host, config.counter_roots()) {
+    let outcome = match backend::connect(
+        &config.docker_host,
+        config.counter_roots(),
+        config.systemd.bus(),
+    ) {
         // The agent's request: a large policy file is never compiled here.
         Ok(engine) => {
             Invocation {

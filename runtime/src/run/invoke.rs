@@ -2,6 +2,7 @@
 //! and capabilities; one instantiation; one call; every way it can end
 //! turned into an [`Answer`] or a one-line [`RunError`]; one audit line.
 
+use crate::config::systemd::Mapped;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -245,6 +246,10 @@ impl Runtime {
         if let Some(service) = self.config.swarm.candidate(&request.service) {
             gate = gate.with_swarm_service(service);
         }
+        let unit = self.config.systemd.map(&request.service);
+        if let Mapped::Unit(name) = &unit {
+            gate = gate.with_unit(name.clone());
+        }
         let gate = Arc::new(gate);
         let stdout = Captured::new(limits.output);
         let stderr = Captured::new(limits.output);
@@ -260,6 +265,8 @@ impl Runtime {
                 stderr: stderr.clone(),
                 settings: values,
                 swarm_mode: self.config.swarm.mode,
+                systemd_mode: self.config.systemd.mode,
+                unit,
             }),
         );
         store.limiter(|state| state.limiter());

@@ -8,13 +8,14 @@
 //! time budget, and writes the audit line of its result. A denial is an
 //! ordinary [`CallError::Denied`] answer; exceeding a limit stops the guest.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backends, Kind, Labels};
-use crate::contract::CallError;
+use crate::contract::{CallError, UnitError};
 use crate::names;
 use crate::sandbox::audit::{self, Audit, Call, HostCall};
 use crate::sandbox::grants::{Decision, Grant, Verb};
@@ -33,17 +34,26 @@ pub enum Scope<'a> {
     Service(&'a str),
     /// A listing of services: as [`Scope::Listing`].
     ServiceListing(&'a str),
+    /// One systemd unit, named by the policy: checked against the grant,
+    /// where `self` is the unit the request maps to.
+    Unit(&'a str),
+    /// A listing of units: as [`Scope::Listing`].
+    UnitListing(&'a str),
     /// No container (logging, the clock): counted and audited only.
     Local(&'a str),
 }
 
 /// What a call names, for its audit lines: the name (or listing filter)
-/// and, for a Swarm service, `Some("service")`.
+/// and, for a Swarm service or a unit, `Some("service")` or `Some("unit")`.
 type Named<'a> = (&'a str, Option<&'static str>);
 
 impl Scope<'_> {
     fn object(&self) -> Option<&'static str> {
-        matches!(self, Scope::Service(_) | Scope::ServiceListing(_)).then_some("service")
+        match self {
+            Scope::Service(_) | Scope::ServiceListing(_) => Some("service"),
+            Scope::Unit(_) | Scope::UnitListing(_) => Some("unit"),
+            Scope::Container(_) | Scope::Listing(_) | Scope::Local(_) => None,
+        }
     }
 
     fn target(&self) -> &str {
@@ -52,6 +62,8 @@ impl Scope<'_> {
             | Scope::Listing(target)
             | Scope::Service(target)
             | Scope::ServiceListing(target)
+            | Scope::Unit(target)
+            | Scope::UnitListing(target)
             | Scope::Local(target) => target,
         }
     }
@@ -64,6 +76,9 @@ pub struct Gate {
     service: String,
     /// The Swarm service `self` means for service calls.
     swarm_service: String,
+    /// The unit `self` means for unit calls; empty (no unit) when the
+    /// request maps to none.
+    unit: String,
     grant: Grant,
     limits: Limits,
     deadline: Deadline,
@@ -89,6 +104,7 @@ impl Gate {
             module: module.to_owned(),
             service: service.to_owned(),
             swarm_service: service.to_owned(),
+            unit: String::new(),
             grant,
             limits,
             deadline,
@@ -111,6 +127,18 @@ impl Gate {
         &self.swarm_service
     }
 
+    /// Makes `self` mean `unit` for calls on systemd units (the agent's name
+    /// mapped by `[systemd] unit`); it means no unit otherwise.
+    pub fn with_unit(mut self, unit: String) -> Gate {
+        self.unit = unit;
+        self
+    }
+
+    /// The unit `self` means; empty when there is none.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+
     /// The audit trail this gate writes to (the `log` capability also
     /// hands it the module's messages, see [`Audit::guest_log`]).
     pub fn audit(&self) -> &Audit {
@@ -120,15 +148,16 @@ impl Gate {
     /// Checks, performs and audits one host call. `perform` receives the
     /// time the call may take and does the work; for container and listing
     /// calls that time is also enforced here.
-    pub async fn call<T, F, Fut>(
+    pub async fn call<T, E, F, Fut>(
         &self,
         verb: Verb,
         scope: Scope<'_>,
         perform: F,
-    ) -> wasmtime::Result<Result<T, CallError>>
+    ) -> wasmtime::Result<Result<T, E>>
     where
+        E: From<CallError> + AuditDetail,
         F: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<T, CallError>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         self.call_noting(verb, scope, |_| Noted::default(), perform)
             .await
@@ -138,17 +167,18 @@ impl Gate {
     /// from it by `note`: the grace period a stop asked for, or the one a
     /// container has ([`HostCall::timeout_s`]); where a measurement's
     /// counters came from ([`HostCall::source`]).
-    pub async fn call_noting<T, N, F, Fut>(
+    pub async fn call_noting<T, E, N, F, Fut>(
         &self,
         verb: Verb,
         scope: Scope<'_>,
         note: N,
         perform: F,
-    ) -> wasmtime::Result<Result<T, CallError>>
+    ) -> wasmtime::Result<Result<T, E>>
     where
+        E: From<CallError> + AuditDetail,
         N: FnOnce(&T) -> Noted,
         F: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<T, CallError>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let started = Instant::now();
         let target = scope.target();
@@ -164,7 +194,7 @@ impl Gate {
         }
         if let Err(refusal) = self.admit(verb, scope).await {
             self.record(verb, (target, object), "deny", Err(&refusal), started)?;
-            return Ok(Err(refusal));
+            return Ok(Err(E::from(refusal)));
         }
 
         if verb.is_mutating() {
@@ -181,17 +211,23 @@ impl Gate {
             Scope::Container(_)
             | Scope::Listing(_)
             | Scope::Service(_)
-            | Scope::ServiceListing(_) => {
-                let budget = self.limits.docker_timeout.min(left);
+            | Scope::ServiceListing(_)
+            | Scope::Unit(_)
+            | Scope::UnitListing(_) => {
+                let (timeout, which) = match scope {
+                    Scope::Unit(_) | Scope::UnitListing(_) => (self.limits.unit_timeout, "unit"),
+                    _ => (self.limits.docker_timeout, "Docker"),
+                };
+                let budget = timeout.min(left);
                 match tokio::time::timeout(budget, perform(budget)).await {
                     Ok(answer) => answer,
-                    Err(_) if budget < self.limits.docker_timeout => {
+                    Err(_) if budget < timeout => {
                         return self.stop(verb, (target, object), deadline, started);
                     }
-                    Err(_) => Err(CallError::Timeout(format!(
-                        "{verb} of {target} took longer than the Docker timeout of {} ms",
+                    Err(_) => Err(E::from(CallError::Timeout(format!(
+                        "{verb} of {target} took longer than the {which} timeout of {} ms",
                         budget.as_millis()
-                    ))),
+                    )))),
                 }
             }
         };
@@ -221,14 +257,25 @@ impl Gate {
     async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
         let (kind, name) = match scope {
             Scope::Local(_) => return Ok(()),
-            Scope::Listing(_) | Scope::ServiceListing(_) if self.grant.has(verb) => return Ok(()),
+            Scope::Listing(_) | Scope::ServiceListing(_) | Scope::UnitListing(_)
+                if self.grant.has(verb) =>
+            {
+                return Ok(());
+            }
             Scope::Listing(_) => return Err(self.denied(verb, Kind::Container, None)),
             Scope::ServiceListing(_) => return Err(self.denied(verb, Kind::Service, None)),
+            Scope::UnitListing(_) => return Err(self.denied(verb, Kind::Unit, None)),
             Scope::Container(container) => (Kind::Container, container),
             Scope::Service(service) => (Kind::Service, service),
+            Scope::Unit(unit) => (Kind::Unit, unit),
         };
-        names::check_container(name)
-            .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+        if kind == Kind::Unit {
+            crate::backend::systemd::checked(name)
+                .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+        } else {
+            names::check_container(name)
+                .map_err(|invalid| CallError::InvalidArgument(invalid.to_string()))?;
+        }
         match self.decide(verb, kind, name).await {
             Decision::Allow => Ok(()),
             _ => Err(self.denied(verb, kind, Some(name))),
@@ -241,6 +288,7 @@ impl Gate {
         match kind {
             Kind::Container => &self.service,
             Kind::Service => &self.swarm_service,
+            Kind::Unit => &self.unit,
         }
     }
 
@@ -347,6 +395,7 @@ impl Gate {
             Ok(()) => ("ok", None),
             Err(error) => (error.kind(), Some(error.detail())),
         };
+        let detail = detail.as_deref();
         self.audit.host_call(&HostCall {
             call: self.described(verb, target),
             decision,
@@ -382,10 +431,13 @@ impl Noted {
     }
 }
 
-/// What an audit line says about a failed call.
-trait AuditDetail {
+/// What an audit line says about a failed call: the answers of every
+/// capability's error type.
+pub trait AuditDetail {
+    /// The kind of answer (`not-found`...).
     fn kind(&self) -> &str;
-    fn detail(&self) -> &str;
+    /// Its explanation.
+    fn detail(&self) -> Cow<'_, str>;
 }
 
 impl AuditDetail for CallError {
@@ -393,7 +445,17 @@ impl AuditDetail for CallError {
         CallError::kind(self)
     }
 
-    fn detail(&self) -> &str {
+    fn detail(&self) -> Cow<'_, str> {
+        self.message().into()
+    }
+}
+
+impl AuditDetail for UnitError {
+    fn kind(&self) -> &str {
+        UnitError::kind(self)
+    }
+
+    fn detail(&self) -> Cow<'_, str> {
         self.message()
     }
 }
@@ -403,8 +465,8 @@ impl AuditDetail for String {
         "limit-exceeded"
     }
 
-    fn detail(&self) -> &str {
-        self
+    fn detail(&self) -> Cow<'_, str> {
+        self.into()
     }
 }
 
@@ -587,7 +649,7 @@ mod tests {
         let (stopper, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
         let seen = block_on(stopper.call(Verb::Stop, Scope::Container("svc"), |_| {
             let lines = audit.captured();
-            async move { Ok(lines) }
+            async move { Ok::<_, CallError>(lines) }
         }))
         .unwrap()
         .unwrap();
@@ -601,8 +663,11 @@ mod tests {
         assert_eq!(after["event"], "host-call");
         // Reads are not announced.
         let (reader, audit) = gate(granted(Verb::Inspect, "self"), Limits::default());
-        let inspected =
-            block_on(reader.call(Verb::Inspect, Scope::Container("svc"), |_| async { Ok(()) }));
+        let inspected = block_on(
+            reader.call(Verb::Inspect, Scope::Container("svc"), |_| async {
+                Ok::<(), CallError>(())
+            }),
+        );
         assert!(inspected.unwrap().is_ok());
         assert_eq!(audit.captured().len(), 1);
     }
@@ -610,7 +675,9 @@ mod tests {
     #[test]
     fn listings_need_the_list_verb() {
         let (gate, _) = gate(granted(Verb::Inspect, "self"), Limits::default());
-        let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async { Ok(()) }));
+        let answer = block_on(gate.call(Verb::List, Scope::Listing("*"), |_| async {
+            Ok::<(), CallError>(())
+        }));
         assert!(matches!(answer.unwrap(), Err(CallError::Denied(_))));
     }
 
@@ -618,8 +685,11 @@ mod tests {
     fn self_on_a_service_means_the_mapped_service() {
         let (gate, _) = gate(granted(Verb::Scale, "self"), Limits::default());
         let gate = gate.with_swarm_service("edgex_svc".to_owned());
-        let call =
-            |target| block_on(gate.call(Verb::Scale, Scope::Service(target), |_| async { Ok(()) }));
+        let call = |target| {
+            block_on(gate.call(Verb::Scale, Scope::Service(target), |_| async {
+                Ok::<(), CallError>(())
+            }))
+        };
         assert_eq!(call("edgex_svc").unwrap(), Ok(()));
         let Err(CallError::Denied(message)) = call("svc").unwrap() else {
             panic!("the agent's own name is not the service")
@@ -627,8 +697,11 @@ mod tests {
         assert!(message.contains("(self is edgex_svc)"), "{message}");
         // On a container, self is still the agent's name.
         let (containers, _) = gate_for(granted(Verb::Stop, "self"), "edgex_svc");
-        let answer =
-            block_on(containers.call(Verb::Stop, Scope::Container("svc"), |_| async { Ok(()) }));
+        let answer = block_on(
+            containers.call(Verb::Stop, Scope::Container("svc"), |_| async {
+                Ok::<(), CallError>(())
+            }),
+        );
         assert_eq!(answer.unwrap(), Ok(()));
     }
 
@@ -644,7 +717,11 @@ mod tests {
             Limits::default(),
         );
         let call = |target| {
-            block_on(gate.call(Verb::Redeploy, Scope::Service(target), |_| async { Ok(()) }))
+            block_on(
+                gate.call(Verb::Redeploy, Scope::Service(target), |_| async {
+                    Ok::<(), CallError>(())
+                }),
+            )
         };
         assert_eq!(call("labelled-service").unwrap(), Ok(()));
         // A container of that name does not make a service of it, and a
@@ -668,10 +745,109 @@ mod tests {
         assert!(audit.captured().iter().all(|line| !line.contains("object")));
     }
 
+    async fn stop_unit(gate: &Gate, unit: &str) -> wasmtime::Result<Result<(), UnitError>> {
+        gate.call(Verb::Stop, Scope::Unit(unit), |_| async { Ok(()) })
+            .await
+    }
+
+    #[test]
+    fn self_on_a_unit_means_the_mapped_unit_and_labels_select_none() {
+        let (plain, audit) = gate(granted(Verb::Stop, "self"), Limits::default());
+        // With no unit mapped, self is no unit.
+        let answer = block_on(stop_unit(&plain, "svc.service")).unwrap();
+        assert!(matches!(answer, Err(UnitError::Denied(_))), "{answer:?}");
+        let mapped = plain.with_unit("snap.edgex.svc.service".to_owned());
+        assert_eq!(
+            block_on(stop_unit(&mapped, "snap.edgex.svc.service")).unwrap(),
+            Ok(())
+        );
+        let Err(UnitError::Denied(message)) =
+            block_on(stop_unit(&mapped, "other.service")).unwrap()
+        else {
+            panic!("another unit is not self")
+        };
+        assert!(
+            message.contains("(self is snap.edgex.svc.service)"),
+            "{message}"
+        );
+        assert!(
+            audit
+                .captured()
+                .iter()
+                .all(|line| line.contains("\"object\":\"unit\"")),
+            "{:?}",
+            audit.captured()
+        );
+        let (labelled, _) = gate(granted(Verb::Stop, "label:tier"), Limits::default());
+        let answer = block_on(stop_unit(&labelled, "labelled.service")).unwrap();
+        assert!(matches!(answer, Err(UnitError::Denied(_))), "{answer:?}");
+        let (named, _) = gate(granted(Verb::Stop, "name:snap.*"), Limits::default());
+        assert_eq!(
+            block_on(stop_unit(&named, "snap.x.service")).unwrap(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn unit_names_are_checked_as_unit_names() {
+        let (gate, _) = gate(granted(Verb::Stop, "name:*"), Limits::default());
+        for name in [
+            "svc",
+            "getty@tty1.service",
+            "a\\x2db.service",
+            "a/b.service",
+        ] {
+            let answer = block_on(stop_unit(&gate, name)).unwrap();
+            assert!(
+                matches!(answer, Err(UnitError::InvalidArgument(_))),
+                "{name}: {answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn slow_unit_calls_time_out_on_their_own_key() {
+        let limits = Limits {
+            unit_timeout: Duration::from_millis(20),
+            ..Limits::default()
+        };
+        let (gate, audit) = gate(granted(Verb::Stop, "name:*"), limits);
+        let answer = block_on(gate.call(Verb::Stop, Scope::Unit("x.service"), |_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<(), UnitError>(())
+        }));
+        let Err(UnitError::Timeout(message)) = answer.unwrap() else {
+            panic!("not a timeout")
+        };
+        assert!(message.contains("the unit timeout of 20 ms"), "{message}");
+        assert!(audit.captured()[1].contains("\"result\":\"timeout\""));
+    }
+
+    #[test]
+    fn a_refusal_is_audited_in_systemds_words() {
+        let (gate, audit) = gate(granted(Verb::Start, "name:*"), Limits::default());
+        let answer = block_on(gate.call(Verb::Start, Scope::Unit("x.service"), |_| async {
+            Err::<(), _>(UnitError::Refused(crate::contract::systemd::Refusal {
+                name: "org.freedesktop.systemd1.UnitMasked".to_owned(),
+                message: "Unit x.service is masked.".to_owned(),
+            }))
+        }));
+        assert!(matches!(answer.unwrap(), Err(UnitError::Refused(_))));
+        let line: serde_json::Value =
+            serde_json::from_str(audit.captured().last().unwrap()).unwrap();
+        assert_eq!(line["result"], "refused");
+        assert_eq!(
+            line["detail"],
+            "org.freedesktop.systemd1.UnitMasked: Unit x.service is masked."
+        );
+    }
+
     #[test]
     fn service_verbs_are_denied_without_a_grant() {
         let (gate, _) = gate(granted(Verb::Stop, "self"), Limits::default());
-        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async { Ok(()) }));
+        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async {
+            Ok::<(), CallError>(())
+        }));
         let Err(CallError::Denied(message)) = answer.unwrap() else {
             panic!("scale is not granted")
         };
@@ -679,8 +855,11 @@ mod tests {
             message.ends_with("its grant allows scale on no service"),
             "{message}"
         );
-        let listing =
-            block_on(gate.call(Verb::List, Scope::ServiceListing("*"), |_| async { Ok(()) }));
+        let listing = block_on(
+            gate.call(Verb::List, Scope::ServiceListing("*"), |_| async {
+                Ok::<(), CallError>(())
+            }),
+        );
         assert!(matches!(listing.unwrap(), Err(CallError::Denied(_))));
     }
 }

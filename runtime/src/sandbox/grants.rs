@@ -78,12 +78,19 @@ pub const VERBS: [VerbInfo; 12] = [
             // `target` inspects the mapped service in `[swarm] mode = "auto"`.
             ("services", "inspect"),
             ("services", "target"),
+            // And the mapped unit in `[systemd] mode = "auto"`.
+            ("systemd", "inspect"),
+            ("systemd", "target"),
         ],
         ..verb(Verb::Inspect, "inspect")
     },
     VerbInfo {
         read: true,
-        imports: &[("containers", "list"), ("services", "list")],
+        imports: &[
+            ("containers", "list"),
+            ("services", "list"),
+            ("systemd", "list"),
+        ],
         ..verb(Verb::List, "list")
     },
     VerbInfo {
@@ -93,22 +100,28 @@ pub const VERBS: [VerbInfo; 12] = [
             ("cpu-window", "*"),
             ("counters", "*"),
             ("services", "task-stats"),
+            ("systemd", "stats"),
         ],
         ..verb(Verb::Stats, "stats")
     },
     VerbInfo {
         mutating: true,
-        imports: &[("containers", "start")],
+        imports: &[("containers", "start"), ("systemd", "start")],
         ..verb(Verb::Start, "start")
     },
     VerbInfo {
         mutating: true,
-        imports: &[("containers", "stop")],
+        imports: &[
+            ("containers", "stop"),
+            ("systemd", "stop"),
+            // Ends a unit's stop before systemd's own TimeoutStopSec.
+            ("systemd", "kill"),
+        ],
         ..verb(Verb::Stop, "stop")
     },
     VerbInfo {
         mutating: true,
-        imports: &[("containers", "restart")],
+        imports: &[("containers", "restart"), ("systemd", "restart")],
         ..verb(Verb::Restart, "restart")
     },
     VerbInfo {

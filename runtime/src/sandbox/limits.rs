@@ -29,6 +29,8 @@ pub const DEFAULT_OUTPUT: usize = 64 << 10;
 /// Time one Docker request may take: a stop waits for the container's grace
 /// period (10 s by default) before Docker kills it.
 pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
+/// Default time one systemd unit call may take, its job included.
+pub const DEFAULT_UNIT_TIMEOUT: Duration = Duration::from_secs(12);
 /// Size a module file may have. Rust policies are 40 to 120 KiB; a Python
 /// policy built with componentize-py is about 18 MiB (it carries CPython).
 pub const DEFAULT_MODULE_SIZE: u64 = 64 << 20;
@@ -97,6 +99,8 @@ pub struct Limits {
     pub output: usize,
     /// Timeout of each Docker request.
     pub docker_timeout: Duration,
+    /// Timeout of each systemd unit call, the wait for its job included.
+    pub unit_timeout: Duration,
     /// Size of the module file, in bytes.
     pub module_size: u64,
     /// Largest module `sme` compiles inside a request, in bytes.
@@ -112,6 +116,7 @@ impl Default for Limits {
             host_calls: DEFAULT_HOST_CALLS,
             output: DEFAULT_OUTPUT,
             docker_timeout: DEFAULT_DOCKER_TIMEOUT,
+            unit_timeout: DEFAULT_UNIT_TIMEOUT,
             module_size: DEFAULT_MODULE_SIZE,
             compile_on_demand: DEFAULT_COMPILE_ON_DEMAND,
         }
@@ -153,7 +158,7 @@ pub struct LimitKey {
 }
 
 /// Every limit key, in the order `smectl inspect` shows them.
-pub const LIMIT_KEYS: [LimitKey; 9] = [
+pub const LIMIT_KEYS: [LimitKey; 10] = [
     LimitKey {
         key: "deadline_ms",
         reach: Reach::Module {
@@ -219,6 +224,17 @@ pub const LIMIT_KEYS: [LimitKey; 9] = [
         min: 1,
         max: None,
         shown: "Docker timeout {} ms",
+    },
+    LimitKey {
+        key: "unit_timeout_ms",
+        reach: Reach::Module {
+            get: |l| l.unit_timeout.as_millis() as u64,
+            set: |l, v| l.unit_timeout = Duration::from_millis(v),
+        },
+        default: DEFAULT_UNIT_TIMEOUT.as_millis() as u64,
+        min: 1,
+        max: None,
+        shown: "unit timeout {} ms",
     },
     LimitKey {
         key: "module_mib",
@@ -506,6 +522,7 @@ mod tests {
         let limits = Limits::default();
         assert!(limits.deadline < Duration::from_secs(20));
         assert!(limits.docker_timeout < limits.deadline);
+        assert!(limits.unit_timeout < limits.deadline);
         assert!(DEFAULT_REQUEST_DEADLINE < Duration::from_secs(20));
         assert!(limits.deadline <= DEFAULT_REQUEST_DEADLINE);
     }

@@ -145,7 +145,13 @@ impl Units for SimUnits {
         self.unit(name).await?;
         Ok(UnitStats {
             read_ns: now_ms().saturating_mul(1_000_000),
-            ..UnitStats::default()
+            cpu_ns: None,
+            memory_bytes: None,
+            tasks: None,
+            io_read_bytes: None,
+            io_write_bytes: None,
+            ip_ingress_bytes: None,
+            ip_egress_bytes: None,
         })
     }
 }

@@ -9,65 +9,17 @@
 //! gets both. Unit names are checked ([`unit_name`]) before any request.
 
 mod bus;
+mod reach;
 pub mod unit_name;
 
 pub use bus::Systemd;
+pub use reach::{Lazy, Off};
 
-use crate::contract::CallError;
+use crate::contract::{UnitError, systemd};
 
-/// A unit's state, as `systemctl show` reports it (the parts policies use).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Unit {
-    /// Its name (`Id`): `snap.edgexfoundry.core-data.service`.
-    pub name: String,
-    /// `LoadState`: `loaded`, `not-found`, `masked`, `error`...
-    pub load_state: String,
-    /// `ActiveState`: `active`, `inactive`, `failed`, `activating`,
-    /// `deactivating`, `reloading`.
-    pub active_state: String,
-    /// `SubState`: the unit type's own (`running`, `dead`, `exited`...).
-    pub sub_state: String,
-    /// A service's `Result` (`success`, `exit-code`, `signal`, `timeout`,
-    /// `start-limit-hit`...); empty for other unit types.
-    pub result: String,
-    /// A service's `MainPID`; 0 when none runs.
-    pub main_pid: u32,
-    /// `StateChangeTimestamp`: when the unit last changed state, in
-    /// milliseconds since the Unix epoch; none if it never did.
-    pub since_ms: Option<u64>,
-}
-
-/// A finished job: systemd's word for it and the unit's state after it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Job {
-    /// `JobRemoved`'s result: `done`, `canceled`, `timeout`, `failed`,
-    /// `dependency` or `skipped`.
-    pub result: String,
-    /// The unit's state once the job was gone.
-    pub unit: Unit,
-}
-
-/// A unit's resource counters, where systemd accounts them; none where it
-/// does not (accounting off, a cgroup v1 controller it cannot use).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct UnitStats {
-    /// When they were read, in nanoseconds since the Unix epoch.
-    pub read_ns: u64,
-    /// `CPUUsageNSec`.
-    pub cpu_ns: Option<u64>,
-    /// `MemoryCurrent`, in bytes.
-    pub memory_bytes: Option<u64>,
-    /// `TasksCurrent`.
-    pub tasks: Option<u64>,
-    /// `IOReadBytes`.
-    pub io_read_bytes: Option<u64>,
-    /// `IOWriteBytes`.
-    pub io_write_bytes: Option<u64>,
-    /// `IPIngressBytes`.
-    pub ip_ingress_bytes: Option<u64>,
-    /// `IPEgressBytes`.
-    pub ip_egress_bytes: Option<u64>,
-}
+// A unit's state, a finished job and a unit's counters are the WIT's
+// records (`wit/systemd.wit`), field for field what systemd reports.
+pub use crate::contract::systemd::{Job, Unit, UnitStats};
 
 /// Why a systemd request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -118,14 +70,16 @@ pub fn checked(name: &str) -> Result<()> {
 
 /// systemd's own words keep their text; failures no systemd answered carry
 /// SME's explanation.
-impl From<SystemdError> for CallError {
-    fn from(error: SystemdError) -> CallError {
+impl From<SystemdError> for UnitError {
+    fn from(error: SystemdError) -> UnitError {
         match error {
-            SystemdError::NotFound(_) => CallError::NotFound(error.to_string()),
-            SystemdError::InvalidName(message) => CallError::InvalidArgument(message),
-            SystemdError::Refused { .. } => CallError::Docker(error.to_string()),
+            SystemdError::NotFound(_) => UnitError::NotFound(error.to_string()),
+            SystemdError::InvalidName(message) => UnitError::InvalidArgument(message),
+            SystemdError::Refused { name, message } => {
+                UnitError::Refused(systemd::Refusal { name, message })
+            }
             SystemdError::Unreachable { .. } | SystemdError::Protocol(_) => {
-                CallError::Timeout(error.to_string())
+                UnitError::Unreachable(error.to_string())
             }
         }
     }

@@ -15,7 +15,7 @@ impl clock::Host for ClockHost {
                 let since_epoch = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default();
-                Ok(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+                Ok::<_, CallError>(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
             })
             .await?;
         Ok(answer.unwrap_or_default())

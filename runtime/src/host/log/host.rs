@@ -1,6 +1,7 @@
 //! `impl Host` for the `log` capability.
 
 use super::{LogHost, MAX_MESSAGE};
+use crate::contract::CallError;
 use crate::contract::log::{self, Level};
 use crate::sandbox::audit::GuestLog;
 use crate::sandbox::gate::Scope;
@@ -27,7 +28,7 @@ impl log::Host for LogHost {
                     Level::Warn => tracing::warn!(target: "policy", module, "{message}"),
                     Level::Error => tracing::error!(target: "policy", module, "{message}"),
                 }
-                Ok(())
+                Ok::<(), CallError>(())
             })
             .await?;
         // Logging cannot be refused; a limit has already stopped the guest.

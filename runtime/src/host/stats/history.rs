@@ -65,6 +65,14 @@ impl History {
         PrivateDir::open(&state_dir.join("network")).map(|dir| History { dir })
     }
 
+    /// Uses `<state_dir>/units`: CPU times of systemd units, each kept as
+    /// a [`CpuReading`] whose `total_ns` is the unit's `CPUUsageNSec` and
+    /// whose `system_ns` is the wall clock, under the name [`unit_key`]
+    /// gives the unit.
+    pub fn open_units(state_dir: &Path) -> Option<History> {
+        PrivateDir::open(&state_dir.join("units")).map(|dir| History { dir })
+    }
+
     /// The network counters kept for container `id`, if any.
     pub fn load_network(&self, id: &str) -> Option<Network> {
         if !is_container_id(id) {
@@ -146,6 +154,13 @@ impl History {
             let _ = self.dir.remove(name);
         }
     }
+}
+
+/// The file name a unit's readings are kept under: its name's SHA-256, in
+/// hex, the shape of a container ID (so a name never becomes a path).
+pub fn unit_key(unit: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(unit.as_bytes()))
 }
 
 fn is_container_id(id: &str) -> bool {

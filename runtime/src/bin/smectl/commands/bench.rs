@@ -156,7 +156,11 @@ pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
             (config, Backends::of(Arc::new(scenario.engine())))
         }
         None => {
-            let engine = backend::connect(&deployment.docker_host, deployment.counter_roots())?;
+            let engine = backend::connect(
+                &deployment.docker_host,
+                deployment.counter_roots(),
+                deployment.systemd.bus(),
+            )?;
             (deployment, engine)
         }
     };

@@ -51,7 +51,11 @@ pub fn run(
         }
     };
     let audit = Arc::new(if dry_run { audit.dry_run() } else { audit });
-    let engine = backend::connect(&config.docker_host, config.counter_roots())?;
+    let engine = backend::connect(
+        &config.docker_host,
+        config.counter_roots(),
+        config.systemd.bus(),
+    )?;
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
     let engines = dry.clone().map_or(engine, Backends::of);
     let recording = record.map(|_| Arc::new(Recording::new(engines.clone())));
