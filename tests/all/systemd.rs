@@ -146,13 +146,13 @@ fn a_unit_starts_stops_and_restarts_through_systemds_jobs() {
         let listed = systemd.units("snap.edgexfoundry.*").await.unwrap();
         assert_eq!(listed, vec![started.unit.clone()]);
 
-        let restarted = systemd.restart(unit).await.unwrap();
+        let restarted = systemd.restart(unit, None).await.unwrap();
         assert_eq!(restarted.result, "done");
         assert_ne!(restarted.unit.main_pid, started.unit.main_pid);
         assert_eq!(host.show(unit, "ActiveState"), "active");
 
         for _ in 0..2 {
-            let stopped = systemd.stop(unit).await.unwrap();
+            let stopped = systemd.stop(unit, None).await.unwrap();
             assert_eq!(stopped.result, "done");
             assert_eq!(
                 (
@@ -212,7 +212,10 @@ fn a_missing_unit_is_not_found_and_a_bad_name_never_reaches_systemd() {
     let host = Host::boot();
     block_on(async {
         let systemd = Systemd::connect(&host.bus()).await.unwrap();
-        let missing = systemd.stop("edgex-missing.service").await.unwrap_err();
+        let missing = systemd
+            .stop("edgex-missing.service", None)
+            .await
+            .unwrap_err();
         assert_eq!(
             missing,
             SystemdError::NotFound("edgex-missing.service".to_owned())
@@ -239,7 +242,7 @@ fn a_missing_unit_is_not_found_and_a_bad_name_never_reaches_systemd() {
 }
 
 #[test]
-fn a_unit_ignoring_sigterm_is_stopped_by_a_kill_without_waiting_for_its_timeout() {
+fn a_unit_ignoring_sigterm_is_killed_at_the_stops_bound_without_waiting_for_its_timeout() {
     let host = Host::boot();
     let unit = "edgex-stubborn.service";
     host.unit(
@@ -250,17 +253,19 @@ fn a_unit_ignoring_sigterm_is_stopped_by_a_kill_without_waiting_for_its_timeout(
     block_on(async {
         let systemd = Systemd::connect(&host.bus()).await.unwrap();
         systemd.start(unit).await.unwrap();
-        let kill = async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            systemd.kill(unit, 9).await
-        };
         let started = Instant::now();
-        let (stopped, killed) = futures_util::future::join(systemd.stop(unit), kill).await;
-        killed.unwrap();
-        let stopped = stopped.unwrap();
+        let stopped = systemd
+            .stop(unit, Some(Duration::from_millis(500)))
+            .await
+            .unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "waited {:?}",
+            started.elapsed()
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "killed before its bound: {:?}",
             started.elapsed()
         );
         assert_eq!(stopped.result, "done");
@@ -375,8 +380,8 @@ async fn script(units: &dyn Units, settle: Duration) -> Vec<(String, Seen)> {
         let answer = match call {
             "inspect" => seen(units.unit(name).await.map(|u| Seen::unit(&u))),
             "start" => seen(units.start(name).await.map(job)),
-            "stop" => seen(units.stop(name).await.map(job)),
-            "restart" => seen(units.restart(name).await.map(job)),
+            "stop" => seen(units.stop(name, None).await.map(job)),
+            "restart" => seen(units.restart(name, None).await.map(job)),
             "list" => seen(
                 units
                     .units(name)

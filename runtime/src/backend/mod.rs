@@ -15,6 +15,7 @@ pub mod recording;
 pub mod systemd;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -114,10 +115,16 @@ pub trait Units: Send + Sync + std::fmt::Debug {
     async fn units(&self, pattern: &str) -> systemd::Result<Vec<systemd::Unit>>;
     /// `StartUnit`, waiting for its job.
     async fn start(&self, name: &str) -> systemd::Result<systemd::Job>;
-    /// `StopUnit`, waiting for its job.
-    async fn stop(&self, name: &str) -> systemd::Result<systemd::Job>;
-    /// `RestartUnit`, waiting for its job.
-    async fn restart(&self, name: &str) -> systemd::Result<systemd::Job>;
+    /// `StopUnit`, waiting for its job; past `kill_after`, `KillUnit` of
+    /// all its processes with SIGKILL, and the wait goes on.
+    async fn stop(&self, name: &str, kill_after: Option<Duration>)
+    -> systemd::Result<systemd::Job>;
+    /// `RestartUnit`, waiting for its job; `kill_after` as for a stop.
+    async fn restart(
+        &self,
+        name: &str,
+        kill_after: Option<Duration>,
+    ) -> systemd::Result<systemd::Job>;
     /// `KillUnit` of all its processes with `signal`.
     async fn kill(&self, name: &str, signal: i32) -> systemd::Result<()>;
     /// The unit's resource counters systemd accounts.

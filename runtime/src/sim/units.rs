@@ -3,6 +3,8 @@
 //! integration tests hold against a real systemd. They account no
 //! resources: `stats` answers no figures.
 
+use std::time::Duration;
+
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -125,11 +127,11 @@ impl Units for SimUnits {
         self.change(name, UnitModel::start).map(job)
     }
 
-    async fn stop(&self, name: &str) -> Result<Job> {
+    async fn stop(&self, name: &str, _kill_after: Option<Duration>) -> Result<Job> {
         self.change(name, |unit| Ok(unit.stop())).map(job)
     }
 
-    async fn restart(&self, name: &str) -> Result<Job> {
+    async fn restart(&self, name: &str, _kill_after: Option<Duration>) -> Result<Job> {
         self.change(name, UnitModel::restart).map(job)
     }
 

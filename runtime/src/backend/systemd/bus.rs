@@ -1,10 +1,11 @@
 //! The D-Bus client: systemd's manager and its units' properties.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
+use futures_util::future::{Either, select};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::unit_name::is_unit_name;
@@ -19,6 +20,8 @@ const UNSET: u64 = u64::MAX;
 /// The job mode of every start, stop and restart: replace a queued
 /// conflicting job, as `systemctl` does.
 const MODE: &str = "replace";
+/// What a stop past its bound sends.
+const SIGKILL: i32 = 9;
 
 #[zbus::proxy(
     interface = "org.freedesktop.systemd1.Manager",
@@ -169,7 +172,12 @@ impl Systemd {
     /// Queues a job with `queue` and waits for systemd to remove it, then
     /// reads the unit. The signal stream is opened before the job is
     /// queued, so a job that ends at once is not missed.
-    async fn job<'a, F, Fut>(&'a self, name: &'a str, queue: F) -> Result<Job>
+    async fn job<'a, F, Fut>(
+        &'a self,
+        name: &'a str,
+        kill_after: Option<Duration>,
+        queue: F,
+    ) -> Result<Job>
     where
         F: FnOnce(&'a ManagerProxy<'static>) -> Fut,
         Fut: std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
@@ -181,8 +189,25 @@ impl Systemd {
             .await
             .map_err(|e| self.error(e))?;
         let job = queue(&self.manager).await.map_err(|e| self.error(e))?;
+        let mut kill_at = kill_after.map(|after| Box::pin(tokio::time::sleep(after)));
         let result = loop {
-            let Some(signal) = removed.next().await else {
+            let next = match kill_at.as_mut() {
+                Some(timer) => match select(removed.next(), timer).await {
+                    Either::Left((signal, _)) => signal,
+                    Either::Right(((), _)) => {
+                        // The unit's own stop takes too long: SIGKILL its
+                        // processes, as systemd does after TimeoutStopSec.
+                        kill_at = None;
+                        self.manager
+                            .kill_unit(name, "all", SIGKILL)
+                            .await
+                            .map_err(|e| self.error(e))?;
+                        continue;
+                    }
+                },
+                None => removed.next().await,
+            };
+            let Some(signal) = next else {
                 return Err(SystemdError::Unreachable {
                     bus: self.bus.clone(),
                     reason: "the connection closed while waiting for the job".to_owned(),
@@ -227,15 +252,17 @@ impl Units for Systemd {
     }
 
     async fn start(&self, name: &str) -> Result<Job> {
-        self.job(name, |m| m.start_unit(name, MODE)).await
+        self.job(name, None, |m| m.start_unit(name, MODE)).await
     }
 
-    async fn stop(&self, name: &str) -> Result<Job> {
-        self.job(name, |m| m.stop_unit(name, MODE)).await
+    async fn stop(&self, name: &str, kill_after: Option<Duration>) -> Result<Job> {
+        self.job(name, kill_after, |m| m.stop_unit(name, MODE))
+            .await
     }
 
-    async fn restart(&self, name: &str) -> Result<Job> {
-        self.job(name, |m| m.restart_unit(name, MODE)).await
+    async fn restart(&self, name: &str, kill_after: Option<Duration>) -> Result<Job> {
+        self.job(name, kill_after, |m| m.restart_unit(name, MODE))
+            .await
     }
 
     async fn kill(&self, name: &str, signal: i32) -> Result<()> {

@@ -1,6 +1,8 @@
 //! How a run reaches systemd: never (`[systemd] mode = "off"`), or over one
 //! connection made by the first unit call that needs it.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
@@ -34,10 +36,10 @@ impl Units for Off {
     async fn start(&self, name: &str) -> Result<Job> {
         Off::refuse(Some(name))
     }
-    async fn stop(&self, name: &str) -> Result<Job> {
+    async fn stop(&self, name: &str, _kill_after: Option<Duration>) -> Result<Job> {
         Off::refuse(Some(name))
     }
-    async fn restart(&self, name: &str) -> Result<Job> {
+    async fn restart(&self, name: &str, _kill_after: Option<Duration>) -> Result<Job> {
         Off::refuse(Some(name))
     }
     async fn kill(&self, name: &str, _signal: i32) -> Result<()> {
@@ -91,11 +93,14 @@ impl Units for Lazy {
     async fn start(&self, name: &str) -> Result<Job> {
         self.systemd(Some(name)).await?.start(name).await
     }
-    async fn stop(&self, name: &str) -> Result<Job> {
-        self.systemd(Some(name)).await?.stop(name).await
+    async fn stop(&self, name: &str, kill_after: Option<Duration>) -> Result<Job> {
+        self.systemd(Some(name)).await?.stop(name, kill_after).await
     }
-    async fn restart(&self, name: &str) -> Result<Job> {
-        self.systemd(Some(name)).await?.restart(name).await
+    async fn restart(&self, name: &str, kill_after: Option<Duration>) -> Result<Job> {
+        self.systemd(Some(name))
+            .await?
+            .restart(name, kill_after)
+            .await
     }
     async fn kill(&self, name: &str, signal: i32) -> Result<()> {
         self.systemd(Some(name)).await?.kill(name, signal).await

@@ -10,7 +10,7 @@ use crate::contract::systemd::{self, CpuTime, Job, Measurement, Unit};
 use crate::contract::{CpuReading, UnitError};
 use crate::host::listing_pattern;
 use crate::host::stats::history::{History, MAX_AGE, unit_key};
-use crate::sandbox::gate::Scope;
+use crate::sandbox::gate::{Noted, Scope};
 use crate::sandbox::grants::Verb;
 
 /// The shortest and longest wait between two reads of a unit's CPU time
@@ -94,15 +94,34 @@ impl systemd::Host for SystemdHost {
             .await
     }
 
-    async fn stop(&mut self, name: String) -> Answer<Job> {
+    async fn stop(&mut self, name: String, kill_after_ms: Option<u32>) -> Answer<Job> {
         let units = &self.units;
-        self.unit_call(Verb::Stop, &name, || units.stop(&name))
+        let kill_after = kill_after_ms.map(|ms| Duration::from_millis(ms.into()));
+        self.gate
+            .call_noting(
+                Verb::Stop,
+                Scope::Unit(&name),
+                |_| Noted::timeout(kill_after_s(kill_after_ms)),
+                |_| async { units.stop(&name, kill_after).await.map_err(UnitError::from) },
+            )
             .await
     }
 
-    async fn restart(&mut self, name: String) -> Answer<Job> {
+    async fn restart(&mut self, name: String, kill_after_ms: Option<u32>) -> Answer<Job> {
         let units = &self.units;
-        self.unit_call(Verb::Restart, &name, || units.restart(&name))
+        let kill_after = kill_after_ms.map(|ms| Duration::from_millis(ms.into()));
+        self.gate
+            .call_noting(
+                Verb::Restart,
+                Scope::Unit(&name),
+                |_| Noted::timeout(kill_after_s(kill_after_ms)),
+                |_| async {
+                    units
+                        .restart(&name, kill_after)
+                        .await
+                        .map_err(UnitError::from)
+                },
+            )
             .await
     }
 
@@ -188,4 +207,10 @@ impl systemd::Host for SystemdHost {
             })
             .await
     }
+}
+
+/// A stop's bound as the audit line's `timeout_s`, rounded up to whole
+/// seconds as a container's grace period is.
+fn kill_after_s(kill_after_ms: Option<u32>) -> Option<u32> {
+    kill_after_ms.map(|ms| ms.div_ceil(1000))
 }
