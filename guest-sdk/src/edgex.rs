@@ -4,22 +4,26 @@
 //! add their own checks before or after the same calls. Texts and formats are
 //! the reference executor's, so the agent sees exactly what it used to see.
 //!
-//! Every operation first asks [`services::target`] whether the request is
-//! about a Docker Swarm service (the operator's `[swarm]` configuration).
+//! Every operation first asks [`systemd::target`] whether the request is
+//! about a systemd unit (the operator's `[systemd]` configuration; see
+//! [`unit_lifecycle`] and [`unit_metrics`]), then [`services::target`]
+//! whether it is about a Docker Swarm service (`[swarm]`).
 //! When it is not, the operation is the reference executor's on the
 //! container, call for call. When it is, the operation is carried out on the
 //! service the way a Swarm operator would (see [`service_lifecycle`] and
 //! [`service_metrics`]), with the same texts wherever the reference had one.
 
 mod swarm;
+mod units;
 
 pub use swarm::{service_failure, service_lifecycle, service_metrics};
+pub use units::{DEFAULT_SAMPLE_MS, expect_unit_state, unit_figures, unit_lifecycle, unit_metrics};
 
 use crate::container_config::DOCKER_DEFAULT_STOP_TIMEOUT;
 use crate::figures::{Figures, json_string};
 use crate::{
     Error, Metric, MetricValue, container_config, containers, counters, cpu_window, log, services,
-    stats,
+    stats, systemd,
 };
 
 /// What the reference executor prints when an operation succeeds: the JSON
@@ -179,7 +183,9 @@ pub fn lifecycle_within(
     lifecycle_with(action, service, budget)
 }
 
-/// [`lifecycle`] within `budget`. It asks [`services::target`] first: when
+/// [`lifecycle`] within `budget`. It asks [`systemd::target`] first: when
+/// the request is about a unit, the operation is [`unit_lifecycle`] on it,
+/// its stop bounded by `budget.grace_cap_s`. Then [`services::target`]: when
 /// the request is about a Swarm service, the operation is
 /// [`service_lifecycle`] on it, waiting at most `budget.swarm_wait_ms`;
 /// otherwise it is [`container_lifecycle`], exactly the reference's. A
@@ -198,6 +204,11 @@ pub fn lifecycle_within(
 /// # assert_eq!(testing::service_state("edgex-core-data").unwrap().note("replicas"), Some("2"));
 /// ```
 pub fn lifecycle_with(action: Lifecycle, service: &str, budget: Budget) -> Result<String, String> {
+    match systemd::target() {
+        Err(error) => return Err(format!("{}: {}", action.prefix(), error.message())),
+        Ok(Some(unit)) => return unit_lifecycle(action, &unit, budget.grace_cap_s),
+        Ok(None) => {}
+    }
     match services::target() {
         Err(error) => Err(format!("{}: {}", action.prefix(), error.message())),
         Ok(Some(target)) => service_lifecycle(action, &target, budget.swarm_wait_ms),
@@ -308,6 +319,9 @@ pub fn not_found(service: &str) -> String {
 /// are [`service_metrics`] over its tasks, measured against kept readings at
 /// most [`RECENT_WINDOW_MS`] old.
 pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
+    if let Some(unit) = unit_target()? {
+        return unit_metrics(&unit, RECENT_WINDOW_MS, DEFAULT_SAMPLE_MS);
+    }
     match services::target().map_err(|error| error.message().to_owned())? {
         Some(target) => service_metrics(&target, RECENT_WINDOW_MS),
         None => metrics_from(stats::recent(service)),
@@ -319,6 +333,9 @@ pub fn metrics(service: &str) -> Result<Vec<Metric>, String> {
 /// measures as `docker stats` does (1 to 2 s). A Swarm service's tasks are
 /// measured with the same window.
 pub fn metrics_within(service: &str, window_ms: u32) -> Result<Vec<Metric>, String> {
+    if let Some(unit) = unit_target()? {
+        return unit_metrics(&unit, window_ms, DEFAULT_SAMPLE_MS);
+    }
     match services::target().map_err(|error| error.message().to_owned())? {
         Some(target) => service_metrics(&target, window_ms),
         None => metrics_from(cpu_window::recent_within(service, window_ms)),
@@ -335,12 +352,21 @@ pub fn metrics_counted(
     window_ms: u32,
     sample_ms: u32,
 ) -> Result<Vec<Metric>, String> {
+    if let Some(unit) = unit_target()? {
+        return unit_metrics(&unit, window_ms, sample_ms);
+    }
     match services::target().map_err(|error| error.message().to_owned())? {
         Some(target) => service_metrics(&target, window_ms),
         None => metrics_from(
             counters::measure(service, window_ms, sample_ms).map(|sourced| sourced.measurement),
         ),
     }
+}
+
+/// The unit the request is about, if any; a failure to tell is printed as
+/// its message.
+fn unit_target() -> Result<Option<String>, String> {
+    systemd::target().map_err(|error| error.message())
 }
 
 fn metrics_from(measurement: Result<stats::Measurement, Error>) -> Result<Vec<Metric>, String> {

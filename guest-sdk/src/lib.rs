@@ -88,6 +88,7 @@ pub mod __private {
                     "sme:policy/cpu-window@0.1.0": crate::__private::sme::policy::cpu_window,
                     "sme:policy/services@0.1.0": crate::__private::sme::policy::services,
                     "sme:policy/counters@0.1.0": crate::__private::sme::policy::counters,
+                    "sme:policy/systemd@0.1.0": crate::__private::sme::policy::systemd,
                 },
                 pub_export_macro: true,
                 export_macro_name: $export_macro,
@@ -359,6 +360,169 @@ pub mod services {
             crate::testing::serve("services::task_stats", |world| {
                 let _ = max_age_ms;
                 world.task_stats(name)
+            })
+        )
+    }
+}
+
+pub mod systemd {
+    //! systemd units (native installs such as `edgex-core-data.service`,
+    //! snap services such as `snap.edgexfoundry.core-data.service`), over
+    //! systemd's D-Bus API. Every call names its unit exactly and is
+    //! checked against the module's grant: `self` is the unit the request
+    //! maps to, `name:` patterns match unit names, `label:` matches no unit.
+    //! [`kill`] is checked as a `stop`.
+    //!
+    //! [`target`] says whether the request is about a unit at all: the
+    //! operator configures that (`[systemd]`), and it is none otherwise.
+    //! Errors are this interface's own [`Error`]: systemd's refusals keep
+    //! its D-Bus error name and its words ([`Error::Refused`]).
+    //!
+    //! ```
+    //! use sme_guest::systemd;
+    //! # use sme_guest::testing::{self, Scene};
+    //! # Scene::new()
+    //! #     .unit(testing::unit("snap.edgexfoundry.core-data.service"))
+    //! #     .systemd_target(Some("snap.edgexfoundry.core-data.service"))
+    //! #     .install();
+    //! if let Some(unit) = systemd::target()? {
+    //!     // Stop it, with systemd's SIGKILL at most 5 s into the stop.
+    //!     let job = systemd::stop(&unit, Some(5_000))?;
+    //!     assert_eq!((job.result.as_str(), job.unit.active_state.as_str()), ("done", "inactive"));
+    //! }
+    //! # Ok::<(), sme_guest::systemd::Error>(())
+    //! ```
+    use crate::host::systemd as import;
+    pub use import::{CpuTime, Error, Job, Measurement, Refusal, Unit, UnitStats};
+
+    impl Error {
+        /// The host's explanation, without the kind; for a refusal,
+        /// systemd's D-Bus error name and its message
+        /// (`org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.`).
+        pub fn message(&self) -> String {
+            match self {
+                Error::Refused(refusal) => format!("{}: {}", refusal.name, refusal.message),
+                Error::Denied(m)
+                | Error::NotFound(m)
+                | Error::Timeout(m)
+                | Error::LimitExceeded(m)
+                | Error::InvalidArgument(m)
+                | Error::Unreachable(m) => m.clone(),
+            }
+        }
+    }
+
+    /// Lets `?` turn a unit error into a policy's `Err(String)`.
+    impl From<Error> for String {
+        fn from(error: Error) -> String {
+            error.message()
+        }
+    }
+
+    impl Unit {
+        /// Whether a process of the unit may run: it is `active`,
+        /// `activating`, `deactivating` or `reloading`.
+        pub fn is_running(&self) -> bool {
+            matches!(
+                self.active_state.as_str(),
+                "active" | "activating" | "deactivating" | "reloading"
+            )
+        }
+
+        /// Whether it is up: `active` or `reloading`.
+        pub fn is_up(&self) -> bool {
+            matches!(self.active_state.as_str(), "active" | "reloading")
+        }
+    }
+
+    /// The unit this run is for, when the operator configured SME for
+    /// systemd (`[systemd] mode`): the agent's service name mapped by the
+    /// `unit` template. None when the request is for a container or a
+    /// Swarm service. With `mode = "auto"` the host looks the unit up
+    /// first, under the module's `inspect` grant. A name the template
+    /// cannot make a unit of is [`Error::InvalidArgument`] with `"on"`,
+    /// none with `"auto"`.
+    pub fn target() -> Result<Option<String>, Error> {
+        host_call!(
+            import::target(),
+            crate::testing::serve("systemd::target", |world| world.systemd_target())
+        )
+    }
+
+    /// The unit's state. A unit systemd cannot find is
+    /// [`Error::NotFound`]: `Unit <name> not found.`
+    pub fn inspect(name: &str) -> Result<Unit, Error> {
+        host_call!(
+            import::inspect(name),
+            crate::testing::serve("systemd::inspect", |world| world.unit(name))
+        )
+    }
+
+    /// The units systemd holds whose names match `pattern` (`*` any run
+    /// of characters, `?` one), by name; only those the module may `list`.
+    pub fn list(pattern: &str) -> Result<Vec<Unit>, Error> {
+        host_call!(
+            import::list(pattern),
+            crate::testing::serve("systemd::list", |world| world.units(pattern))
+        )
+    }
+
+    /// Starts the unit and waits for systemd's job. The job is `done` even
+    /// for a unit that then fails: look at [`Job::unit`].
+    pub fn start(name: &str) -> Result<Job, Error> {
+        host_call!(
+            import::start(name),
+            crate::testing::serve("systemd::start", |world| world
+                .unit_job("start", name, None))
+        )
+    }
+
+    /// Stops the unit and waits for systemd's job. systemd waits up to the
+    /// unit's `TimeoutStopSec` (90 s by default) before its SIGKILL; with
+    /// `kill_after_ms`, the runtime has systemd SIGKILL the unit's
+    /// processes once the stop has run that long.
+    pub fn stop(name: &str, kill_after_ms: Option<u32>) -> Result<Job, Error> {
+        host_call!(
+            import::stop(name, kill_after_ms),
+            crate::testing::serve("systemd::stop", |world| world.unit_job(
+                "stop",
+                name,
+                kill_after_ms
+            ))
+        )
+    }
+
+    /// Restarts the unit and waits for systemd's job; `kill_after_ms` as
+    /// for [`stop`] bounds its stopping half.
+    pub fn restart(name: &str, kill_after_ms: Option<u32>) -> Result<Job, Error> {
+        host_call!(
+            import::restart(name, kill_after_ms),
+            crate::testing::serve("systemd::restart", |world| world.unit_job(
+                "restart",
+                name,
+                kill_after_ms
+            ))
+        )
+    }
+
+    /// Sends `signal` (1 to 64) to every process of the unit. Checked as
+    /// a `stop`.
+    pub fn kill(name: &str, signal: i32) -> Result<(), Error> {
+        host_call!(
+            import::kill(name, signal),
+            crate::testing::serve("systemd::kill", |world| world.unit_kill(name, signal))
+        )
+    }
+
+    /// The unit's counters now and an earlier CPU time to measure CPU %
+    /// against: one kept by an earlier run at most `max_age_ms` old, else
+    /// a second read `window_ms` (100 to 1000) after a first.
+    pub fn stats(name: &str, max_age_ms: u32, window_ms: u32) -> Result<Measurement, Error> {
+        host_call!(
+            import::stats(name, max_age_ms, window_ms),
+            crate::testing::serve("systemd::stats", |world| {
+                let _ = (max_age_ms, window_ms);
+                world.unit_stats(name)
             })
         )
     }

@@ -42,6 +42,7 @@
 //! ```
 
 mod swarm;
+mod units;
 mod verb;
 mod world;
 
@@ -52,6 +53,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 pub use self::swarm::{ServiceBuilder, TaskStats, service};
+pub use self::units::{TIMEOUT_STOP_MS, UnitBuilder, unit};
 
 use self::verb::Verb;
 use self::world::{Fixture, SwarmTarget, World};
@@ -118,6 +120,8 @@ pub struct Scene {
     containers: Vec<ContainerBuilder>,
     services: Vec<ServiceBuilder>,
     swarm: SwarmTarget,
+    units: Vec<UnitBuilder>,
+    systemd: SwarmTarget,
     settings: HashMap<String, String>,
     denied: HashSet<(Verb, String)>,
 }
@@ -185,6 +189,43 @@ impl Scene {
         self
     }
 
+    /// Adds a systemd unit (see [`unit`]). A unit of the same name added
+    /// earlier is replaced.
+    pub fn unit(mut self, unit: UnitBuilder) -> Scene {
+        self.units.retain(|u| u.name != unit.name);
+        self.units.push(unit);
+        self
+    }
+
+    /// What [`systemd::target`](crate::systemd::target) answers, as the
+    /// runtime does with `[systemd] mode = "on"` (some unit name) or
+    /// `"off"` (none, the default). The answer costs no host call and is
+    /// not listed in [`calls`].
+    ///
+    /// ```
+    /// use sme_guest::systemd;
+    /// use sme_guest::testing::Scene;
+    /// Scene::new().systemd_target(Some("edgex-core-data.service")).install();
+    /// assert_eq!(systemd::target()?.as_deref(), Some("edgex-core-data.service"));
+    /// # Ok::<(), sme_guest::systemd::Error>(())
+    /// ```
+    pub fn systemd_target(mut self, unit: Option<&str>) -> Scene {
+        self.systemd = match unit {
+            Some(name) => SwarmTarget::On(name.to_owned()),
+            None => SwarmTarget::Off,
+        };
+        self
+    }
+
+    /// Makes [`systemd::target`](crate::systemd::target) answer as the
+    /// runtime does with `[systemd] mode = "auto"`: it inspects `unit`
+    /// (listed in [`calls`] as `inspect <unit>`) and answers its name when
+    /// the scene has it, none otherwise.
+    pub fn systemd_auto(mut self, unit: &str) -> Scene {
+        self.systemd = SwarmTarget::Auto(unit.to_owned());
+        self
+    }
+
     /// Adds a container (see [`container`]). A container of the same name
     /// added earlier is replaced.
     pub fn container(mut self, container: ContainerBuilder) -> Scene {
@@ -227,6 +268,7 @@ impl Scene {
             self.containers,
             self.services,
             self.swarm,
+            (self.units, self.systemd),
             self.settings,
             self.denied,
         );
@@ -510,6 +552,15 @@ pub fn calls() -> Vec<String> {
 /// [`services::inspect`]: crate::services::inspect
 pub fn service_state(name: &str) -> Option<Service> {
     serve("testing::service_state", |world| world.service_now(name))
+}
+
+/// The unit named `name` as [`systemd::inspect`] would show it now, after
+/// the policy's calls (without listing a call); none when the scene has no
+/// such unit.
+///
+/// [`systemd::inspect`]: crate::systemd::inspect
+pub fn unit_state(name: &str) -> Option<crate::systemd::Unit> {
+    read("unit_state", |world| world.unit_now(name))
 }
 
 /// The container named `name` as it is now, after the policy's calls; none

@@ -19,6 +19,7 @@ impl Verb {
     pub(crate) const SCALE: Verb = Verb("scale");
     pub(crate) const REDEPLOY: Verb = Verb("redeploy");
     pub(crate) const LIST: Verb = Verb("list");
+    pub(crate) const STOP: Verb = Verb("stop");
 
     /// The verb named `text`. A scene naming an unknown verb is a mistake in
     /// the test, so this panics with the accepted names.

@@ -9,6 +9,7 @@ use sme_model::lifecycle::{self, is_up};
 use sme_model::names;
 
 use super::swarm::{SwarmFixture, TaskStats};
+use super::units::{UnitBuilder, UnitFixture};
 use super::verb::Verb;
 use super::{ContainerBuilder, NOW_MS, ServiceBuilder};
 use crate::Error;
@@ -54,8 +55,11 @@ pub(crate) struct World {
     fixtures: Vec<Fixture>,
     services: Vec<SwarmFixture>,
     swarm: SwarmTarget,
+    pub(crate) units: Vec<UnitFixture>,
+    /// What `systemd::target` answers: the runtime's `[systemd] mode`.
+    pub(crate) systemd: SwarmTarget,
     settings: HashMap<String, String>,
-    denied: HashSet<(Verb, String)>,
+    pub(crate) denied: HashSet<(Verb, String)>,
     pub(crate) calls: Vec<String>,
     pub(crate) timeouts: Vec<(String, Option<u32>)>,
     pub(crate) logs: Vec<(Level, String)>,
@@ -67,6 +71,7 @@ impl World {
         containers: Vec<ContainerBuilder>,
         services: Vec<ServiceBuilder>,
         swarm: SwarmTarget,
+        (units, systemd): (Vec<UnitBuilder>, SwarmTarget),
         settings: HashMap<String, String>,
         denied: HashSet<(Verb, String)>,
     ) -> World {
@@ -77,6 +82,8 @@ impl World {
                 .collect(),
             services: services.into_iter().map(ServiceBuilder::build).collect(),
             swarm,
+            units: units.into_iter().map(|unit| unit.build(NOW_MS)).collect(),
+            systemd,
             settings,
             denied,
             calls: Vec::new(),
@@ -95,7 +102,7 @@ impl World {
 
     /// Records the call and answers the gate's denial, if the scene denies
     /// it.
-    fn admit(&mut self, verb: Verb, name: &str) -> Result<(), Error> {
+    pub(crate) fn admit(&mut self, verb: Verb, name: &str) -> Result<(), Error> {
         let denied = self.denied.contains(&(verb, name.to_owned()));
         let verb_name = verb.name();
         self.calls.push(if denied {
@@ -340,6 +347,11 @@ impl World {
 
     pub(crate) fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// Moves the clock on by `millis`, as a wait of the host does.
+    pub(crate) fn advance(&mut self, millis: u32) {
+        self.now_ms += u64::from(millis);
     }
 
     pub(crate) fn sleep(&mut self, millis: u32) -> Result<(), Error> {

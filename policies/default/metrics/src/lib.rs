@@ -265,4 +265,48 @@ mod tests {
             );
         }
     }
+
+    mod systemd {
+        use super::*;
+
+        const UNIT: &str = "snap.edgexfoundry.core-data.service";
+
+        #[test]
+        fn a_units_figures_in_the_reference_fields() {
+            Scene::new()
+                .unit(
+                    testing::unit(UNIT)
+                        .cpu_percent(12.5)
+                        .memory(5_488_247)
+                        .tasks(4),
+                )
+                .systemd_target(Some(UNIT))
+                .install();
+            let printed = fields(metrics(testing::request("edgex-core-data", "metrics")).unwrap());
+            assert_eq!(
+                printed,
+                [
+                    ("cpuUsedPercent".to_owned(), "12.5".to_owned()),
+                    ("memoryUsed".to_owned(), "5488247".to_owned()),
+                    (
+                        "raw".to_owned(),
+                        r#"{"cpu_perc":"12.50%","mem_usage":"5.234MiB / 0B","mem_perc":"0.00%","net_io":"0B / 0B","block_io":"0B / 0B","pids":"4"}"#
+                            .to_owned()
+                    ),
+                ]
+            );
+            assert_eq!(testing::calls(), [format!("stats {UNIT}")]);
+        }
+
+        #[test]
+        fn an_inactive_unit_prints_zeroes() {
+            Scene::new()
+                .unit(testing::unit(UNIT).inactive())
+                .systemd_target(Some(UNIT))
+                .install();
+            let printed = fields(metrics(testing::request("edgex-core-data", "metrics")).unwrap());
+            assert_eq!(printed[0], ("cpuUsedPercent".to_owned(), "0".to_owned()));
+            assert_eq!(printed[1], ("memoryUsed".to_owned(), "0".to_owned()));
+        }
+    }
 }

@@ -293,4 +293,51 @@ mod tests {
             assert_eq!(testing::service_state(SVC).unwrap().running_tasks, 1);
         }
     }
+
+    mod systemd {
+        use super::*;
+        use sme_guest::edgex::SUCCESS;
+
+        const UNIT: &str = "edgex-core-data.service";
+
+        fn on(unit: testing::UnitBuilder) -> Scene {
+            Scene::new().unit(unit).systemd_target(Some(UNIT))
+        }
+
+        fn run() -> Result<String, String> {
+            start(testing::request("edgex-core-data", "start"))
+        }
+
+        #[test]
+        fn starts_an_inactive_unit() {
+            on(testing::unit(UNIT).inactive()).install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(testing::calls(), [format!("start {UNIT}")]);
+            assert_eq!(testing::unit_state(UNIT).unwrap().active_state, "active");
+        }
+
+        #[test]
+        fn a_unit_that_fails_as_it_starts_is_a_failure_with_its_result() {
+            on(testing::unit(UNIT).fails()).install();
+            assert_eq!(
+                run(),
+                Err(format!(
+                    "Error starting service: service is not running but should be (unit {UNIT} \
+                     is failed/failed, result exit-code, job failed)"
+                ))
+            );
+        }
+
+        #[test]
+        fn a_masked_unit_is_refused_in_systemds_words() {
+            on(testing::unit(UNIT).masked()).install();
+            assert_eq!(
+                run(),
+                Err(format!(
+                    "Error starting service: org.freedesktop.systemd1.UnitMasked: Unit {UNIT} is masked."
+                ))
+            );
+            assert_eq!(testing::unit_state(UNIT).unwrap().active_state, "inactive");
+        }
+    }
 }

@@ -357,4 +357,110 @@ mod tests {
             assert_eq!(testing::calls(), ["inspect edgex-core-data denied"]);
         }
     }
+
+    mod systemd {
+        use super::*;
+
+        const SNAP: &str = "snap.edgexfoundry.core-data.service";
+
+        fn run() -> Result<String, String> {
+            stop(testing::request("edgex-core-data", "stop"))
+        }
+
+        #[test]
+        fn stops_the_mapped_unit_bounded_by_the_grace_cap() {
+            Scene::new()
+                .unit(testing::unit(SNAP))
+                .systemd_target(Some(SNAP))
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(testing::calls(), [format!("stop {SNAP}")]);
+            assert_eq!(testing::timeouts(), [(format!("stop {SNAP}"), Some(10))]);
+            assert_eq!(testing::unit_state(SNAP).unwrap().active_state, "inactive");
+        }
+
+        #[test]
+        fn a_unit_ignoring_sigterm_is_killed_at_the_cap_and_the_stop_succeeds() {
+            Scene::new()
+                .unit(testing::unit(SNAP).ignores_sigterm())
+                .systemd_target(Some(SNAP))
+                .setting("grace_cap_s", "3")
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS + 3_000);
+            let unit = testing::unit_state(SNAP).unwrap();
+            assert_eq!(
+                (unit.active_state.as_str(), unit.result.as_str()),
+                ("failed", "signal")
+            );
+        }
+
+        #[test]
+        fn an_inactive_unit_stops_at_once() {
+            Scene::new()
+                .unit(testing::unit(SNAP).inactive())
+                .systemd_target(Some(SNAP))
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(sme_guest::clock::now_ms(), testing::NOW_MS);
+        }
+
+        #[test]
+        fn a_missing_unit_prints_systemds_words() {
+            Scene::new().systemd_target(Some(SNAP)).install();
+            assert_eq!(
+                run(),
+                Err(format!("Error stopping service: Unit {SNAP} not found."))
+            );
+        }
+
+        #[test]
+        fn a_denied_stop_changes_nothing() {
+            Scene::new()
+                .unit(testing::unit(SNAP))
+                .systemd_target(Some(SNAP))
+                .deny("stop", SNAP)
+                .install();
+            let printed = run().unwrap_err();
+            assert!(
+                printed.starts_with("Error stopping service: module under test may not stop"),
+                "{printed}"
+            );
+            assert_eq!(testing::unit_state(SNAP).unwrap().active_state, "active");
+        }
+
+        #[test]
+        fn the_unit_comes_before_the_swarm_service_and_the_container() {
+            Scene::new()
+                .unit(testing::unit(SNAP))
+                .systemd_auto(SNAP)
+                .service(testing::service("edgex-core-data").replicas(1))
+                .swarm_auto("edgex-core-data")
+                .container(testing::container("edgex-core-data"))
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(
+                testing::calls(),
+                [format!("inspect {SNAP}"), format!("stop {SNAP}")]
+            );
+            assert_eq!(
+                testing::state("edgex-core-data").unwrap().status,
+                Status::Running
+            );
+        }
+
+        #[test]
+        fn auto_mode_without_the_unit_goes_on_to_the_container() {
+            Scene::new()
+                .systemd_auto(SNAP)
+                .container(testing::container("edgex-core-data"))
+                .install();
+            assert_eq!(run(), Ok(SUCCESS.to_owned()));
+            assert_eq!(testing::calls()[0], format!("inspect {SNAP}"));
+            assert_eq!(
+                testing::state("edgex-core-data").unwrap().status,
+                Status::Exited
+            );
+        }
+    }
 }
