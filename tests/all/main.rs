@@ -24,3 +24,4 @@ mod swarm;
 mod swarm_sim;
 mod systemd;
 mod trust;
+mod unit_executor;

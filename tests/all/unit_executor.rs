@@ -1,0 +1,199 @@
+//! `sme` on systemd units (`[systemd]`): the real binary, the built-in
+//! policies, and a real systemd booted from Debian's packages
+//! (`systemd::Host`), reached over its bus as root.
+
+use std::time::Duration;
+
+use crate::support::{Container, Sandbox};
+use crate::systemd::Host;
+
+/// A unit whose process runs until SIGTERM.
+const RUNS: &str = "[Service]\nExecStart=/bin/sleep infinity\n";
+
+/// A sandbox whose `[systemd]` is `mode` with the unit template `unit`, on
+/// the booted systemd's bus.
+fn sandbox(host: &Host, mode: &str, unit: &str, more: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "[systemd]\nmode = \"{mode}\"\nunit = \"{unit}\"\nbus = \"{}\"\n{more}",
+        host.bus()
+    ));
+    sandbox
+}
+
+/// The `host-call` audit lines of the last run of `operation`.
+fn unit_calls(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    sandbox
+        .audit()
+        .into_iter()
+        .filter(|line| line["event"] == "host-call" && line["object"] == "unit")
+        .collect()
+}
+
+#[test]
+fn the_executor_stops_starts_restarts_and_measures_a_snaps_unit() {
+    let host = Host::boot();
+    let unit = "snap.edgexfoundry.core-data.service";
+    host.unit(unit, RUNS);
+    host.sh(&format!("systemctl start {unit}"));
+    let sandbox = sandbox(&host, "on", "snap.edgexfoundry.{name}.service", "");
+
+    sandbox
+        .sme(&["edgex-core-data", "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(host.show(unit, "ActiveState"), "inactive");
+    let calls = unit_calls(&sandbox);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (&calls[0]["verb"], &calls[0]["target"], &calls[0]["result"]),
+        (&"stop".into(), &unit.into(), &"ok".into())
+    );
+    assert_eq!(calls[0]["timeout_s"], 10, "the stop's bound is grace_cap_s");
+    let intent = sandbox
+        .audit()
+        .into_iter()
+        .find(|line| line["event"] == "intent")
+        .expect("an intent line before the stop");
+    assert_eq!(intent["target"], unit);
+
+    sandbox
+        .sme(&["edgex-core-data", "start"])
+        .succeeds_with("\"\"");
+    assert_eq!(host.show(unit, "ActiveState"), "active");
+    let before = host.show(unit, "MainPID");
+    sandbox
+        .sme(&["edgex-core-data", "restart"])
+        .succeeds_with("\"\"");
+    assert_eq!(host.show(unit, "ActiveState"), "active");
+    assert_ne!(host.show(unit, "MainPID"), before, "a new process");
+
+    let metrics = sandbox.sme(&["edgex-core-data", "metrics"]);
+    assert_eq!(
+        (metrics.code, metrics.stderr.as_str()),
+        (Some(0), ""),
+        "{metrics:?}"
+    );
+    let printed: serde_json::Value = serde_json::from_str(&metrics.stdout).unwrap();
+    assert!(printed["cpuUsedPercent"].is_number(), "{printed}");
+    let memory = printed["memoryUsed"].as_i64().unwrap();
+    assert!(memory > 0, "systemd accounts the unit's memory: {printed}");
+    let raw = &printed["raw"];
+    for key in [
+        "cpu_perc",
+        "mem_usage",
+        "mem_perc",
+        "net_io",
+        "block_io",
+        "pids",
+    ] {
+        assert!(raw[key].is_string(), "{key} missing: {printed}");
+    }
+    assert_eq!(raw["pids"], "1", "{printed}");
+}
+
+#[test]
+fn a_native_install_maps_the_agents_name_as_is() {
+    let host = Host::boot();
+    host.unit("edgex-ui.service", RUNS);
+    let sandbox = sandbox(&host, "on", "{service}.service", "");
+    sandbox.sme(&["edgex-ui", "start"]).succeeds_with("\"\"");
+    assert_eq!(host.show("edgex-ui.service", "ActiveState"), "active");
+    sandbox.sme(&["edgex-ui", "stop"]).succeeds_with("\"\"");
+    assert_eq!(host.show("edgex-ui.service", "ActiveState"), "inactive");
+    // A stop of an inactive unit succeeds, as `snapctl stop` did.
+    sandbox.sme(&["edgex-ui", "stop"]).succeeds_with("\"\"");
+}
+
+#[test]
+fn failing_masked_and_missing_units_are_one_line_failures_in_systemds_words() {
+    let host = Host::boot();
+    host.unit(
+        "edgex-bad.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    host.unit("edgex-masked.service", RUNS);
+    host.sh("systemctl mask edgex-masked.service");
+    let sandbox = sandbox(&host, "on", "{service}.service", "");
+
+    sandbox.sme(&["edgex-bad", "start"]).fails_with(
+        "Error starting service: service is not running but should be (unit edgex-bad.service \
+         is failed/failed, result exit-code, job failed)",
+    );
+    sandbox.sme(&["edgex-masked", "start"]).fails_with(
+        "Error starting service: org.freedesktop.systemd1.UnitMasked: Unit \
+         edgex-masked.service is masked.",
+    );
+    assert_eq!(host.show("edgex-masked.service", "ActiveState"), "inactive");
+    let refused = unit_calls(&sandbox)
+        .into_iter()
+        .find(|line| line["target"] == "edgex-masked.service")
+        .unwrap();
+    assert_eq!(refused["result"], "refused");
+    assert_eq!(
+        refused["detail"],
+        "org.freedesktop.systemd1.UnitMasked: Unit edgex-masked.service is masked."
+    );
+    sandbox
+        .sme(&["edgex-missing", "stop"])
+        .fails_with("Error stopping service: Unit edgex-missing.service not found.");
+    sandbox
+        .sme(&["edgex-missing", "metrics"])
+        .fails_with("Unit edgex-missing.service not found.");
+}
+
+#[test]
+fn a_unit_ignoring_sigterm_is_stopped_within_the_grace_cap() {
+    let host = Host::boot();
+    let unit = "edgex-stubborn.service";
+    host.unit(
+        unit,
+        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
+         TimeoutStopSec=60\n",
+    );
+    host.sh(&format!("systemctl start {unit}"));
+    let sandbox = sandbox(
+        &host,
+        "on",
+        "{service}.service",
+        "[modules.stop.settings]\ngrace_cap_s = 2\n",
+    );
+    let run = sandbox.sme(&["edgex-stubborn", "stop"]);
+    run.succeeds_with("\"\"");
+    assert!(run.elapsed >= Duration::from_secs(2), "{run:?}");
+    assert!(run.elapsed < Duration::from_secs(10), "{run:?}");
+    assert_ne!(host.show(unit, "ActiveState"), "active");
+    assert_eq!(unit_calls(&sandbox)[0]["timeout_s"], 2);
+}
+
+#[test]
+fn an_unreachable_bus_is_one_line_and_auto_mode_without_a_unit_is_the_container() {
+    let sandbox = Sandbox::new();
+    sandbox.config("[systemd]\nmode = \"on\"\nbus = \"unix:path=/nonexistent/bus\"\n");
+    sandbox.sme(&["edgex-x", "stop"]).fails_mentioning(&[
+        "Error stopping service: ",
+        "cannot reach systemd on the bus unix:path=/nonexistent/bus",
+    ]);
+
+    // With `auto`, no systemd on the bus means no unit: the container.
+    let container = Container::running("unit-auto");
+    sandbox.config("[systemd]\nmode = \"auto\"\nbus = \"unix:path=/nonexistent/bus\"\n");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert!(!container.is_running());
+}
+
+#[test]
+fn auto_mode_prefers_the_unit_when_systemd_has_it() {
+    let host = Host::boot();
+    let container = Container::running("unit-auto");
+    let unit = format!("{}.service", container.name);
+    host.unit(&unit, RUNS);
+    host.sh(&format!("systemctl start {unit}"));
+    let sandbox = sandbox(&host, "auto", "{service}.service", "");
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .succeeds_with("\"\"");
+    assert_eq!(host.show(&unit, "ActiveState"), "inactive");
+    assert!(container.is_running(), "the container is left alone");
+}
