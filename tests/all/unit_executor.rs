@@ -197,3 +197,31 @@ fn auto_mode_prefers_the_unit_when_systemd_has_it() {
     assert_eq!(host.show(&unit, "ActiveState"), "inactive");
     assert!(container.is_running(), "the container is left alone");
 }
+
+#[test]
+fn the_python_stop_takes_the_unit_path_and_answers_as_the_built_in() {
+    let host = Host::boot();
+    let unit = "edgex-stubborn.service";
+    host.unit(
+        unit,
+        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
+         TimeoutStopSec=60\n",
+    );
+    host.sh(&format!("systemctl start {unit}"));
+    let settings = "[modules.stop.settings]\ngrace_cap_s = 1\n";
+    let python = sandbox(&host, "on", "{service}.service", settings);
+    let file = crate::support::python_policy("stop").display().to_string();
+    let installed = python.smectl(&["install", &file, "--as", "stop"]);
+    assert_eq!(installed.code, Some(0), "{installed:?}");
+
+    let run = python.sme(&["edgex-stubborn", "stop"]);
+    run.succeeds_with("\"\"");
+    assert!(run.elapsed < Duration::from_secs(10), "{run:?}");
+    assert_ne!(host.show(unit, "ActiveState"), "active");
+    assert_eq!(unit_calls(&python)[0]["timeout_s"], 1);
+
+    let rust = sandbox(&host, "on", "{service}.service", "");
+    python
+        .sme(&["edgex-missing", "stop"])
+        .answers_as(&rust.sme(&["edgex-missing", "stop"]));
+}

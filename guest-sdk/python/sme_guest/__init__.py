@@ -5,8 +5,10 @@ executor does for one operation. This package hides the component bindings:
 a policy is a plain function marked with :func:`operation` or :func:`metrics`,
 that calls the host through typed modules (:mod:`~sme_guest.containers`,
 :mod:`~sme_guest.stats`, :mod:`~sme_guest.log`, :mod:`~sme_guest.clock`,
-:mod:`~sme_guest.settings`, ...) and reuses the reference executor's
-behaviour from :mod:`~sme_guest.edgex`.
+:mod:`~sme_guest.settings`, :mod:`~sme_guest.services` for Swarm services,
+:mod:`~sme_guest.systemd` for systemd units, ...) and reuses the reference
+executor's behaviour from :mod:`~sme_guest.edgex`, which acts on the unit or
+Swarm service the request is for when the operator configured SME for one.
 
 A stop that refuses to stop the database, and otherwise does exactly what the
 reference executor does::
@@ -26,9 +28,10 @@ against the module's grant; a call outside it raises :class:`Denied`.
 
 Returning a string prints it and exits 0; raising :class:`Failure` prints its
 text and exits 1; an uncaught :class:`HostError` fails with the host's message
-(as Rust's ``?`` does). Outside a component (plain CPython) the host is the
-fake in :mod:`sme_guest.testing`, so a policy's logic is unit-tested with
-``python -m unittest``.
+(as Rust's ``?`` does); a :mod:`~sme_guest.systemd` call's error is a
+:class:`UnitError`, a :class:`HostError` too. Outside a component (plain
+CPython) the host is the fake in :mod:`sme_guest.testing`, so a policy's
+logic is unit-tested with ``python -m unittest``.
 """
 
 from __future__ import annotations
@@ -46,15 +49,18 @@ from .types import (
     Metric,
     NotFound,
     Number,
+    Refused,
     Request,
     Text,
     Timeout,
+    UnitError,
+    Unreachable,
 )
 
 __all__ = [
     "Boolean", "Denied", "Docker", "Failure", "HostError", "Integer", "InvalidArgument", "Json",
-    "LimitExceeded", "Metric", "NotFound", "Number", "Request", "Text", "Timeout",
-    "operation", "metrics",
+    "LimitExceeded", "Metric", "NotFound", "Number", "Refused", "Request", "Text", "Timeout", "UnitError",
+    "Unreachable", "operation", "metrics",
 ]
 
 #: The policy function the component exports: (world, function), set by the

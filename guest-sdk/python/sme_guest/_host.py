@@ -23,6 +23,7 @@ try:  # Present only in a component built by componentize-py.
     from wit_world.imports import services as _services
     from wit_world.imports import settings as _settings
     from wit_world.imports import stats as _stats
+    from wit_world.imports import systemd as _systemd
 
     IN_COMPONENT = True
 except ImportError:
@@ -41,6 +42,37 @@ _ERRORS = {
 def _error(err: Exception) -> t.HostError:
     value = err.value  # type: ignore[attr-defined]
     return _ERRORS[type(value).__name__](value.value)
+
+
+# The systemd interface has its own error variant: the same case names,
+# plus systemd's refusal and an unreachable bus.
+_UNIT_ERRORS = {
+    "Error_Denied": t.UnitDenied,
+    "Error_NotFound": t.UnitNotFound,
+    "Error_Timeout": t.UnitTimeout,
+    "Error_LimitExceeded": t.UnitLimitExceeded,
+    "Error_InvalidArgument": t.UnitInvalidArgument,
+    "Error_Unreachable": t.Unreachable,
+}
+
+
+def _unit_error(err: Exception) -> t.UnitError:
+    value = err.value  # type: ignore[attr-defined]
+    if type(value).__name__ == "Error_Refused":
+        return t.Refused(t.Refusal(value.value.name, value.value.message))
+    return _UNIT_ERRORS[type(value).__name__](value.value)
+
+
+def _unit(u) -> t.Unit:
+    return t.Unit(u.name, u.load_state, u.active_state, u.sub_state, u.result, u.main_pid, u.since_ms)
+
+
+def _unit_measurement(m) -> t.UnitMeasurement:
+    n = m.now
+    now = t.UnitStats(n.read_ns, n.cpu_ns, n.memory_bytes, n.tasks, n.io_read_bytes, n.io_write_bytes,
+                      n.ip_ingress_bytes, n.ip_egress_bytes)
+    previous = None if m.previous is None else t.CpuTime(m.previous.read_ns, m.previous.cpu_ns)
+    return t.UnitMeasurement(now, previous)
 
 
 def _container(c) -> t.Container:
@@ -211,6 +243,49 @@ class _Component:
         except _Err as err:
             raise _error(err) from None
         return [t.TaskMeasurement(r.task_id, r.container, _measurement(r.measurement)) for r in rows]
+
+    def unit_target(self) -> Optional[str]:
+        try:
+            return _systemd.target()
+        except _Err as err:
+            raise _unit_error(err) from None
+
+    def unit(self, name: str) -> t.Unit:
+        try:
+            return _unit(_systemd.inspect(name))
+        except _Err as err:
+            raise _unit_error(err) from None
+
+    def units(self, pattern: str) -> list:
+        try:
+            rows = _systemd.list(pattern)
+        except _Err as err:
+            raise _unit_error(err) from None
+        return [_unit(u) for u in rows]
+
+    def unit_job(self, verb: str, name: str, kill_after_ms: Optional[int]) -> t.Job:
+        try:
+            if verb == "start":
+                job = _systemd.start(name)
+            elif verb == "stop":
+                job = _systemd.stop(name, kill_after_ms)
+            else:
+                job = _systemd.restart(name, kill_after_ms)
+        except _Err as err:
+            raise _unit_error(err) from None
+        return t.Job(job.result, _unit(job.unit))
+
+    def unit_kill(self, name: str, signal: int) -> None:
+        try:
+            _systemd.kill(name, signal)
+        except _Err as err:
+            raise _unit_error(err) from None
+
+    def unit_stats(self, name: str, max_age_ms: int, window_ms: int) -> t.UnitMeasurement:
+        try:
+            return _unit_measurement(_systemd.stats(name, max_age_ms, window_ms))
+        except _Err as err:
+            raise _unit_error(err) from None
 
     def now_ms(self) -> int:
         return _clock.now_ms()

@@ -2,7 +2,7 @@
 
 A Python copy of the ``sme-model`` crate (``runtime/model``), which the
 runtime and the Rust SDK's fake share: name patterns and label selectors,
-notes, the container lifecycle and the Swarm service model. The table of
+notes, the container lifecycle, the Swarm service model and systemd units. The table of
 cases in ``runtime/model/cases.json`` runs against both (here in
 ``tests/test_cases.py``), so the copies cannot drift silently.
 """
@@ -390,3 +390,114 @@ def _shut_down(task: t.Task, at_ms: int) -> None:
     if task.state == t.TaskState.RUNNING:
         task.exit_code = 0
     task.state, task.message, task.updated_ms = t.TaskState.SHUTDOWN, "shutdown", at_ms
+
+
+# systemd units --------------------------------------------------------------
+
+#: The unit types systemd knows, as name suffixes.
+UNIT_TYPES = ("service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice",
+              "scope")
+#: Longest unit name systemd accepts.
+MAX_UNIT_NAME = 255
+_UNIT_PREFIX_BYTES = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.")
+
+#: The signals whose death systemd counts as a clean exit of a service
+#: (SIGHUP, SIGINT, SIGPIPE, SIGTERM).
+CLEAN_SIGNALS = (1, 2, 13, 15)
+#: The D-Bus error systemd answers a start of a masked unit with.
+MASKED_ERROR = "org.freedesktop.systemd1.UnitMasked"
+#: What a unit's process does when started: runs until stopped, or exits
+#: with an error status as it starts (a ``Type=oneshot`` unit running ``/bin/false``).
+RUNS, FAILS = "runs", "fails"
+
+
+def is_unit_name(name: str) -> bool:
+    """A unit name SME sends: a prefix of ASCII letters, digits and ``:-_.``,
+    then one unit-type suffix, at most 255 bytes; no instances (``@``) or
+    escapes."""
+    prefix, dot, suffix = name.rpartition(".")
+    data = prefix.encode()
+    return (bool(dot) and len(name.encode()) <= MAX_UNIT_NAME and bool(data) and suffix in UNIT_TYPES
+            and all(b in _UNIT_PREFIX_BYTES for b in data))
+
+
+def check_unit_name(name: str) -> None:
+    """Refuses ``name`` as the runtime does when it is not a unit name it sends."""
+    if not is_unit_name(name):
+        raise t.UnitInvalidArgument(f"{_quoted(name)} is not a valid unit name")
+
+
+def unit_not_found(name: str) -> str:
+    """The runtime's text for a unit systemd does not know."""
+    return f"Unit {name} not found."
+
+
+@dataclass
+class UnitState:
+    """A unit's state, as systemd reports it (``sme_model::units::State``)."""
+
+    load_state: str
+    active_state: str
+    sub_state: str
+    result: str
+    #: Whether a main process runs (``MainPID`` is not 0).
+    running: bool
+
+
+@dataclass
+class UnitModel:
+    """One simulated unit and how start, stop, restart and kill change it, as
+    systemd's manager does (``sme_model::units::UnitModel``)."""
+
+    name: str
+    behaviour: str = RUNS
+    masked: bool = False
+    state: UnitState = field(default_factory=lambda: UnitState("loaded", "inactive", "dead", "success", False))
+
+    def __post_init__(self) -> None:
+        if self.masked:
+            self.state.load_state = "masked"
+
+    def start(self) -> str:
+        """``StartUnit``: the job's result; raises :class:`~sme_guest.types.Refused` for a masked unit."""
+        self.refuse_if_masked()
+        if self.behaviour == RUNS:
+            self.run()
+            return "done"
+        self.settle("failed", "failed", "exit-code", False)
+        return "failed"
+
+    def stop(self) -> str:
+        """``StopUnit``: the job's result. Only an active unit changes."""
+        if self.state.active_state == "active":
+            self.settle("inactive", "dead", "success", False)
+        return "done"
+
+    def restart(self) -> str:
+        """``RestartUnit``: the job's result; a masked unit is refused before anything changes."""
+        self.refuse_if_masked()
+        self.stop()
+        return self.start()
+
+    def kill(self, signal: int) -> None:
+        """``KillUnit`` with ``signal``: a running process dies, cleanly (inactive)
+        for one of :data:`CLEAN_SIGNALS`, else failed with result ``signal``."""
+        if not self.state.running:
+            return
+        if signal in CLEAN_SIGNALS:
+            self.settle("inactive", "dead", "success", False)
+        else:
+            self.settle("failed", "failed", "signal", False)
+
+    def run(self) -> None:
+        """Its process runs."""
+        self.settle("active", "running", "success", True)
+
+    def settle(self, active_state: str, sub_state: str, result: str, running: bool) -> None:
+        """Moves the unit to a state; its load state stays."""
+        self.state = UnitState(self.state.load_state, active_state, sub_state, result, running)
+
+    def refuse_if_masked(self) -> None:
+        """Raises systemd's refusal of a job on a masked unit."""
+        if self.masked:
+            raise t.Refused(t.Refusal(MASKED_ERROR, f"Unit {self.name} is masked."))

@@ -23,10 +23,10 @@ from __future__ import annotations
 import enum
 from typing import List
 
-from . import container_config, containers, counters, cpu_window, log, services, stats
+from . import container_config, containers, counters, cpu_window, log, services, stats, systemd
 from .figures import Figures, json_string
 from .swarm import DEFAULT_SWARM_WAIT_MS, service_lifecycle, service_metrics
-from .types import Docker, Failure, HostError, Integer, Measurement, Metric, NotFound, Number, Json
+from .types import Docker, Failure, HostError, Integer, Job, Measurement, Metric, NotFound, Number, Json
 
 #: What the reference executor prints when an operation succeeds: the JSON
 #: encoding of an empty string.
@@ -37,6 +37,17 @@ SUCCESS = '""'
 #: must fit the 12 s Docker call budget inside the agent's 20 s, and 10 s is
 #: Docker's own default. See the Rust SDK's ``DEFAULT_GRACE_CAP``.
 DEFAULT_GRACE_CAP = 10
+
+#: How long after a first read of a unit's CPU time the second is taken when
+#: no kept reading serves, in milliseconds: the default metrics policy's
+#: ``cpu_sample_ms`` default, used by :func:`metrics` and
+#: :func:`metrics_within` for a unit.
+DEFAULT_CPU_SAMPLE_MS = 250
+
+#: The ``ActiveState`` values in which a unit counts as running.
+UNIT_RUNNING_STATES = ("active", "activating", "deactivating", "reloading")
+#: The ``ActiveState`` values in which a started unit counts as started.
+UNIT_STARTED_STATES = ("active", "reloading")
 
 #: Go's text for a command that exited with status 1, which the reference put
 #: before the command's output. The docker CLI exits 1 on every error.
@@ -105,10 +116,19 @@ def lifecycle_within(action: Lifecycle, service: str, cap_seconds: int,
                      swarm_wait_ms: int = DEFAULT_SWARM_WAIT_MS) -> str:
     """:func:`lifecycle`, with at most ``cap_seconds`` of grace period for a stop
     or restart (see :meth:`Lifecycle.perform_within`). It asks
-    :func:`sme_guest.services.target` first: when the request is about a Swarm
-    service, the operation is :func:`sme_guest.swarm.service_lifecycle` on it,
-    waiting at most ``swarm_wait_ms``; otherwise the container's, exactly the
-    reference's."""
+    :func:`sme_guest.systemd.target` first: when the request is about a systemd
+    unit, the operation is :func:`unit_lifecycle` on it, with ``cap_seconds``
+    as its bound. It then asks :func:`sme_guest.services.target`: when the
+    request is about a Swarm service, the operation is
+    :func:`sme_guest.swarm.service_lifecycle` on it, waiting at most
+    ``swarm_wait_ms``; otherwise the container's, exactly the reference's. A
+    failure to tell is ``<prefix>: <message>``."""
+    try:
+        unit = systemd.target()
+    except HostError as error:
+        raise Failure(f"{action.prefix()}: {error.message}") from None
+    if unit is not None:
+        return unit_lifecycle(action, unit, cap_seconds)
     try:
         target = services.target()
     except HostError as error:
@@ -120,6 +140,57 @@ def lifecycle_within(action: Lifecycle, service: str, cap_seconds: int,
     except HostError as error:
         raise Failure(failure(action, service, error)) from None
     return verify(action, service)
+
+
+def unit_lifecycle(action: Lifecycle, unit: str, grace_cap_s: int) -> str:
+    """Performs ``action`` on the systemd unit ``unit`` and checks the state
+    systemd's job left it in (:func:`expect_unit_state`): a start is
+    ``systemd.start``; a stop or restart lets the unit's own stop run at most
+    ``grace_cap_s`` seconds before its processes are SIGKILLed. A failed call
+    is ``<prefix>: <message>`` (systemd's refusal as
+    ``<D-Bus error name>: <its message>``).
+
+    >>> from sme_guest import testing
+    >>> testing.Scene().unit(testing.unit("x.service").masked()).install()
+    >>> unit_lifecycle(Lifecycle.START, "x.service", 10)
+    Traceback (most recent call last):
+    ...
+    sme_guest.types.Failure: Error starting service: org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.
+    """
+    kill_after_ms = grace_cap_s * 1000
+    try:
+        if action is Lifecycle.START:
+            job = systemd.start(unit)
+        elif action is Lifecycle.STOP:
+            job = systemd.stop(unit, kill_after_ms)
+        else:
+            job = systemd.restart(unit, kill_after_ms)
+    except HostError as error:
+        raise Failure(f"{action.prefix()}: {error.message}") from None
+    return expect_unit_state(action, job)
+
+
+def expect_unit_state(action: Lifecycle, job: Job) -> str:
+    """The verdict on the state a unit's job left it in: a started unit must be
+    ``active`` or ``reloading``, a stopped one none of
+    :data:`UNIT_RUNNING_STATES`; the texts are the reference's, with what
+    systemd said in parentheses.
+
+    >>> from sme_guest.types import Unit
+    >>> failed = Unit("x.service", "loaded", "failed", "failed", "exit-code", 0, None)
+    >>> expect_unit_state(Lifecycle.START, Job("failed", failed))
+    Traceback (most recent call last):
+    ...
+    sme_guest.types.Failure: Error starting service: service is not running but should be (unit x.service is failed/failed, result exit-code, job failed)
+    """
+    unit = job.unit
+    said = (f"(unit {unit.name} is {unit.active_state}/{unit.sub_state}, result {unit.result}, "
+            f"job {job.result})")
+    if action.should_run() and unit.active_state not in UNIT_STARTED_STATES:
+        raise Failure(f"{action.prefix()}: service is not running but should be {said}")
+    if not action.should_run() and unit.active_state in UNIT_RUNNING_STATES:
+        raise Failure(f"{action.prefix()}: service is running but shouldn't be {said}")
+    return SUCCESS
 
 
 def failure(action: Lifecycle, service: str, error: HostError) -> str:
@@ -197,7 +268,15 @@ def metrics(service: str) -> List[Metric]:
     """The reference executor's metrics: ``cpuUsedPercent``, ``memoryUsed`` and
     ``raw``, measured with the host's fast path (:func:`sme_guest.stats.recent`).
     A daemon's refusal raises :class:`Failure` with
-    ``exit status 1: Error response from daemon: <message>\\n``."""
+    ``exit status 1: Error response from daemon: <message>\\n``.
+
+    A systemd unit (:func:`sme_guest.systemd.target`) is measured with
+    :func:`unit_metrics` (window :data:`RECENT_WINDOW_MS`, sample
+    :data:`DEFAULT_CPU_SAMPLE_MS`), a Swarm service's tasks with
+    :func:`sme_guest.swarm.service_metrics`."""
+    unit = _unit_target()
+    if unit is not None:
+        return unit_metrics(unit, RECENT_WINDOW_MS, DEFAULT_CPU_SAMPLE_MS)
     target = _target()
     if target is not None:
         return service_metrics(target, RECENT_WINDOW_MS)
@@ -206,8 +285,13 @@ def metrics(service: str) -> List[Metric]:
 
 def metrics_within(service: str, window_ms: int) -> List[Metric]:
     """:func:`metrics`, measuring CPU against a kept reading at most ``window_ms``
-    old; a Swarm service's tasks (:func:`sme_guest.swarm.service_metrics`) with
-    the same window."""
+    old; a systemd unit (:func:`unit_metrics`, sampled
+    :data:`DEFAULT_CPU_SAMPLE_MS` apart when nothing kept serves) or a Swarm
+    service's tasks (:func:`sme_guest.swarm.service_metrics`) with the same
+    window."""
+    unit = _unit_target()
+    if unit is not None:
+        return unit_metrics(unit, window_ms, DEFAULT_CPU_SAMPLE_MS)
     target = _target()
     if target is not None:
         return service_metrics(target, window_ms)
@@ -218,7 +302,11 @@ def metrics_counted(service: str, window_ms: int, sample_ms: int) -> List[Metric
     """:func:`metrics_within`, from the container's cgroup counters where the
     runtime can read them (:func:`sme_guest.counters.measure`): against a kept
     reading at most ``window_ms`` old, else two reads ``sample_ms`` apart. Where
-    the files cannot be read, exactly :func:`metrics_within`."""
+    the files cannot be read, exactly :func:`metrics_within`. A systemd unit is
+    :func:`unit_metrics` with the same window and sample."""
+    unit = _unit_target()
+    if unit is not None:
+        return unit_metrics(unit, window_ms, sample_ms)
     target = _target()
     if target is not None:
         return service_metrics(target, window_ms)
@@ -227,6 +315,26 @@ def metrics_counted(service: str, window_ms: int, sample_ms: int) -> List[Metric
 
 #: The CPU window ``stats.recent`` uses, for a service's tasks measured by :func:`metrics`.
 RECENT_WINDOW_MS = 5_000
+
+
+def unit_metrics(unit: str, window_ms: int, sample_ms: int) -> List[Metric]:
+    """The reference executor's three fields for the systemd unit ``unit``
+    (:meth:`Figures.of_unit <sme_guest.figures.Figures.of_unit>`): its counters
+    measured against a CPU time kept at most ``window_ms`` old, else two reads
+    ``sample_ms`` apart (:func:`sme_guest.systemd.stats`). A failed call raises
+    :class:`Failure` with its message."""
+    try:
+        measurement = systemd.stats(unit, window_ms, sample_ms)
+    except HostError as error:
+        raise Failure(error.message) from None
+    return metric_fields(Figures.of_unit(measurement))
+
+
+def _unit_target():
+    try:
+        return systemd.target()
+    except HostError as error:
+        raise Failure(error.message) from None
 
 
 def _target():

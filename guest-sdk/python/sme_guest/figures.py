@@ -15,12 +15,12 @@ arithmetic from the raw samples the host returns (as the Rust SDK's
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from dataclasses import dataclass
 
 from . import units
-from .types import CpuReading, Measurement, Sample
+from .types import CpuReading, CpuTime, Measurement, Sample, UnitMeasurement, UnitStats
 
 
 @dataclass
@@ -104,6 +104,31 @@ class Figures:
             pids=current.pids,
         )
 
+    @staticmethod
+    def of_unit(measurement: UnitMeasurement) -> "Figures":
+        """The figures of a systemd unit's counters (see :func:`unit_cpu_percent`);
+        a figure systemd does not account is 0, and a unit has no memory limit
+        (so no memory %).
+
+        >>> from sme_guest.types import CpuTime, UnitMeasurement, UnitStats
+        >>> now = UnitStats(2_000_000_000, cpu_ns=750_000_000, memory_bytes=1024, tasks=3)
+        >>> figures = Figures.of_unit(UnitMeasurement(now, CpuTime(1_000_000_000, 500_000_000)))
+        >>> (figures.cpu_percent, figures.memory_used, figures.memory_limit, figures.network_rx, figures.pids)
+        (25.0, 1024.0, 0.0, 0.0, 3)
+        """
+        now = measurement.now
+        return Figures(
+            cpu_percent=unit_cpu_percent(measurement.previous, now),
+            memory_used=float(now.memory_bytes or 0),
+            memory_limit=0.0,
+            memory_percent=0.0,
+            network_rx=float(now.ip_ingress_bytes or 0),
+            network_tx=float(now.ip_egress_bytes or 0),
+            block_read=float(now.io_read_bytes or 0),
+            block_write=float(now.io_write_bytes or 0),
+            pids=now.tasks or 0,
+        )
+
     def raw(self) -> Raw:
         """The six strings the reference executor put under ``raw``."""
         return Raw(
@@ -124,6 +149,17 @@ def cpu_percent(previous: CpuReading, current: CpuReading) -> float:
     if cpu_delta > 0.0 and system_delta > 0.0:
         return cpu_delta / system_delta * float(current.online_cpus) * 100.0
     return 0.0
+
+
+def unit_cpu_percent(previous: Optional[CpuTime], now: UnitStats) -> float:
+    """A unit's CPU % (of one CPU) between an earlier CPU time and now:
+    ``cpu delta / time delta * 100``, or 0 when there is no earlier time, no
+    CPU time now, or the time did not grow."""
+    if previous is None or now.cpu_ns is None or now.read_ns <= previous.read_ns:
+        return 0.0
+    # The deltas in whole nanoseconds first: the times themselves are too
+    # large for a float's 53 bits.
+    return float(now.cpu_ns - previous.cpu_ns) / float(now.read_ns - previous.read_ns) * 100.0
 
 
 def memory_used(sample: Sample) -> float:

@@ -2,7 +2,8 @@
 
 Describe the containers with a :class:`Scene`, install it, call the policy's
 real function, then check its answer and what it did. Lifecycle calls change
-the fake containers, and scale and redeploy the fake services, as the daemon
+the fake containers, scale and redeploy the fake services, as the daemon
+does, and start, stop, restart and kill the fake systemd units as systemd
 does (the rules are the runtime's, in ``_model``, held to the same table of
 cases as the runtime and the Rust SDK's fake), a missing container answers
 ``No such container: <name>``,
@@ -24,7 +25,7 @@ policy sleeps.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 from . import _model as model
@@ -41,6 +42,29 @@ FINISHED_MS = NOW_MS - 1_800_000
 
 _SYSTEM_NS_PER_READING = 10_000_000_000
 
+#: How long systemd waits for a unit to stop before its SIGKILL
+#: (``TimeoutStopSec``'s default), in milliseconds.
+STOP_TIMEOUT_MS = 90_000
+#: The first main PID the fake gives a unit's process; every start takes the next.
+FIRST_PID = 1000
+_SIGKILL = 9
+_SIGTERM = 15
+_UNIT_WINDOW_MS = (100, 1000)
+
+
+@dataclass
+class _HeldUnit:
+    """A fake unit: the model's state and what systemd reports beside it."""
+
+    model: model.UnitModel
+    spec: "UnitBuilder"
+    main_pid: int
+    since_ms: Optional[int]
+
+    def cpu_ns(self, at_ms: int) -> int:
+        """Its CPU time at ``at_ms``: the scene's rate since it (re)started."""
+        return int(round((at_ms - (self.since_ms or at_ms)) * self.spec._cpu_percent * 10_000))
+
 
 class _Fake:
     def __init__(self, scene: "Scene"):
@@ -53,6 +77,10 @@ class _Fake:
                 starts_after_ms=spec["starts_after_ms"], stops_after_ms=spec["stops_after_ms"], index=index)
             self.specs[name] = dict(spec, model=deployed)
         self.swarm = scene._swarm
+        self.systemd = scene._systemd
+        self.pid = FIRST_PID
+        self.unit_models: Dict[str, _HeldUnit] = {name: self._held(spec) for name, spec in scene._units.items()}
+        self.kill_afters: List[Tuple[str, Optional[int]]] = []
         self.extra = {name: dict(extra) for name, extra in scene._extra.items()}
         self.settings = dict(scene._settings)
         self.denied = set(scene._denied)
@@ -211,6 +239,138 @@ class _Fake:
             rows.append(t.TaskMeasurement(k.id, service.container_name(k), t.Measurement(previous, current)))
         return rows
 
+    # systemd units, changed by the model the runtime's simulation follows.
+
+    def _held(self, spec: "UnitBuilder") -> _HeldUnit:
+        unit = model.UnitModel(spec.name, model.FAILS if spec._fails else model.RUNS, spec._masked)
+        state = spec._state or ("failed" if spec._fails else "inactive" if spec._masked else "running")
+        if state == "running":
+            unit.run()
+            return _HeldUnit(unit, spec, self._next_pid(), STARTED_MS)
+        if state == "failed":
+            unit.settle("failed", "failed", "exit-code", False)
+            return _HeldUnit(unit, spec, 0, FINISHED_MS)
+        return _HeldUnit(unit, spec, 0, None)
+
+    def _next_pid(self) -> int:
+        self.pid += 1
+        return self.pid - 1
+
+    def _unit_admit(self, verb: str, name: str) -> None:
+        # The gate checks the name before the grant, then lists the call.
+        if (verb, name) in self.denied and model.is_unit_name(name):
+            self.calls.append(f"{verb} {name} denied")
+            raise t.UnitDenied(f"module under test may not {verb} {name}: the test's scene denies it")
+        self.calls.append(f"{verb} {name}")
+        model.check_unit_name(name)
+
+    def _unit(self, name: str) -> _HeldUnit:
+        if name not in self.unit_models:
+            raise t.UnitNotFound(model.unit_not_found(name))
+        return self.unit_models[name]
+
+    def _shown_unit(self, held: _HeldUnit) -> t.Unit:
+        state = held.model.state
+        # systemd unloads an inactive unit nothing refers to: loaded again
+        # when asked about, it has no state-change time.
+        since = held.since_ms if state.active_state != "inactive" else None
+        return t.Unit(held.model.name, state.load_state, state.active_state, state.sub_state, state.result,
+                      held.main_pid, since)
+
+    def _changed(self, held: _HeldUnit, change, new_process: bool = False) -> object:
+        """Runs ``change`` on the unit; a new state is stamped now, with a new
+        main PID when a process runs (always after a restart: ``new_process``)."""
+        before = replace(held.model.state)
+        answer = change()
+        after = held.model.state
+        if after != before or (new_process and after.running):
+            held.since_ms = self.now
+            held.main_pid = self._next_pid() if after.running else 0
+        return answer
+
+    def unit_target(self) -> Optional[str]:
+        mode, name = self.systemd
+        if mode == "on" or name is None:
+            return name
+        # auto: the unit, if systemd has it (asked under the inspect grant).
+        self._unit_admit("inspect", name)
+        return name if name in self.unit_models else None
+
+    def unit(self, name: str) -> t.Unit:
+        self._unit_admit("inspect", name)
+        return self._shown_unit(self._unit(name))
+
+    def units(self, pattern: str) -> list:
+        self.calls.append("list")
+        if not model.valid_pattern(pattern):
+            raise t.UnitInvalidArgument(model.bad_pattern(pattern))
+        return [self._shown_unit(held) for name, held in sorted(self.unit_models.items())
+                if held.model.state.active_state != "inactive" and model.matches(pattern, name)
+                and ("list", name) not in self.denied]
+
+    def unit_job(self, verb: str, name: str, kill_after_ms: Optional[int]) -> t.Job:
+        if verb != "start" and (verb, name) not in self.denied:
+            self.kill_afters.append((f"{verb} {name}", kill_after_ms))
+        self._unit_admit(verb, name)
+        held = self._unit(name)
+
+        def start() -> str:
+            return held.model.start()
+
+        def stop() -> str:
+            return self._stop_unit(held, kill_after_ms)
+
+        def restart() -> str:
+            held.model.refuse_if_masked()
+            self._stop_unit(held, kill_after_ms)
+            return held.model.start()
+
+        change = {"start": start, "stop": stop, "restart": restart}[verb]
+        result = self._changed(held, change, new_process=verb == "restart")
+        return t.Job(result, self._shown_unit(held))
+
+    def _stop_unit(self, held: _HeldUnit, kill_after_ms: Optional[int]) -> str:
+        unit = held.model
+        if not (held.spec._ignores_sigterm and unit.state.active_state == "active" and unit.state.running):
+            return unit.stop()
+        # SIGTERM does nothing: the runtime's SIGKILL at kill_after_ms, or
+        # systemd's own at TimeoutStopSec, ends the process.
+        if kill_after_ms is not None and kill_after_ms < STOP_TIMEOUT_MS:
+            self.now += kill_after_ms
+            unit.kill(_SIGKILL)
+        else:
+            self.now += STOP_TIMEOUT_MS
+            unit.settle("failed", "failed", "timeout", False)
+        return "done"
+
+    def unit_kill(self, name: str, signal: int) -> None:
+        self._unit_admit("stop", name)
+        if not 1 <= signal <= 64:
+            raise t.UnitInvalidArgument(f"signal {signal} is not a signal number from 1 to 64")
+        held = self._unit(name)
+        if signal == _SIGTERM and held.spec._ignores_sigterm:
+            return
+
+        def kill() -> None:
+            held.model.kill(signal)
+
+        self._changed(held, kill)
+
+    def unit_stats(self, name: str, max_age_ms: int, window_ms: int) -> t.UnitMeasurement:
+        self._unit_admit("stats", name)
+        held = self._unit(name)
+        read_ns = self.now * 1_000_000
+        if not held.model.state.running:
+            # No cgroup, nothing accounted.
+            return t.UnitMeasurement(t.UnitStats(read_ns), None)
+        spec = held.spec
+        now = t.UnitStats(read_ns, held.cpu_ns(self.now), spec._memory, spec._tasks, spec._io[0], spec._io[1],
+                          spec._ip[0], spec._ip[1])
+        before = self.now - min(max(window_ms, _UNIT_WINDOW_MS[0]), _UNIT_WINDOW_MS[1])
+        started = held.since_ms if held.since_ms is not None else before
+        previous = t.CpuTime(before * 1_000_000, held.cpu_ns(before)) if started <= before else None
+        return t.UnitMeasurement(now, previous)
+
     def now_ms(self) -> int:
         return self.now
 
@@ -240,12 +400,14 @@ def _current() -> _Fake:
 
 
 class Scene:
-    """The containers, services, settings and denials a test runs the policy against."""
+    """The containers, services, systemd units, settings and denials a test runs the policy against."""
 
     def __init__(self) -> None:
         self._containers: List[t.Container] = []
         self._services: Dict[str, dict] = {}
         self._swarm: Optional[str] = None
+        self._units: Dict[str, UnitBuilder] = {}
+        self._systemd: Tuple[str, Optional[str]] = ("off", None)
         self._extra: Dict[str, dict] = {}
         self._settings: Dict[str, str] = {}
         self._denied: set = set()
@@ -340,13 +502,40 @@ class Scene:
         self._swarm = name
         return self
 
+    def unit(self, unit: "UnitBuilder") -> "Scene":
+        """Adds a systemd unit (see :func:`unit`); one of the same name added
+        earlier is replaced."""
+        self._units[unit.name] = unit
+        return self
+
+    def systemd_target(self, name: Optional[str]) -> "Scene":
+        """What ``systemd.target()`` answers, as the runtime does with
+        ``[systemd] mode = "on"`` (a unit name) or ``"off"`` (None, the
+        default): the request is about that unit, or not about a unit. The
+        answer costs no call and is not listed in :func:`calls`."""
+        self._systemd = ("on", name)
+        return self
+
+    def systemd_auto(self, name: str) -> "Scene":
+        """Makes ``systemd.target()`` answer as the runtime does with
+        ``[systemd] mode = "auto"``: it inspects the unit ``name`` (listed as
+        ``inspect <name>``, refused when the scene denies that) and answers
+        its name when the scene has it, None otherwise."""
+        self._systemd = ("auto", name)
+        return self
+
     def setting(self, key: str, value: str) -> "Scene":
         """What ``settings.get(key)`` answers."""
         self._settings[key] = value
         return self
 
     def deny(self, verb: str, name: str) -> "Scene":
-        """That call raises :class:`~sme_guest.types.Denied` and is listed with `` denied``."""
+        """That call raises :class:`~sme_guest.types.Denied` and is listed with
+        `` denied``; it changes nothing. On a unit the verbs are ``inspect``
+        (which covers ``systemd.target()`` in auto mode), ``list`` (the unit is
+        left out of listings), ``start``, ``stop`` (which covers
+        ``systemd.kill``), ``restart`` and ``stats``; the error is then
+        :class:`~sme_guest.types.UnitDenied`."""
         self._denied.add((verb, name))
         return self
 
@@ -356,15 +545,115 @@ class Scene:
         _FAKE = _Fake(self)
 
 
+class UnitBuilder:
+    """A systemd unit for a :class:`Scene` (see :func:`unit`); each method
+    changes it and returns it."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._state: Optional[str] = None
+        self._fails = False
+        self._masked = False
+        self._ignores_sigterm = False
+        self._cpu_percent = 0.0
+        self._memory = 0
+        self._tasks = 1
+        self._io: Tuple[Optional[int], Optional[int]] = (None, None)
+        self._ip: Tuple[Optional[int], Optional[int]] = (None, None)
+
+    def inactive(self) -> "UnitBuilder":
+        """Loaded and never started (``inactive``/``dead``)."""
+        self._state = "inactive"
+        return self
+
+    def running(self) -> "UnitBuilder":
+        """Running since :data:`STARTED_MS` (the default, unless it fails or is masked)."""
+        self._state = "running"
+        return self
+
+    def fails(self) -> "UnitBuilder":
+        """Its process exits with an error as it starts (a ``Type=oneshot``
+        unit running ``/bin/false``): a start's job is ``failed`` and the unit
+        ``failed``/``failed``, result ``exit-code``, as it is to begin with
+        unless :meth:`inactive` says otherwise."""
+        self._fails = True
+        return self
+
+    def masked(self) -> "UnitBuilder":
+        """Masked (load state ``masked``): a start or restart is refused with
+        ``org.freedesktop.systemd1.UnitMasked`` (``Unit <name> is masked.``).
+        Inactive to begin with unless :meth:`running` says otherwise."""
+        self._masked = True
+        return self
+
+    def ignores_sigterm(self) -> "UnitBuilder":
+        """Its process ignores SIGTERM: a stop (or a restart's stopping half)
+        with ``kill_after_ms`` moves the clock that far and SIGKILLs it (the
+        unit ends ``failed``, result ``signal``); without, systemd's SIGKILL
+        comes at ``TimeoutStopSec`` (:data:`STOP_TIMEOUT_MS`, result
+        ``timeout``). ``systemd.kill`` with SIGTERM does nothing to it."""
+        self._ignores_sigterm = True
+        return self
+
+    def cpu(self, percent: float) -> "UnitBuilder":
+        """While running it uses ``percent`` of one CPU (100 is a busy core):
+        its ``CPUUsageNSec`` grows by ``percent`` * 10 ms a second."""
+        self._cpu_percent = percent
+        return self
+
+    def memory(self, usage_bytes: int) -> "UnitBuilder":
+        """Its ``MemoryCurrent`` while running (0 unless set)."""
+        self._memory = usage_bytes
+        return self
+
+    def tasks(self, count: int) -> "UnitBuilder":
+        """Its ``TasksCurrent`` while running (1 unless set)."""
+        self._tasks = count
+        return self
+
+    def io(self, read_bytes: Optional[int], write_bytes: Optional[int]) -> "UnitBuilder":
+        """Its ``IOReadBytes`` and ``IOWriteBytes`` while running (None, not
+        accounted, unless set)."""
+        self._io = (read_bytes, write_bytes)
+        return self
+
+    def ip(self, ingress_bytes: Optional[int], egress_bytes: Optional[int]) -> "UnitBuilder":
+        """Its ``IPIngressBytes`` and ``IPEgressBytes`` while running (None, as
+        systemd's IP accounting is off unless a unit asks for it)."""
+        self._ip = (ingress_bytes, egress_bytes)
+        return self
+
+
+def unit(name: str) -> UnitBuilder:
+    """A systemd unit named ``name`` for :meth:`Scene.unit`: loaded, its
+    process running since :data:`STARTED_MS` (``active``/``running``, result
+    ``success``), 0 % CPU, no memory, one task. While it runs,
+    ``systemd.stats`` measures CPU over the call's window (100 to 1000 ms)
+    against an earlier CPU time, unless it (re)started within that window; a
+    unit not running has no counters.
+
+    >>> from sme_guest import systemd, testing
+    >>> testing.Scene().unit(testing.unit("edgex-core-data.service").cpu(12.5).memory(1 << 20)).install()
+    >>> measured = systemd.stats("edgex-core-data.service", 5000, 250)
+    >>> (measured.now.cpu_ns - measured.previous.cpu_ns) / (measured.now.read_ns - measured.previous.read_ns)
+    0.125
+    >>> measured.now.memory_bytes, measured.now.tasks, measured.now.ip_ingress_bytes
+    (1048576, 1, None)
+    """
+    return UnitBuilder(name)
+
+
 def request(service: str, operation: str) -> t.Request:
     """A request as the runtime passes it."""
     return t.Request(service, operation)
 
 
 def calls() -> List[str]:
-    """Every Docker call so far, in order (``inspect <name>``, ``stop <name>``,
-    ``stats <name>``, ``scale <name>``, ``redeploy <name>``, ``list``; `` denied``
-    for a denied one). ``services.target()`` is not listed."""
+    """Every Docker and systemd call so far, in order, named by the verb it is
+    checked under (``inspect <name>``, ``stop <name>``, ``stats <name>``,
+    ``scale <name>``, ``redeploy <name>``, ``list``; `` denied`` for a denied
+    one; ``systemd.kill`` is a ``stop``). ``services.target()`` is not
+    listed, nor ``systemd.target()`` but in auto mode (as its ``inspect``)."""
     return list(_current().calls)
 
 
@@ -382,6 +671,30 @@ def service_state(name: str) -> Optional[t.Service]:
     """The service as ``services.inspect`` would show it now (no call listed), or None."""
     fake = _current()
     return fake._shown(name) if name in fake.specs else None
+
+
+def kill_afters() -> List[Tuple[str, Optional[int]]]:
+    """The ``kill_after_ms`` every unit stop and restart asked for, as
+    (``<verb> <name>``, milliseconds or None)."""
+    return list(_current().kill_afters)
+
+
+def unit_state(name: str) -> Optional[t.Unit]:
+    """The unit as ``systemd.inspect`` would show it now (no call listed), or
+    None when the scene has no such unit.
+
+    >>> from sme_guest import systemd, testing
+    >>> testing.Scene().unit(testing.unit("x.service").masked()).install()
+    >>> systemd.start("x.service")
+    Traceback (most recent call last):
+    ...
+    sme_guest.types.Refused: org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.
+    >>> state = testing.unit_state("x.service")
+    >>> (state.load_state, state.active_state)
+    ('masked', 'inactive')
+    """
+    fake = _current()
+    return fake._shown_unit(fake.unit_models[name]) if name in fake.unit_models else None
 
 
 def state(name: str) -> Optional[t.Container]:

@@ -270,6 +270,92 @@ class TaskMeasurement:
     measurement: Measurement
 
 
+@dataclass
+class Unit:
+    """A systemd unit's state, as ``systemctl show`` reports it (the parts policies use)."""
+
+    #: Its name (``Id``).
+    name: str
+    #: ``LoadState``: ``loaded``, ``not-found``, ``masked``, ``error``...
+    load_state: str
+    #: ``ActiveState``: ``active``, ``inactive``, ``failed``, ``activating``,
+    #: ``deactivating``, ``reloading``.
+    active_state: str
+    #: ``SubState``: the unit type's own (``running``, ``dead``, ``exited``...).
+    sub_state: str
+    #: A service's ``Result`` (``success``, ``exit-code``, ``signal``,
+    #: ``timeout``...); empty for other unit types.
+    result: str
+    #: A service's ``MainPID``; 0 when none runs.
+    main_pid: int
+    #: When the unit last changed state (``StateChangeTimestamp``), in
+    #: milliseconds since the Unix epoch; None if it never did.
+    since_ms: Optional[int]
+
+
+@dataclass
+class Job:
+    """A finished systemd job: systemd's word for it (``done``, ``canceled``,
+    ``timeout``, ``failed``, ``dependency``, ``skipped``) and the unit's state
+    after. systemd answers ``done`` for a unit that then fails: look at the
+    unit too."""
+
+    result: str
+    unit: Unit
+
+
+@dataclass
+class UnitStats:
+    """A unit's resource counters where systemd accounts them, None where it
+    does not (accounting off, a cgroup v1 controller it cannot use)."""
+
+    #: When they were read, in nanoseconds since the Unix epoch.
+    read_ns: int
+    #: ``CPUUsageNSec``.
+    cpu_ns: Optional[int] = None
+    #: ``MemoryCurrent``, in bytes.
+    memory_bytes: Optional[int] = None
+    #: ``TasksCurrent``.
+    tasks: Optional[int] = None
+    #: ``IOReadBytes``.
+    io_read_bytes: Optional[int] = None
+    #: ``IOWriteBytes``.
+    io_write_bytes: Optional[int] = None
+    #: ``IPIngressBytes``.
+    ip_ingress_bytes: Optional[int] = None
+    #: ``IPEgressBytes``.
+    ip_egress_bytes: Optional[int] = None
+
+
+@dataclass
+class CpuTime:
+    """A unit's CPU time at one moment (nanoseconds): what CPU % needs of an earlier reading."""
+
+    read_ns: int
+    cpu_ns: int
+
+
+@dataclass
+class UnitMeasurement:
+    """A unit's counters now, and an earlier CPU time to measure CPU % against
+    (None when systemd does not account the unit's CPU time, or its counters
+    started again since: a restart). :mod:`sme_guest.systemd` calls it
+    ``Measurement``."""
+
+    now: UnitStats
+    previous: Optional[CpuTime]
+
+
+@dataclass
+class Refusal:
+    """systemd refused or failed a request, in its own words."""
+
+    #: The D-Bus error name (``org.freedesktop.systemd1.UnitMasked``).
+    name: str
+    #: systemd's message (``Unit x.service is masked.``).
+    message: str
+
+
 class Level(enum.Enum):
     """A log message's level."""
 
@@ -340,6 +426,66 @@ class Docker(HostError):
     """The Docker Engine refused or failed the request; the text is its own message."""
 
     kind = "docker"
+
+
+class UnitError(HostError):
+    """Why a :mod:`sme_guest.systemd` call failed (the WIT ``systemd.error``
+    variant): one of :class:`UnitDenied`, :class:`UnitNotFound`,
+    :class:`UnitTimeout`, :class:`UnitLimitExceeded`,
+    :class:`UnitInvalidArgument`, :class:`Refused` or :class:`Unreachable`.
+
+    The first five are also the :class:`HostError` of the same kind, so
+    ``except Denied`` catches a denied unit call too; ``except UnitError``
+    catches only systemd's.
+
+    >>> error = Refused(Refusal("org.freedesktop.systemd1.UnitMasked", "Unit x.service is masked."))
+    >>> (error.kind, error.message)
+    ('refused', 'org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.')
+    >>> isinstance(UnitDenied("module m may not stop x.service"), Denied)
+    True
+    """
+
+
+class UnitDenied(UnitError, Denied):
+    """The module's grant does not cover this verb on this unit."""
+
+
+class UnitNotFound(UnitError, NotFound):
+    """systemd knows no unit of this name (``Unit <name> not found.``)."""
+
+
+class UnitTimeout(UnitError, Timeout):
+    """The call did not finish in its time budget."""
+
+
+class UnitLimitExceeded(UnitError, LimitExceeded):
+    """The request asks for more than the module's limits allow."""
+
+
+class UnitInvalidArgument(UnitError, InvalidArgument):
+    """An argument is malformed (an invalid unit name or pattern)."""
+
+
+class Refused(UnitError):
+    """systemd refused or failed the request (``UnitMasked``,
+    ``OnlyByDependency``, ``AccessDenied``...); :attr:`refusal` holds its D-Bus
+    error name and message, and the text is ``<name>: <message>``."""
+
+    kind = "refused"
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(f"{refusal.name}: {refusal.message}")
+        #: systemd's words.
+        self.refusal = refusal
+
+    def __repr__(self) -> str:
+        return f"Refused({self.refusal!r})"
+
+
+class Unreachable(UnitError):
+    """No systemd answered on the configured bus; the text says why."""
+
+    kind = "unreachable"
 
 
 class Failure(Exception):

@@ -6,13 +6,15 @@ import doctest
 import importlib
 import sys
 import unittest
+from dataclasses import replace
 from pathlib import Path
 
 import sme_guest
-from sme_guest import edgex, figures, services, settings, testing, types, units
+from sme_guest import _model, edgex, figures, services, settings, systemd, testing, types, units
 from sme_guest.edgex import Lifecycle
 from sme_guest.types import (CpuReading, Denied, Docker, Failure, InvalidArgument, Level, Measurement, NotFound,
-                             Sample, Status, TaskState, Timeout, UpdateState)
+                             Refused, Sample, Status, TaskState, Timeout, UnitDenied, UnitError,
+                             UnitInvalidArgument, UnitNotFound, UpdateState)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "policies" / "python"
 
@@ -275,6 +277,304 @@ class Swarm(unittest.TestCase):
         self.assertNotIn("scale", " ".join(testing.calls()))
 
 
+UNIT = "snap.edgexfoundry.core-data.service"
+
+
+class UnitModel(unittest.TestCase):
+    """The rules of ``runtime/model/src/units.rs``, case for case."""
+
+    def test_a_running_unit_stops_and_restarts(self):
+        unit = _model.UnitModel("a.service", _model.RUNS)
+        self.assertEqual(unit.start(), "done")
+        self.assertEqual((unit.state.active_state, unit.state.running), ("active", True))
+        self.assertEqual(unit.stop(), "done")
+        self.assertEqual(unit.stop(), "done")
+        self.assertEqual(unit.state.sub_state, "dead")
+        self.assertEqual(unit.restart(), "done")
+        self.assertEqual(unit.state.active_state, "active")
+
+    def test_a_failing_unit_ends_failed_and_a_masked_one_is_refused(self):
+        broken = _model.UnitModel("b.service", _model.FAILS)
+        self.assertEqual(broken.start(), "failed")
+        self.assertEqual((broken.state.active_state, broken.state.result), ("failed", "exit-code"))
+        masked = _model.UnitModel("m.service", _model.RUNS, masked=True)
+        with self.assertRaises(Refused) as refused:
+            masked.start()
+        self.assertEqual(refused.exception.refusal, types.Refusal(_model.MASKED_ERROR, "Unit m.service is masked."))
+        self.assertEqual(masked.stop(), "done")
+        self.assertEqual(masked.state.load_state, "masked")
+
+    def test_kill_ends_a_running_process_cleanly_or_with_signal(self):
+        for signal, expected in [(15, ("inactive", "dead", "success")), (1, ("inactive", "dead", "success")),
+                                 (9, ("failed", "failed", "signal"))]:
+            unit = _model.UnitModel("a.service")
+            unit.start()
+            unit.kill(signal)
+            self.assertEqual((unit.state.active_state, unit.state.sub_state, unit.state.result), expected)
+        idle = _model.UnitModel("a.service")
+        idle.kill(9)
+        self.assertEqual(idle.state.active_state, "inactive")
+
+    def test_unit_names_are_systemds_syntax_without_instances_or_escapes(self):
+        for name in (UNIT, "edgex-core-data.service", "a:b_c.timer"):
+            self.assertTrue(_model.is_unit_name(name), name)
+        for name in ("core-data", ".service", "x.unknown", "getty@tty1.service", "a\\x2db.service", "a b.service",
+                     "a/../b.service", "é.service", "a" * 250 + ".service"):
+            self.assertFalse(_model.is_unit_name(name), name)
+
+
+class Systemd(unittest.TestCase):
+    """The systemd wrapper against the fake's units."""
+
+    def test_target_is_off_on_or_auto(self):
+        testing.Scene().install()
+        self.assertIsNone(systemd.target())
+        testing.Scene().systemd_target(UNIT).install()
+        self.assertEqual(systemd.target(), UNIT)
+        self.assertEqual(testing.calls(), [])
+        testing.Scene().unit(testing.unit(UNIT)).systemd_auto(UNIT).install()
+        self.assertEqual(systemd.target(), UNIT)
+        self.assertEqual(testing.calls(), [f"inspect {UNIT}"])
+        testing.Scene().systemd_auto(UNIT).install()
+        self.assertIsNone(systemd.target())
+        testing.Scene().unit(testing.unit(UNIT)).systemd_auto(UNIT).deny("inspect", UNIT).install()
+        with self.assertRaises(UnitDenied):
+            systemd.target()
+
+    def test_errors_are_the_runtimes(self):
+        testing.Scene().install()
+        with self.assertRaises(UnitNotFound) as raised:
+            systemd.inspect("edgex-x.service")
+        self.assertEqual(raised.exception.message, "Unit edgex-x.service not found.")
+        self.assertEqual(raised.exception.kind, "not-found")
+        with self.assertRaises(UnitInvalidArgument) as raised:
+            systemd.start("edgex-x")
+        self.assertEqual(raised.exception.message, '"edgex-x" is not a valid unit name')
+        with self.assertRaises(InvalidArgument):
+            systemd.list("a b")
+        # A unit error is a HostError of its kind too.
+        self.assertIsInstance(raised.exception, UnitError)
+        self.assertIsInstance(raised.exception, types.HostError)
+
+    def test_start_stop_restart_change_the_unit(self):
+        testing.Scene().unit(testing.unit(UNIT).inactive()).install()
+        before = systemd.inspect(UNIT)
+        self.assertEqual((before.active_state, before.sub_state, before.main_pid, before.since_ms),
+                         ("inactive", "dead", 0, None))
+        started = systemd.start(UNIT)
+        self.assertEqual((started.result, started.unit.active_state, started.unit.sub_state),
+                         ("done", "active", "running"))
+        self.assertEqual(started.unit.since_ms, testing.NOW_MS)
+        restarted = systemd.restart(UNIT)
+        self.assertNotEqual(restarted.unit.main_pid, started.unit.main_pid)
+        stopped = systemd.stop(UNIT)
+        self.assertEqual((stopped.result, stopped.unit.active_state, stopped.unit.main_pid, stopped.unit.result),
+                         ("done", "inactive", 0, "success"))
+        self.assertEqual(testing.calls(), [f"inspect {UNIT}", f"start {UNIT}", f"restart {UNIT}", f"stop {UNIT}"])
+        self.assertEqual(testing.kill_afters(), [(f"restart {UNIT}", None), (f"stop {UNIT}", None)])
+
+    def test_a_sigterm_ignoring_unit_waits_for_timeout_stop_sec_without_a_bound(self):
+        testing.Scene().unit(testing.unit(UNIT).ignores_sigterm()).install()
+        stopped = systemd.stop(UNIT)
+        self.assertEqual((stopped.result, stopped.unit.active_state, stopped.unit.result),
+                         ("done", "failed", "timeout"))
+        self.assertEqual(testing.unit_state(UNIT).since_ms, testing.NOW_MS + testing.STOP_TIMEOUT_MS)
+
+    def test_kill_is_checked_as_stop(self):
+        testing.Scene().unit(testing.unit(UNIT)).unit(testing.unit("a.service").ignores_sigterm()) \
+            .deny("stop", "b.service").unit(testing.unit("b.service")).install()
+        systemd.kill(UNIT, 9)
+        self.assertEqual((testing.unit_state(UNIT).active_state, testing.unit_state(UNIT).result),
+                         ("failed", "signal"))
+        systemd.kill("a.service", 15)
+        self.assertEqual(testing.unit_state("a.service").active_state, "active")
+        with self.assertRaises(UnitDenied):
+            systemd.kill("b.service", 15)
+        with self.assertRaises(UnitInvalidArgument) as raised:
+            systemd.kill("a.service", 0)
+        self.assertEqual(raised.exception.message, "signal 0 is not a signal number from 1 to 64")
+        self.assertEqual(testing.calls(), [f"stop {UNIT}", "stop a.service", "stop b.service denied",
+                                           "stop a.service"])
+
+    def test_listings_hold_the_loaded_units(self):
+        testing.Scene().unit(testing.unit("snap.edgexfoundry.b.service")) \
+            .unit(testing.unit("snap.edgexfoundry.a.service")) \
+            .unit(testing.unit("snap.edgexfoundry.idle.service").inactive()) \
+            .unit(testing.unit("snap.edgexfoundry.hidden.service")).unit(testing.unit("other.service")) \
+            .deny("list", "snap.edgexfoundry.hidden.service").install()
+        self.assertEqual([u.name for u in systemd.list("snap.edgexfoundry.*")],
+                         ["snap.edgexfoundry.a.service", "snap.edgexfoundry.b.service"])
+
+    def test_stats_measure_the_scenes_rate_while_running(self):
+        testing.Scene().unit(testing.unit(UNIT).cpu(50.0).memory(4096).tasks(3).io(10, 20)) \
+            .unit(testing.unit("idle.service").inactive()).install()
+        measured = systemd.stats(UNIT, 5000, 250)
+        self.assertEqual(measured.now.read_ns - measured.previous.read_ns, 250_000_000)
+        self.assertEqual(figures.unit_cpu_percent(measured.previous, measured.now), 50.0)
+        self.assertEqual((measured.now.memory_bytes, measured.now.tasks, measured.now.io_read_bytes,
+                          measured.now.io_write_bytes, measured.now.ip_egress_bytes), (4096, 3, 10, 20, None))
+        idle = systemd.stats("idle.service", 5000, 250)
+        self.assertEqual((idle.previous, idle.now.cpu_ns, idle.now.memory_bytes, idle.now.tasks),
+                         (None, None, None, None))
+        # Counters that started within the window have nothing to measure against.
+        systemd.restart(UNIT)
+        self.assertIsNone(systemd.stats(UNIT, 5000, 250).previous)
+
+
+class UnitOperations(unittest.TestCase):
+    """The reference operations on a systemd unit, as the Rust SDK's edgex does them."""
+
+    SVC = "edgex-core-data"
+
+    def on(self, unit, *extra):
+        scene = testing.Scene().unit(unit).systemd_target(unit.name)
+        for more in extra:
+            scene = scene.unit(more)
+        scene.install()
+        return scene
+
+    def failure(self, call):
+        with self.assertRaises(Failure) as failed:
+            call()
+        return failed.exception.text
+
+    def test_start_stop_restart_of_running_and_inactive_units(self):
+        self.on(testing.unit(UNIT).inactive())
+        self.assertEqual(edgex.lifecycle(Lifecycle.START, self.SVC), '""')
+        self.assertEqual(testing.unit_state(UNIT).active_state, "active")
+        self.assertEqual(edgex.lifecycle(Lifecycle.RESTART, self.SVC), '""')
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(testing.unit_state(UNIT).active_state, "inactive")
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(edgex.lifecycle(Lifecycle.RESTART, self.SVC), '""')
+        self.assertEqual(testing.unit_state(UNIT).active_state, "active")
+        self.assertEqual(testing.calls(), [f"start {UNIT}", f"restart {UNIT}", f"stop {UNIT}", f"stop {UNIT}",
+                                           f"restart {UNIT}"])
+        self.assertEqual(testing.kill_afters()[0], (f"restart {UNIT}", edgex.DEFAULT_GRACE_CAP * 1000))
+        self.on(testing.unit(UNIT))
+        self.assertEqual(edgex.lifecycle(Lifecycle.START, self.SVC), '""')
+        self.assertEqual(testing.unit_state(UNIT).since_ms, testing.STARTED_MS, "a running unit is left alone")
+
+    def test_a_failing_unit_is_reported_with_systemds_words(self):
+        self.on(testing.unit(UNIT).fails())
+        self.assertEqual(self.failure(lambda: edgex.lifecycle(Lifecycle.START, self.SVC)),
+                         "Error starting service: service is not running but should be "
+                         f"(unit {UNIT} is failed/failed, result exit-code, job failed)")
+        self.assertEqual(self.failure(lambda: edgex.lifecycle(Lifecycle.RESTART, self.SVC)),
+                         "Error restarting service: service is not running but should be "
+                         f"(unit {UNIT} is failed/failed, result exit-code, job failed)")
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+
+    def test_a_unit_still_running_after_a_stop_is_reported(self):
+        running = types.Unit(UNIT, "loaded", "deactivating", "stop-sigterm", "success", 1234, testing.NOW_MS)
+        self.assertEqual(self.failure(lambda: edgex.expect_unit_state(Lifecycle.STOP, types.Job("timeout", running))),
+                         "Error stopping service: service is running but shouldn't be "
+                         f"(unit {UNIT} is deactivating/stop-sigterm, result success, job timeout)")
+        reloading = replace(running, active_state="reloading", sub_state="reload")
+        self.assertEqual(edgex.expect_unit_state(Lifecycle.START, types.Job("done", reloading)), '""')
+        activating = replace(running, active_state="activating", sub_state="start")
+        self.assertIn("service is not running but should be",
+                      self.failure(lambda: edgex.expect_unit_state(Lifecycle.START, types.Job("done", activating))))
+
+    def test_a_masked_unit_is_refused_in_systemds_words(self):
+        self.on(testing.unit("x.service").masked())
+        self.assertEqual(self.failure(lambda: edgex.lifecycle(Lifecycle.START, self.SVC)),
+                         "Error starting service: org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.")
+        self.assertEqual(self.failure(lambda: edgex.lifecycle(Lifecycle.RESTART, self.SVC)),
+                         "Error restarting service: org.freedesktop.systemd1.UnitMasked: Unit x.service is masked.")
+        self.assertEqual(testing.unit_state("x.service").active_state, "inactive")
+
+    def test_a_unit_ignoring_sigterm_is_killed_at_the_grace_cap(self):
+        self.on(testing.unit(UNIT).ignores_sigterm())
+        self.assertEqual(edgex.lifecycle_within(Lifecycle.STOP, self.SVC, 5), '""')
+        self.assertEqual(testing.kill_afters(), [(f"stop {UNIT}", 5000)])
+        self.assertEqual(sme_guest.clock.now_ms(), testing.NOW_MS + 5000)
+        stopped = testing.unit_state(UNIT)
+        self.assertEqual((stopped.active_state, stopped.result, stopped.main_pid), ("failed", "signal", 0))
+        self.on(testing.unit(UNIT).ignores_sigterm())
+        self.assertEqual(edgex.lifecycle_within(Lifecycle.RESTART, self.SVC, 3), '""')
+        self.assertEqual(sme_guest.clock.now_ms(), testing.NOW_MS + 3000)
+        self.assertEqual(testing.unit_state(UNIT).active_state, "active")
+
+    def test_a_denied_stop_changes_nothing(self):
+        self.on(testing.unit(UNIT)).deny("stop", UNIT).install()
+        text = self.failure(lambda: edgex.lifecycle(Lifecycle.STOP, self.SVC))
+        self.assertEqual(text, f"Error stopping service: module under test may not stop {UNIT}: "
+                               "the test's scene denies it")
+        self.assertEqual(testing.unit_state(UNIT).active_state, "active")
+        self.assertEqual(testing.unit_state(UNIT).since_ms, testing.STARTED_MS)
+        self.assertEqual(testing.calls(), [f"stop {UNIT} denied"])
+        self.assertEqual(testing.kill_afters(), [])
+
+    def test_auto_mode_takes_the_unit_only_when_systemd_has_it(self):
+        testing.Scene().unit(testing.unit(UNIT)).container(self.SVC).systemd_auto(UNIT).install()
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(testing.calls(), [f"inspect {UNIT}", f"stop {UNIT}"])
+        self.assertEqual(testing.state(self.SVC).status, Status.RUNNING)
+        testing.Scene().container(self.SVC).systemd_auto(UNIT).install()
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(testing.calls(), [f"inspect {UNIT}", f"inspect {self.SVC}", f"stop {self.SVC}",
+                                           f"inspect {self.SVC}"])
+        self.assertEqual(testing.state(self.SVC).status, Status.EXITED)
+
+    def test_failing_to_tell_is_reported(self):
+        testing.Scene().systemd_auto(UNIT).deny("inspect", UNIT).install()
+        denied = f"module under test may not inspect {UNIT}: the test's scene denies it"
+        self.assertEqual(self.failure(lambda: edgex.lifecycle(Lifecycle.STOP, self.SVC)),
+                         f"Error stopping service: {denied}")
+        self.assertEqual(self.failure(lambda: edgex.metrics(self.SVC)), denied)
+
+    def test_the_systemd_target_is_asked_before_the_swarm_one(self):
+        testing.Scene().unit(testing.unit(UNIT)).service(self.SVC, replicas=2).systemd_target(UNIT) \
+            .swarm_target(self.SVC).install()
+        self.assertEqual(edgex.lifecycle(Lifecycle.STOP, self.SVC), '""')
+        self.assertEqual(testing.calls(), [f"stop {UNIT}"])
+        self.assertEqual(testing.service_state(self.SVC).replicas, 2)
+        fields = [m.name for m in edgex.metrics(self.SVC)]
+        self.assertEqual(fields, ["cpuUsedPercent", "memoryUsed", "raw"])
+
+    def test_metrics_are_the_reference_fields_from_systemds_counters(self):
+        self.on(testing.unit(UNIT).cpu(12.5).memory(5_488_247).tasks(14).io(8_192, 0).ip(277_000, 194_000))
+        for measure in (lambda: edgex.metrics(self.SVC), lambda: edgex.metrics_within(self.SVC, 5000),
+                        lambda: edgex.metrics_counted(self.SVC, 5000, 250)):
+            fields = {m.name: m.value for m in measure()}
+            self.assertEqual(fields, {
+                "cpuUsedPercent": types.Number(12.5),
+                "memoryUsed": types.Integer(5_488_247),
+                "raw": types.Json('{"cpu_perc":"12.50%","mem_usage":"5.234MiB / 0B","mem_perc":"0.00%",'
+                                  '"net_io":"277kB / 194kB","block_io":"8.19kB / 0B","pids":"14"}'),
+            })
+        self.assertEqual(testing.calls(), [f"stats {UNIT}"] * 3)
+
+    def test_metrics_of_a_stopped_or_missing_unit(self):
+        self.on(testing.unit(UNIT).inactive())
+        fields = {m.name: m.value for m in edgex.metrics(self.SVC)}
+        self.assertEqual((fields["cpuUsedPercent"], fields["memoryUsed"]), (types.Number(0.0), types.Integer(0)))
+        self.assertEqual(fields["raw"].value, '{"cpu_perc":"0.00%","mem_usage":"0B / 0B","mem_perc":"0.00%",'
+                                              '"net_io":"0B / 0B","block_io":"0B / 0B","pids":"0"}')
+        testing.Scene().systemd_target(UNIT).install()
+        self.assertEqual(self.failure(lambda: edgex.metrics_counted(self.SVC, 5000, 250)),
+                         f"Unit {UNIT} not found.")
+
+    def test_the_unit_metrics_sample_the_default_policys_way(self):
+        self.on(testing.unit(UNIT).cpu(1.0))
+        calls = []
+        original = systemd.stats
+
+        def spy(name, max_age_ms, window_ms):
+            calls.append((name, max_age_ms, window_ms))
+            return original(name, max_age_ms, window_ms)
+
+        edgex.systemd.stats = spy
+        try:
+            edgex.metrics(self.SVC)
+            edgex.metrics_within(self.SVC, 2000)
+            edgex.metrics_counted(self.SVC, 3000, 500)
+        finally:
+            edgex.systemd.stats = original
+        self.assertEqual(calls, [(UNIT, edgex.RECENT_WINDOW_MS, 250), (UNIT, 2000, 250), (UNIT, 3000, 500)])
+
+
 def load_example(directory, module):
     """Imports an example policy afresh (each module exports one function)."""
     sme_guest._EXPORTED = None
@@ -320,7 +620,8 @@ def load_tests(loader, tests, ignore):
                    importlib.import_module("sme_guest.containers"), importlib.import_module("sme_guest.stats"),
                    importlib.import_module("sme_guest.clock"), importlib.import_module("sme_guest.log"),
                    importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window"),
-                   importlib.import_module("sme_guest.counters"), services, importlib.import_module("sme_guest.swarm")):
+                   importlib.import_module("sme_guest.counters"), services, importlib.import_module("sme_guest.swarm"),
+                   systemd):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 
