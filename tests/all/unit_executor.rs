@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Container, Sandbox};
+use std::os::unix::process::CommandExt as _;
+
+use crate::support::{Container, Run, Sandbox};
 use crate::systemd::Host;
 
 /// A unit whose process runs until SIGTERM.
@@ -224,4 +226,72 @@ fn the_python_stop_takes_the_unit_path_and_answers_as_the_built_in() {
     python
         .sme(&["edgex-missing", "stop"])
         .answers_as(&rust.sme(&["edgex-missing", "stop"]));
+}
+
+/// The user the least-privilege test runs `sme` as, on the host and in the
+/// booted systemd alike (the bus sees the client's uid).
+const AGENT_UID: u32 = 61_234;
+
+/// The polkit rule docs/systemd.md gives: the agent's user may start, stop
+/// and restart the EdgeX units it lists, and nothing else.
+const POLKIT_RULE: &str = r#"polkit.addRule(function(action, subject) {
+    if (action.id == "org.freedesktop.systemd1.manage-units" &&
+        subject.user == "edgex-agent") {
+        var units = ["edgex-core-data.service", "edgex-ui.service"];
+        var verb = action.lookup("verb");
+        if (units.indexOf(action.lookup("unit")) >= 0 &&
+            ["start", "stop", "restart"].indexOf(verb) >= 0) {
+            return polkit.Result.YES;
+        }
+        return polkit.Result.NO;
+    }
+});"#;
+
+#[test]
+fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
+    let host = Host::boot();
+    host.unit("edgex-core-data.service", RUNS);
+    host.unit("edgex-other.service", RUNS);
+    host.sh(&format!(
+        "useradd -M -u {AGENT_UID} edgex-agent && \
+         cat > /etc/polkit-1/rules.d/60-edgex-agent.rules <<'EOF'\n{POLKIT_RULE}\nEOF"
+    ));
+    let sandbox = sandbox(&host, "on", "{service}.service", "");
+    // As the agent's user: no state, cache or audit log it could not write.
+    let as_agent = |service: &str, operation: &str| {
+        let mut command = sandbox.command(env!("CARGO_BIN_EXE_sme"), &[service, operation]);
+        command
+            .env("SME_STATE_DIR", "")
+            .env("SME_CACHE_DIR", "")
+            .env_remove("SME_AUDIT_LOG")
+            .uid(AGENT_UID);
+        Run::of(command)
+    };
+    // polkitd reads the new rule within a moment.
+    let mut started = as_agent("edgex-core-data", "start");
+    for _ in 0..50 {
+        if started.code == Some(0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        started = as_agent("edgex-core-data", "start");
+    }
+    started.succeeds_with("\"\"");
+    assert_eq!(
+        host.show("edgex-core-data.service", "ActiveState"),
+        "active"
+    );
+    as_agent("edgex-core-data", "stop").succeeds_with("\"\"");
+    assert_eq!(
+        host.show("edgex-core-data.service", "ActiveState"),
+        "inactive"
+    );
+
+    as_agent("edgex-other", "start").fails_with(
+        "Error starting service: org.freedesktop.DBus.Error.AccessDenied: Permission denied",
+    );
+    assert_eq!(host.show("edgex-other.service", "ActiveState"), "inactive");
+    // Reading is not managing: its metrics are answered.
+    let metrics = as_agent("edgex-other", "metrics");
+    assert_eq!(metrics.code, Some(0), "{metrics:?}");
 }
