@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, join_all, select};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::unit_name::is_unit_name;
@@ -20,6 +20,25 @@ const UNSET: u64 = u64::MAX;
 /// The job mode of every start, stop and restart: replace a queued
 /// conflicting job, as `systemctl` does.
 const MODE: &str = "replace";
+/// The unit properties a unit's state is read from.
+const UNIT_STATE: &[&str] = &[
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "StateChangeTimestamp",
+];
+/// The service properties a unit's state is read from.
+const SERVICE_STATE: &[&str] = &["Result", "MainPID"];
+/// The service properties of its counters.
+const COUNTERS: &[&str] = &[
+    "CPUUsageNSec",
+    "MemoryCurrent",
+    "TasksCurrent",
+    "IOReadBytes",
+    "IOWriteBytes",
+    "IPIngressBytes",
+    "IPEgressBytes",
+];
 /// What a stop past its bound sends.
 const SIGKILL: i32 = 9;
 
@@ -131,18 +150,22 @@ impl Systemd {
             .load_unit(name)
             .await
             .map_err(|e| self.error(e))?;
-        let unit = self.properties(&path, UNIT).await?;
+        let unit = self.properties(&path, UNIT, UNIT_STATE).await?;
         if text(&unit, "LoadState") == "not-found" {
             return Err(SystemdError::NotFound(name.to_owned()));
         }
         Ok((path, unit))
     }
 
-    /// Every property of `interface` on the object at `path`.
+    /// The properties `keys` of `interface` on the object at `path`, asked
+    /// for together on the one connection. One `Get` each: `GetAll` of a
+    /// unit made systemd build its whole table of about a hundred
+    /// properties, about 6 ms apiece, when a few are needed.
     async fn properties(
         &self,
         path: &OwnedObjectPath,
         interface: &'static str,
+        keys: &[&'static str],
     ) -> Result<HashMap<String, OwnedValue>> {
         let proxy = zbus::fdo::PropertiesProxy::builder(&self.connection)
             .destination(SYSTEMD)
@@ -152,20 +175,32 @@ impl Systemd {
             .await
             .map_err(|e| self.error(e))?;
         let interface = zbus::names::InterfaceName::from_static_str_unchecked(interface);
-        proxy
-            .get_all(interface)
-            .await
-            .map_err(|e| self.error(zbus::Error::FDO(Box::new(e))))
+        let asked = keys.iter().map(|&key| {
+            let (proxy, interface) = (&proxy, interface.clone());
+            async move { (key, proxy.get(interface, key).await) }
+        });
+        let mut properties = HashMap::with_capacity(keys.len());
+        for (key, answer) in join_all(asked).await {
+            let value = answer.map_err(|e| self.error(zbus::Error::FDO(Box::new(e))))?;
+            properties.insert(key.to_owned(), value);
+        }
+        Ok(properties)
     }
 
-    /// A service's properties; none for other unit types.
-    async fn service(&self, path: &OwnedObjectPath) -> HashMap<String, OwnedValue> {
-        self.properties(path, SERVICE).await.unwrap_or_default()
+    /// A service's properties `keys`; none for other unit types.
+    async fn service(
+        &self,
+        path: &OwnedObjectPath,
+        keys: &[&'static str],
+    ) -> HashMap<String, OwnedValue> {
+        self.properties(path, SERVICE, keys)
+            .await
+            .unwrap_or_default()
     }
 
     async fn state(&self, name: &str) -> Result<Unit> {
         let (path, unit) = self.path(name).await?;
-        let service = self.service(&path).await;
+        let service = self.service(&path, SERVICE_STATE).await;
         Ok(unit_of(name, &unit, &service))
     }
 
@@ -243,8 +278,8 @@ impl Units for Systemd {
             if !is_unit_name(&name) {
                 continue;
             }
-            let unit = self.properties(&path, UNIT).await?;
-            let service = self.service(&path).await;
+            let unit = self.properties(&path, UNIT, UNIT_STATE).await?;
+            let service = self.service(&path, SERVICE_STATE).await;
             units.push(unit_of(&name, &unit, &service));
         }
         units.sort_by(|a, b| a.name.cmp(&b.name));
@@ -275,7 +310,7 @@ impl Units for Systemd {
 
     async fn stats(&self, name: &str) -> Result<UnitStats> {
         let (path, _) = self.path(name).await?;
-        let service = self.service(&path).await;
+        let service = self.service(&path, COUNTERS).await;
         let read_ns = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
