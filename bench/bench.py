@@ -21,11 +21,31 @@ the curl floor alike), and the agent's metrics request for N services (N = 1,
 5, 20, 50): N executors started at once, timed until the last is done, for sme
 with a CPU reading kept by the agent's previous request 2 s earlier, sme with
 none, `docker stats --no-stream` per service, and the curl floor (one one-shot
-stats request per service). It records the peak RSS of every sme process,
-prints medians, p95s and ratios, and writes everything to a JSON file. Standard library only; run it through `bench/run`.
+stats request per service).
+
+Last, on systemd units ([systemd] mode = "on"), against a systemd booted in a
+container as tests/all/systemd.rs boots it (scripts/systemd-image), its bus
+reached through a bind-mounted /run/dbus, it times in alternating order:
+
+  sme built-in      `sme <svc> stop` of an inactive unit (StopUnit, waiting for
+                    systemd's job); `sme <svc> metrics` of a running unit (its
+                    second and later runs use a kept CPU reading)
+  systemctl         `systemctl stop <unit>` (waits for the job too);
+                    `systemctl show -p CPUUsageNSec -p MemoryCurrent
+                    -p TasksCurrent <unit>`, with DBUS_SYSTEM_BUS_ADDRESS set
+                    to that bus (see booted_view for why it needs a namespace)
+  busctl floor      the same D-Bus calls from one busctl process: StopUnit,
+                    which answers with the job and does not wait for it;
+                    get-property of the three properties on the unit's object
+
+It records the peak RSS of every sme process, prints medians, p95s (p90s for
+units) and ratios, and writes everything to a JSON file. Standard library
+only; run it through `bench/run`.
 """
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -51,6 +71,26 @@ COLLECTOR_SETTLE = 1.2
 # How long before a timed metrics run the agent last asked, for the scenario
 # that models an agent polling every few seconds.
 AGENT_POLL = 2.0
+# The systemd units case: the agent's service names as they are, as unit
+# names (a native install), on the booted systemd's bus.
+UNIT_STOPPED = "edgex-bench-stopped"
+UNIT_RUNNING = "edgex-bench-running"
+UNIT_SLEEPER = "[Service]\nExecStart=/bin/sleep infinity\n"
+UNIT_PROPERTIES = ("CPUUsageNSec", "MemoryCurrent", "TasksCurrent")
+# A kept CPU reading serves a unit's metrics only once it is 200 ms old
+# (MIN_WINDOW, runtime/src/host/stats/history.rs), else sme reads twice
+# 250 ms apart (cpu_sample_ms). Each metrics run waits this long first, for
+# every variant alike, so sme's previous run left a reading that serves.
+UNIT_PAUSE = 0.3
+UNIT_SAMPLE = 0.25
+CLONE_NEWNS = 0x00020000
+UNIT_NOTES = {
+    "stop": "sme and systemctl wait for systemd's job (JobRemoved); busctl's StopUnit answers with the job "
+            "and does not wait for it: the floor. systemctl ran in a private mount namespace with an empty "
+            "/run/systemd/system and no /run/systemd/private (booted_view); every variant ran there alike.",
+    "metrics": "sme's second and later runs use the CPU reading its previous run kept (at least 0.3 s earlier); "
+               "systemctl show and busctl get-property read the three properties only, no CPU %.",
+}
 
 
 def spawn(argv, env=None):
@@ -103,6 +143,8 @@ class Bench:
             f.write('[swarm]\nmode = "on"\n')
         # Whether names are Swarm services ([swarm] mode = "on").
         self.swarm = False
+        # The booted systemd while names are units ([systemd] mode = "on").
+        self.units = None
         self.floors = {}
         self.rss = {}
 
@@ -110,6 +152,10 @@ class Bench:
         env = dict(self.base_env, SME_POLICY_DIR=os.path.join(self.work, "empty"))
         if self.swarm:
             env.update(SME_CONFIG=os.path.join(self.work, "swarm.toml"))
+        if self.units:
+            env.update(SME_CONFIG=os.path.join(self.work, "units.toml"))
+            if variant == "systemctl":
+                env.update(DBUS_SYSTEM_BUS_ADDRESS=self.units.bus)
         if variant == "sme warm cache":
             env.update(SME_POLICY_DIR=self.policies, SME_CACHE_DIR=os.path.join(self.work, "cache"))
         elif variant == "sme cold cache":
@@ -121,6 +167,8 @@ class Bench:
     def command(self, variant, op, name):
         if variant.startswith("sme"):
             return [self.sme, name, op]
+        if self.units:
+            return self.units.command(variant, op, name)
         if variant == "curl floor" and self.swarm:
             if name not in self.floors:
                 self.floors[name] = swarm_floor(name)
@@ -144,7 +192,7 @@ class Bench:
         if code != 0:
             raise SystemExit(f"{variant} {op} {name} failed ({code}): {out[:200]!r}")
         if variant.startswith("sme"):
-            self.rss.setdefault(variant, []).append(rss)
+            self.rss.setdefault(f"{variant}, unit {op}" if self.units else variant, []).append(rss)
         return elapsed
 
     def scenario(self, op, state, prepare, name, variants):
@@ -204,10 +252,168 @@ def swarm_scenario(bench, image):
             docker("swarm", "leave", "--force")
 
 
+class Units:
+    """A systemd booted as PID 1 of a container, as tests/all/systemd.rs boots
+    it (`Host::boot`), its bus reached through a bind-mounted /run/dbus, as
+    root on that bus; removed by `remove`."""
+
+    def __init__(self, work, image):
+        self.name = f"sme-bench-systemd-{os.getpid()}"
+        self.dbus = os.path.join(work, "dbus")
+        os.makedirs(self.dbus, exist_ok=True)
+        self.bus = f"unix:path={self.dbus}/system_bus_socket"
+        self.image = image
+        self.paths = {}
+
+    def boot(self):
+        args = ["run", "-d", "--name", self.name, "--tmpfs", "/run", "--tmpfs", "/run/lock",
+                "--stop-signal", "SIGRTMIN+3", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+                "-v", f"{self.dbus}:/run/dbus"]
+        # cgroup v1 with cpu and cpuacct mounted apart: systemd reads a unit's
+        # CPU time where it expects the joint hierarchy.
+        if os.path.isfile("/sys/fs/cgroup/cpuacct/cpuacct.usage"):
+            args += ["-v", "/sys/fs/cgroup/cpuacct:/sys/fs/cgroup/cpu"]
+        docker(*args, self.image)
+        deadline = time.monotonic() + 30
+        while True:
+            state = self.sh("systemctl is-system-running || true")
+            if state in ("running", "degraded"):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"systemd did not come up: {state}")
+            time.sleep(0.1)
+
+    def sh(self, script):
+        return subprocess.run(["docker", "exec", self.name, "sh", "-c", script],
+                              capture_output=True, check=True, text=True).stdout.strip()
+
+    def install(self, unit, body):
+        """Puts `unit` where packages put units and reloads."""
+        self.sh(f"cat > /lib/systemd/system/{unit} <<'EOF'\n{body}\nEOF\nsystemctl daemon-reload")
+
+    def path(self, unit):
+        """The unit's object path, looked up (untimed) beforehand; the unit
+        must be loaded (a running one is)."""
+        if unit not in self.paths:
+            out = subprocess.run(["busctl", f"--address={self.bus}", "call", "org.freedesktop.systemd1",
+                                  "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "GetUnit", "s", unit],
+                                 capture_output=True, check=True, text=True).stdout
+            self.paths[unit] = out.split('"')[1]
+        return self.paths[unit]
+
+    def command(self, variant, op, service):
+        unit = f"{service}.service"
+        if variant == "systemctl":
+            if op == "metrics":
+                return ["systemctl", "show", *(arg for p in UNIT_PROPERTIES for arg in ("-p", p)), unit]
+            return ["systemctl", op, unit]
+        # busctl floor: the D-Bus call alone; StopUnit answers with the job
+        # and busctl does not wait for it.
+        busctl = ["busctl", f"--address={self.bus}"]
+        if op == "metrics":
+            return [*busctl, "get-property", "org.freedesktop.systemd1", self.path(unit),
+                    "org.freedesktop.systemd1.Service", *UNIT_PROPERTIES]
+        return [*busctl, "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager", "StopUnit", "ss", unit, "replace"]
+
+    def remove(self):
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+
+
+@contextlib.contextmanager
+def booted_view():
+    """Runs the block in a private mount namespace in which systemctl agrees to
+    work. systemctl refuses any system-manager verb unless the machine it runs
+    on was booted with systemd (sd_booted(): /run/systemd/system exists),
+    before it reads DBUS_SYSTEM_BUS_ADDRESS; and as root it tries systemd's
+    private socket, /run/systemd/private, before the bus. A tmpfs over
+    /run/systemd holding an empty system/ answers both: systemctl then connects
+    to the bus DBUS_SYSTEM_BUS_ADDRESS names (and never to a systemd of this
+    machine). Every variant runs in it alike; nothing outside the namespace
+    changes, and the block ends back in the original one."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    cwd = os.getcwd()
+    original = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    try:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        try:
+            # Nothing mounted here propagates back to the machine's namespace.
+            subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=64k", "tmpfs", "/run/systemd"], check=True)
+            os.mkdir("/run/systemd/system")
+            yield
+        finally:
+            if libc.setns(original, CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "setns back to the original mount namespace")
+            os.chdir(cwd)
+    finally:
+        os.close(original)
+
+
+def units_scenarios(bench, root):
+    """Times a stop of an inactive unit and the metrics of a running one:
+    sme, systemctl and the busctl floor, in alternating order. The systemd
+    container is removed whatever happens."""
+    # Root: root on systemd's bus, and the mount namespace systemctl needs.
+    missing = [tool for tool in ("systemctl", "busctl", "mount") if not shutil.which(tool)]
+    missing += [] if os.geteuid() == 0 else ["root"]
+    missing += [] if os.path.isdir("/run/systemd") else ["/run/systemd"]
+    if missing:
+        raise SystemExit(f"the units case needs {', '.join(missing)}")
+    image = subprocess.run([os.path.join(root, "scripts/systemd-image")], capture_output=True, check=True, text=True).stdout.strip()
+    units = Units(bench.work, image)
+    with open(os.path.join(bench.work, "units.toml"), "w") as f:
+        f.write(f'[systemd]\nmode = "on"\nunit = "{{service}}.service"\nbus = "{units.bus}"\n')
+    variants = ["sme built-in", "systemctl", "busctl floor"]
+    entries = []
+    try:
+        print("booting systemd ...", file=sys.stderr)
+        units.boot()
+        units.install(f"{UNIT_STOPPED}.service", UNIT_SLEEPER)
+        units.install(f"{UNIT_RUNNING}.service", UNIT_SLEEPER)
+        units.sh(f"systemctl start {UNIT_RUNNING}.service")
+        bench.units = units
+        versions = {"systemd": units.sh("systemctl --version | head -n 1"), "systemd image": image,
+                    "systemctl (this machine)": subprocess.run(["systemctl", "--version"], capture_output=True, text=True).stdout.splitlines()[0]}
+        with booted_view():
+            for op, service, state, prepare in (
+                ("stop", UNIT_STOPPED, "inactive", lambda: None),
+                ("metrics", UNIT_RUNNING, "running (sleep infinity)", lambda: time.sleep(UNIT_PAUSE)),
+            ):
+                # Warm the cache; for metrics, keep a CPU reading as the
+                # agent's earlier requests would have.
+                for variant in variants:
+                    prepare()
+                    bench.measure(variant, op, service)
+                print(f"timing {op} (unit {state}) ...", file=sys.stderr)
+                samples = bench.scenario(op, state, prepare, service, variants)
+                unit = f"{service}.service"
+                end = units.sh(f"systemctl is-active {unit} || true")
+                if end != ("inactive" if op == "stop" else "active"):
+                    raise SystemExit(f"{unit} ended {end} after the {op} runs")
+                entry = {"operation": op, "unit": unit, "state": state,
+                         "variants": {v: summary(s) for v, s in samples.items()},
+                         "commands": {v: " ".join(bench.command(v, op, service)) for v in variants},
+                         "notes": UNIT_NOTES[op]}
+                entry["commands"]["systemctl"] = f"DBUS_SYSTEM_BUS_ADDRESS={units.bus} {entry['commands']['systemctl']}"
+                entry["sme_over_systemctl"] = entry["variants"]["sme built-in"]["median_ms"] / entry["variants"]["systemctl"]["median_ms"]
+                entry["sme_over_busctl"] = entry["variants"]["sme built-in"]["median_ms"] / entry["variants"]["busctl floor"]["median_ms"]
+                if op == "metrics":
+                    # Runs under the 250 ms second read used a kept reading.
+                    entry["sme_runs_with_kept_reading"] = sum(t < UNIT_SAMPLE for t in samples["sme built-in"])
+                entries.append(entry)
+        return {"cases": entries, "versions": versions}
+    finally:
+        bench.units = None
+        units.remove()
+
+
 def summary(values):
     ordered = sorted(values)
     return {
         "median_ms": statistics.median(ordered) * 1000,
+        "p90_ms": ordered[max(0, int(round(0.90 * len(ordered))) - 1)] * 1000,
         "p95_ms": ordered[max(0, int(round(0.95 * len(ordered))) - 1)] * 1000,
         "runs": len(ordered),
     }
@@ -358,20 +564,27 @@ def main():
                         help="services per metrics request, comma-separated (at most --concurrency)")
     parser.add_argument("--fan-out-runs", type=int, default=5, help="runs per tool and fan-out size")
     parser.add_argument("--fan-out-only", action="store_true", help="time only the metrics requests for N services")
+    parser.add_argument("--units-only", action="store_true", help="time only the systemd units case")
     args = parser.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
+    image = None
+    if not args.units_only:
+        image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
     bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
-    results = {"scenarios": [], "concurrent": [], "fan_out": []}
-    if not args.swarm_only:
+    results = {"scenarios": [], "concurrent": [], "fan_out": [], "units": []}
+    if not (args.swarm_only or args.units_only):
         containers(bench, image, args, results)
-    swarm = None if args.fan_out_only else swarm_scenario(bench, image)
+    swarm = None if args.fan_out_only or args.units_only else swarm_scenario(bench, image)
     if swarm:
         results["scenarios"].append(swarm)
+    systemd = {}
+    if not (args.swarm_only or args.fan_out_only):
+        units = units_scenarios(bench, root)
+        results["units"], systemd = units["cases"], units["versions"]
 
     results["peak_rss_kib"] = {variant: max(values) for variant, values in bench.rss.items()}
-    results["machine"] = {"cpus": os.cpu_count(), "docker": subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True).stdout.strip()}
+    results["machine"] = {"cpus": os.cpu_count(), "docker": subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True).stdout.strip(), **systemd}
     shutil.rmtree(bench.work, ignore_errors=True)
 
     print(report(results))
@@ -405,10 +618,26 @@ def report(results):
         floor = f["tools"]["curl floor"]["median_ms"]
         for tool, v in f["tools"].items():
             lines.append(f"| {tool} | {f['n']} | {v['median_ms']:.1f} | {v['p95_ms']:.1f} | {v['median_ms'] / cli:.2f}x | {v['median_ms'] / floor:.2f}x |")
+    if results["units"]:
+        lines += [""] if lines else []
+        lines += ["| operation | unit | variant | median ms | p90 ms | vs systemctl | vs busctl floor |",
+                  "|---|---|---|---:|---:|---:|---:|"]
+    for u in results["units"]:
+        ctl = u["variants"]["systemctl"]["median_ms"]
+        floor = u["variants"]["busctl floor"]["median_ms"]
+        for variant, v in u["variants"].items():
+            lines.append(f"| {u['operation']} | {u['state']} | {variant} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['median_ms'] / ctl:.2f}x | {v['median_ms'] / floor:.2f}x |")
+    for u in results["units"]:
+        if "sme_runs_with_kept_reading" in u:
+            runs = u["variants"]["sme built-in"]["runs"]
+            lines.append(f"\nsme {u['operation']}: {u['sme_runs_with_kept_reading']} of {runs} runs used a kept CPU reading")
     lines += ["", "| sme runs | peak RSS MiB |", "|---|---:|"]
     for variant, kib in results["peak_rss_kib"].items():
         lines.append(f"| {variant} | {kib / 1024:.1f} |")
-    lines += ["", f"machine: {results['machine']['cpus']} CPUs, Docker Engine {results['machine']['docker']}"]
+    machine = results["machine"]
+    lines += ["", f"machine: {machine['cpus']} CPUs, Docker Engine {machine['docker']}"]
+    if "systemd" in machine:
+        lines[-1] += f"; booted {machine['systemd']}, this machine's {machine['systemctl (this machine)']}"
     return "\n".join(lines)
 
 

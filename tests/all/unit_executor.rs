@@ -240,7 +240,7 @@ const POLKIT_RULE: &str = r#"polkit.addRule(function(action, subject) {
         var units = ["edgex-core-data.service", "edgex-ui.service"];
         var verb = action.lookup("verb");
         if (units.indexOf(action.lookup("unit")) >= 0 &&
-            ["start", "stop", "restart"].indexOf(verb) >= 0) {
+            ["start", "stop", "restart", "kill"].indexOf(verb) >= 0) {
             return polkit.Result.YES;
         }
         return polkit.Result.NO;
@@ -252,11 +252,21 @@ fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
     let host = Host::boot();
     host.unit("edgex-core-data.service", RUNS);
     host.unit("edgex-other.service", RUNS);
+    host.unit(
+        "edgex-ui.service",
+        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
+         TimeoutStopSec=60\n",
+    );
     host.sh(&format!(
         "useradd -M -u {AGENT_UID} edgex-agent && \
          cat > /etc/polkit-1/rules.d/60-edgex-agent.rules <<'EOF'\n{POLKIT_RULE}\nEOF"
     ));
-    let sandbox = sandbox(&host, "on", "{service}.service", "");
+    let sandbox = sandbox(
+        &host,
+        "on",
+        "{service}.service",
+        "[modules.stop.settings]\ngrace_cap_s = 1\n",
+    );
     // As the agent's user: no state, cache or audit log it could not write.
     let as_agent = |service: &str, operation: &str| {
         let mut command = sandbox.command(env!("CARGO_BIN_EXE_sme"), &[service, operation]);
@@ -291,6 +301,12 @@ fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
         "Error starting service: org.freedesktop.DBus.Error.AccessDenied: Permission denied",
     );
     assert_eq!(host.show("edgex-other.service", "ActiveState"), "inactive");
+    // The bound of a stop is a kill the rule allows too.
+    as_agent("edgex-ui", "start").succeeds_with("\"\"");
+    let stubborn = as_agent("edgex-ui", "stop");
+    stubborn.succeeds_with("\"\"");
+    assert!(stubborn.elapsed < Duration::from_secs(10), "{stubborn:?}");
+    assert_ne!(host.show("edgex-ui.service", "ActiveState"), "active");
     // Reading is not managing: its metrics are answered.
     let metrics = as_agent("edgex-other", "metrics");
     assert_eq!(metrics.code, Some(0), "{metrics:?}");

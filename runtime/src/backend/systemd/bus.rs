@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use futures_util::future::{Either, join_all, select};
+use zbus::proxy::CacheProperties;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::unit_name::is_unit_name;
@@ -20,6 +21,8 @@ const UNSET: u64 = u64::MAX;
 /// The job mode of every start, stop and restart: replace a queued
 /// conflicting job, as `systemctl` does.
 const MODE: &str = "replace";
+/// systemd's answer to a job for a unit it cannot find.
+const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 /// The unit properties a unit's state is read from.
 const UNIT_STATE: &[&str] = &[
     "LoadState",
@@ -105,7 +108,13 @@ impl Systemd {
             .build()
             .await
             .map_err(unreachable)?;
-        let manager = ManagerProxy::new(&connection).await.map_err(unreachable)?;
+        // No property cache: systemd's manager has about a hundred, and
+        // nothing here reads them.
+        let manager = ManagerProxy::builder(&connection)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(unreachable)?;
         let systemd = Systemd {
             bus: bus.to_owned(),
             connection,
@@ -141,6 +150,17 @@ impl Systemd {
         }
     }
 
+    /// [`Systemd::error`] for a call about unit `name`: systemd's
+    /// `NoSuchUnit` is [`SystemdError::NotFound`].
+    fn unit_error(&self, name: &str, error: zbus::Error) -> SystemdError {
+        match self.error(error) {
+            SystemdError::Refused { name: error, .. } if error == NO_SUCH_UNIT => {
+                SystemdError::NotFound(name.to_owned())
+            }
+            other => other,
+        }
+    }
+
     /// The object path of unit `name`, loading it if systemd has not; a
     /// unit systemd cannot find is [`SystemdError::NotFound`].
     async fn path(&self, name: &str) -> Result<(OwnedObjectPath, HashMap<String, OwnedValue>)> {
@@ -171,6 +191,7 @@ impl Systemd {
             .destination(SYSTEMD)
             .and_then(|b| b.path(path.clone()))
             .map_err(|e| self.error(e))?
+            .cache_properties(CacheProperties::No)
             .build()
             .await
             .map_err(|e| self.error(e))?;
@@ -217,13 +238,17 @@ impl Systemd {
         F: FnOnce(&'a ManagerProxy<'static>) -> Fut,
         Fut: std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
     {
-        self.path(name).await?;
+        // No look-up first: systemd answers a unit it cannot find with
+        // NoSuchUnit, read as not found.
+        checked(name)?;
         let mut removed = self
             .manager
             .receive_job_removed()
             .await
             .map_err(|e| self.error(e))?;
-        let job = queue(&self.manager).await.map_err(|e| self.error(e))?;
+        let job = queue(&self.manager)
+            .await
+            .map_err(|e| self.unit_error(name, e))?;
         let mut kill_at = kill_after.map(|after| Box::pin(tokio::time::sleep(after)));
         let result = loop {
             let next = match kill_at.as_mut() {
@@ -301,11 +326,13 @@ impl Units for Systemd {
     }
 
     async fn kill(&self, name: &str, signal: i32) -> Result<()> {
+        // Loaded first: KillUnit alone answers a unit systemd has not loaded
+        // (an inactive one) as if it did not exist.
         self.path(name).await?;
         self.manager
             .kill_unit(name, "all", signal)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.unit_error(name, e))
     }
 
     async fn stats(&self, name: &str) -> Result<UnitStats> {
