@@ -7,6 +7,8 @@
 //! daemon holds containers (`[[container]]`) and, as a swarm manager, Swarm
 //! services (`[[service]]`); `[swarm]` says what the configuration's
 //! `[swarm]` would, so that `services.target()` answers as it is set.
+//! Beside it, systemd holds units (`[[unit]]`), and `[systemd]` sets the
+//! configuration's mode and unit template.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,14 +17,18 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::backend::Backends;
+use crate::backend::systemd::{Unit, unit_name};
 use crate::config::swarm::{self, Template};
+use crate::config::systemd;
 use crate::config::{Config, Env};
 use crate::contract::{Health, Request, Status};
 use crate::policy::{self, Policy, PolicyDir, World};
 use crate::run::executor::{self, Outcome};
 use crate::sandbox::audit::Audit;
 use crate::sandbox::grants::Verb;
+use crate::sim::units::SimUnits;
 use crate::sim::{Failure, SimContainer, SimService, Simulated};
+use sme_model::units::{Behaviour, UnitModel};
 use sme_model::{Mode, UpdateState};
 
 /// A scenario file that cannot be used.
@@ -72,10 +78,24 @@ pub struct Scenario {
     pub config: ConfigSource,
     /// `[swarm]` settings that replace the configuration's.
     pub swarm: SwarmSettings,
+    /// The systemd units that exist.
+    pub units: Vec<UnitModel>,
+    /// `[systemd]` settings that replace the configuration's.
+    pub systemd: SystemdSettings,
     /// True when no daemon answers.
     pub unreachable: bool,
     /// What must come out.
     pub expect: Expect,
+}
+
+/// A scenario's `[systemd]`: each key given replaces the configuration's.
+/// The bus is never asked: the scenario's units answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemdSettings {
+    /// `mode`.
+    pub mode: Option<systemd::Mode>,
+    /// `unit`, the name template.
+    pub unit: Option<systemd::Template>,
 }
 
 /// A scenario's `[swarm]`: each key given replaces the configuration's.
@@ -101,6 +121,8 @@ pub struct Expect {
     pub containers: BTreeMap<String, toml::Table>,
     /// Services' state afterwards: the keys given, by service name.
     pub services: BTreeMap<String, toml::Table>,
+    /// Units' state afterwards: the keys given, by unit name.
+    pub units: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +138,9 @@ struct RawScenario {
     config: Option<toml::Spanned<RawConfig>>,
     swarm: Option<RawSwarm>,
     #[serde(default)]
+    unit: Vec<toml::Spanned<toml::Table>>,
+    systemd: Option<RawSystemd>,
+    #[serde(default)]
     unreachable: bool,
     expect: RawExpect,
 }
@@ -125,6 +150,13 @@ struct RawScenario {
 struct RawSwarm {
     mode: Option<toml::Spanned<String>>,
     service: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystemd {
+    mode: Option<toml::Spanned<String>>,
+    unit: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +183,8 @@ struct RawExpect {
     container: BTreeMap<String, toml::Spanned<toml::Table>>,
     #[serde(default)]
     service: BTreeMap<String, toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    unit: BTreeMap<String, toml::Spanned<toml::Table>>,
 }
 
 /// The largest scenario file read.
@@ -236,6 +270,37 @@ impl Scenario {
                 );
             }
         }
+        let mut units = Vec::new();
+        for table in &raw.unit {
+            let start = table.span().start;
+            let unit = unit(table.get_ref()).map_err(|m| error(start, m))?;
+            if units.iter().any(|u: &UnitModel| u.name == unit.name) {
+                let name = &unit.name;
+                return Err(error(start, format!("unit {name:?} is given twice")));
+            }
+            units.push(unit);
+        }
+        let mut systemd_settings = SystemdSettings::default();
+        if let Some(raw_systemd) = raw.systemd {
+            if let Some(mode) = raw_systemd.mode {
+                systemd_settings.mode =
+                    Some(systemd::Mode::parse(mode.get_ref()).ok_or_else(|| {
+                        error(
+                            mode.span().start,
+                            format!(
+                                "[systemd] mode {:?} is not one of \"off\", \"on\", \"auto\"",
+                                mode.get_ref()
+                            ),
+                        )
+                    })?);
+            }
+            if let Some(template) = raw_systemd.unit {
+                systemd_settings.unit =
+                    Some(systemd::Template::parse(template.get_ref()).map_err(|e| {
+                        error(template.span().start, format!("[systemd] unit {e}"))
+                    })?);
+            }
+        }
         let config = match raw.config {
             None => ConfigSource::Deployment,
             Some(config) => match config.into_inner() {
@@ -269,6 +334,13 @@ impl Scenario {
             check_expected_service(&table).map_err(|m| error(start, format!("expect: {m}")))?;
             expected_services.insert(name, table);
         }
+        let mut expected_units = BTreeMap::new();
+        for (name, table) in raw.expect.unit {
+            let start = table.span().start;
+            let table = table.into_inner();
+            check_expected_unit(&table).map_err(|m| error(start, format!("expect: {m}")))?;
+            expected_units.insert(name, table);
+        }
         if let Some(code) = raw.expect.exit_code
             && !(0..=1).contains(&code)
         {
@@ -290,6 +362,8 @@ impl Scenario {
             swarm_manager,
             config,
             swarm,
+            units,
+            systemd: systemd_settings,
             unreachable: raw.unreachable,
             expect: Expect {
                 output: raw.expect.output,
@@ -297,6 +371,7 @@ impl Scenario {
                 calls: raw.expect.calls,
                 containers: expected,
                 services: expected_services,
+                units: expected_units,
             },
         })
     }
@@ -335,12 +410,121 @@ impl Scenario {
         if let Some(template) = &self.swarm.service {
             config.swarm.service = template.clone();
         }
+        if let Some(mode) = self.systemd.mode {
+            config.systemd.mode = mode;
+        }
+        if let Some(template) = &self.systemd.unit {
+            config.systemd.unit = template.clone();
+        }
         config.audit_log = None;
         config.log_file = None;
         config.state_dir = None;
         config.cache_dir = cache_dir.map(Path::to_path_buf);
         Ok(config)
     }
+}
+
+/// The systemd units this scenario's host holds.
+impl Scenario {
+    /// Simulated systemd holding this scenario's units.
+    pub fn units(&self) -> SimUnits {
+        SimUnits::with(self.units.clone())
+    }
+}
+
+/// Builds a unit from its scenario table.
+fn unit(table: &toml::Table) -> Result<UnitModel, String> {
+    let name = match table.get("name") {
+        Some(toml::Value::String(name)) => name.clone(),
+        _ => return Err("every [[unit]] needs a `name`".to_owned()),
+    };
+    if !unit_name::is_unit_name(&name) {
+        return Err(format!(
+            "{name:?} is not a unit name SME sends (`<name>.service`: letters, digits and \
+             \":-_.\", no instance `@`, no escapes)"
+        ));
+    }
+    let flag = |key: &str| match table.get(key) {
+        None => Ok(false),
+        Some(value) => value
+            .as_bool()
+            .ok_or_else(|| format!("`{key}` must be true or false")),
+    };
+    let (fails, masked) = (flag("fails")?, flag("masked")?);
+    let behaviour = if fails {
+        Behaviour::Fails
+    } else {
+        Behaviour::Runs
+    };
+    let mut model = UnitModel::new(&name, behaviour, masked);
+    let state = match table.get("state") {
+        None if fails || masked => "inactive".to_owned(),
+        None => "active".to_owned(),
+        Some(value) => text(value, "state")?,
+    };
+    match (state.as_str(), fails, masked) {
+        ("inactive", _, _) => {}
+        ("active", false, false) | ("failed", true, false) => {
+            // As a start leaves it.
+            let _ = model.start();
+        }
+        ("active" | "failed", _, true) => {
+            return Err(format!("unit {name:?} is masked: it is inactive"));
+        }
+        ("active", true, _) => {
+            return Err(format!(
+                "unit {name:?} fails as it starts: its state is \"inactive\" or \"failed\""
+            ));
+        }
+        ("failed", false, _) => {
+            return Err(format!(
+                "unit {name:?} is failed only with `fails = true`, which makes a start fail"
+            ));
+        }
+        (other, _, _) => {
+            return Err(format!(
+                "unit state {other:?} is not one of \"active\", \"inactive\", \"failed\""
+            ));
+        }
+    }
+    for key in table.keys() {
+        if !matches!(key.as_str(), "name" | "state" | "fails" | "masked") {
+            return Err(format!(
+                "unknown unit key `{key}` (expected name, state, fails, masked)"
+            ));
+        }
+    }
+    Ok(model)
+}
+
+/// The keys `[expect.unit.<name>]` can check.
+const UNIT_EXPECTATIONS: &str = "load_state, active_state, sub_state, result";
+
+/// Checks the keys and values of an `[expect.unit.<name>]` table.
+fn check_expected_unit(table: &toml::Table) -> Result<(), String> {
+    for (key, value) in table {
+        match key.as_str() {
+            "load_state" | "active_state" | "sub_state" | "result" => {
+                text(value, key)?;
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit key `{other}` (expected {UNIT_EXPECTATIONS})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shown_unit(unit: &Unit, key: &str) -> toml::Value {
+    toml::Value::String(match key {
+        "load_state" => unit.load_state.clone(),
+        "active_state" => unit.active_state.clone(),
+        "sub_state" => unit.sub_state.clone(),
+        "result" => unit.result.clone(),
+        _ => "(not kept)".to_owned(),
+    })
 }
 
 /// Builds a container from its scenario table.
@@ -740,6 +924,8 @@ pub struct Report {
     pub after: BTreeMap<String, SimContainer>,
     /// The services afterwards.
     pub services_after: BTreeMap<String, SimService>,
+    /// The units afterwards.
+    pub units_after: BTreeMap<String, Unit>,
 }
 
 impl Report {
@@ -792,6 +978,20 @@ impl Report {
                 let actual = shown_service(after, key);
                 differ(
                     format!("service {name} {key}"),
+                    expected.to_string(),
+                    actual.to_string(),
+                );
+            }
+        }
+        for (name, keys) in &expect.units {
+            let Some(after) = self.units_after.get(name) else {
+                differ(format!("unit {name}"), "present".into(), "absent".into());
+                continue;
+            };
+            for (key, expected) in keys {
+                let actual = shown_unit(after, key);
+                differ(
+                    format!("unit {name} {key}"),
                     expected.to_string(),
                     actual.to_string(),
                 );
@@ -1147,6 +1347,7 @@ update_state = "none"
             calls: Vec::new(),
             after: BTreeMap::new(),
             services_after: BTreeMap::from([("s1".to_owned(), after)]),
+            units_after: BTreeMap::new(),
         };
         let expect = Expect {
             services: BTreeMap::from([
@@ -1187,6 +1388,7 @@ update_state = "none"
             calls: vec!["inspect a1".into()],
             after: BTreeMap::from([("a1".to_owned(), SimContainer::new("a1", Status::Exited, 5))]),
             services_after: BTreeMap::new(),
+            units_after: BTreeMap::new(),
         };
         let expect = Expect {
             output: Some(String::new()),
@@ -1197,6 +1399,7 @@ update_state = "none"
                 toml::Table::from_iter([("status".to_owned(), toml::Value::from("running"))]),
             )]),
             services: BTreeMap::new(),
+            units: BTreeMap::new(),
         };
         let whats: Vec<String> = report
             .differences(&expect)
@@ -1204,5 +1407,74 @@ update_state = "none"
             .map(|d| d.what)
             .collect();
         assert_eq!(whats, ["output", "exit code", "container a1 status"]);
+    }
+
+    #[test]
+    fn units_are_read_checked_and_compared() {
+        let scenario = parse(
+            r#"
+[request]
+service = "edgex-core-data"
+operation = "stop"
+
+[systemd]
+mode = "on"
+unit = "snap.edgexfoundry.{name}.service"
+
+[[unit]]
+name = "snap.edgexfoundry.core-data.service"
+
+[[unit]]
+name = "edgex-bad.service"
+fails = true
+state = "failed"
+
+[expect.unit."snap.edgexfoundry.core-data.service"]
+active_state = "inactive"
+"#,
+        )
+        .unwrap();
+        assert_eq!(scenario.units.len(), 2);
+        assert_eq!(scenario.units[0].state().active_state, "active");
+        assert_eq!(scenario.units[1].state().result, "exit-code");
+        assert_eq!(scenario.systemd.mode, Some(systemd::Mode::On));
+        let states = scenario.units().states();
+        let report = Report {
+            outcome: Outcome::failed("no"),
+            calls: Vec::new(),
+            after: BTreeMap::new(),
+            services_after: BTreeMap::new(),
+            units_after: states,
+        };
+        let differences = report.differences(&scenario.expect);
+        assert_eq!(
+            differences,
+            [Difference {
+                what: "unit snap.edgexfoundry.core-data.service active_state".into(),
+                expected: "\"inactive\"".into(),
+                actual: "\"active\"".into(),
+            }]
+        );
+        for (text, message) in [
+            ("[[unit]]\nname = \"x@y.service\"\n", "not a unit name"),
+            (
+                "[[unit]]\nname = \"x.service\"\nmasked = true\nstate = \"active\"\n",
+                "is masked",
+            ),
+            (
+                "[[unit]]\nname = \"x.service\"\ncolour = 1\n",
+                "unknown unit key `colour`",
+            ),
+            ("[systemd]\nmode = \"yes\"\n", "[systemd] mode \"yes\""),
+            (
+                "[expect.unit.\"x.service\"]\npid = 1\n",
+                "unknown unit key `pid`",
+            ),
+        ] {
+            let text = format!("[request]\nservice = \"x\"\n{text}[expect]\n");
+            let text = text.replacen("[expect]\n", "", usize::from(text.contains("[expect.unit")));
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(message), "{text}: {error}");
+        }
     }
 }

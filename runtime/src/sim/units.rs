@@ -36,15 +36,17 @@ fn next_pid() -> u32 {
 }
 
 impl SimUnits {
-    /// These units, loaded and inactive.
+    /// These units, loaded, each in its model's state: one already
+    /// running has a main process, since now.
     pub fn with(units: impl IntoIterator<Item = UnitModel>) -> SimUnits {
         let units = units
             .into_iter()
             .map(|model| {
+                let running = model.state().running;
                 let held = Held {
                     model,
-                    main_pid: 0,
-                    since_ms: None,
+                    main_pid: if running { next_pid() } else { 0 },
+                    since_ms: running.then(now_ms),
                 };
                 (held.model.name.clone(), held)
             })
@@ -52,6 +54,15 @@ impl SimUnits {
         SimUnits {
             units: Mutex::new(units),
         }
+    }
+
+    /// Every unit as `inspect` would show it now, by name.
+    pub fn states(&self) -> BTreeMap<String, Unit> {
+        let units = self.units.lock().unwrap_or_else(PoisonError::into_inner);
+        units
+            .iter()
+            .map(|(name, held)| (name.clone(), unit_of(held)))
+            .collect()
     }
 
     /// Runs `change` on unit `name` and answers its state after it.

@@ -153,7 +153,9 @@ pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
             let config = scenario
                 .config(env, deployment.cache_dir.as_deref())
                 .map_err(|error| anyhow!("{}: {error}", file.display()))?;
-            (config, Backends::of(Arc::new(scenario.engine())))
+            let engines =
+                Backends::of(Arc::new(scenario.engine())).with_units(Arc::new(scenario.units()));
+            (config, engines)
         }
         None => {
             let engine = backend::connect(

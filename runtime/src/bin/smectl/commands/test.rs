@@ -176,19 +176,29 @@ async fn scenario_verdict(
     let ran = match scenario.config(env, cache_dir) {
         Ok(config) => {
             let engine = Arc::new(scenario.engine());
-            scenario::run(&scenario, subject, config, Backends::of(engine.clone()))
+            let units = Arc::new(scenario.units());
+            let backends = Backends::of(engine.clone()).with_units(units.clone());
+            scenario::run(&scenario, subject, config, backends)
                 .await
-                .map(|ran| (ran, engine.containers(), engine.service_states()))
+                .map(|ran| {
+                    (
+                        ran,
+                        engine.containers(),
+                        engine.service_states(),
+                        units.states(),
+                    )
+                })
         }
         Err(error) => Err(error),
     };
     match ran {
-        Ok((ran, after, services_after)) => {
+        Ok((ran, after, services_after, units_after)) => {
             let report = Report {
                 outcome: ran.outcome,
                 calls: ran.calls,
                 after,
                 services_after,
+                units_after,
             };
             verdict.differences = report.differences(&scenario.expect);
             verdict.ran = Some((report.outcome, report.calls));
@@ -233,6 +243,8 @@ async fn replay_verdict(
         swarm_manager: true,
         config: scenario::ConfigSource::Deployment,
         swarm: scenario::SwarmSettings::default(),
+        units: Vec::new(),
+        systemd: scenario::SystemdSettings::default(),
         unreachable: false,
         expect: scenario::Expect::default(),
     };
