@@ -380,7 +380,10 @@ fn a_recorded_metrics_run_keeps_the_cgroup_read_and_replays_it() {
     let container = Container::running("edgex-rec-metrics");
     let (run, recording, recorded) = sandbox.record(&container.name, "metrics");
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(recorded.kept["sme_recording"], 3);
+    assert_eq!(
+        recorded.kept["sme_recording"],
+        sme::backend::recording::RECORD_VERSION
+    );
     // No kept reading yet: the cgroup's counters are read twice.
     assert_eq!(recorded.calls, ["counters", "counters"]);
     let offline = no_daemon();

@@ -69,7 +69,7 @@ fn inspect_json_is_machine_readable() {
         .collect();
     assert_eq!(
         keys.len(),
-        9,
+        sme::sandbox::limits::LIMIT_KEYS.len(),
         "every limit key, module_mib and compile_on_demand_kib included: {keys:?}"
     );
     assert_eq!(report["limits"]["compile_on_demand_kib"], 1024);

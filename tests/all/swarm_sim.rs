@@ -410,7 +410,10 @@ fn a_recorded_run_on_a_service_replays_without_a_daemon() {
     let record = recording.display().to_string();
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(service.running_tasks().is_empty());
-    assert_eq!(recorded.kept["sme_recording"], 3);
+    assert_eq!(
+        recorded.kept["sme_recording"],
+        sme::backend::recording::RECORD_VERSION
+    );
     let (kept, calls) = (&recorded.kept, &recorded.calls);
     assert_eq!(calls[..2], ["service", "scale"], "{calls:?}");
     assert!(

@@ -311,3 +311,37 @@ fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
     let metrics = as_agent("edgex-other", "metrics");
     assert_eq!(metrics.code, Some(0), "{metrics:?}");
 }
+
+#[test]
+fn smectl_dry_runs_records_and_replays_a_units_stop() {
+    let host = Host::boot();
+    let unit = "edgex-core-data.service";
+    host.unit(unit, RUNS);
+    host.sh(&format!("systemctl start {unit}"));
+    let sandbox = sandbox(&host, "on", "{service}.service", "");
+
+    // A dry run reads the unit from systemd and leaves it running.
+    let dry = sandbox.smectl(&["run", "edgex-core-data", "stop", "--dry-run", "--json"]);
+    assert_eq!(dry.code, Some(0), "{dry:?}");
+    let report: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(report["output"], "\"\"", "{report}");
+    assert_eq!(report["recorded"][0]["verb"], "stop", "{report}");
+    assert_eq!(report["recorded"][0]["unit"], unit, "{report}");
+    assert_eq!(host.show(unit, "ActiveState"), "active");
+
+    // A recording keeps the unit calls; its replay needs no systemd.
+    let (run, path, recorded) = sandbox.record("edgex-core-data", "stop");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(host.show(unit, "ActiveState"), "inactive");
+    assert_eq!(recorded.kept["sme_recording"], 4);
+    assert_eq!(
+        recorded.kept["units"][0]["call"], "unit-stop",
+        "{}",
+        recorded.kept
+    );
+    drop(host);
+    let path = path.display().to_string();
+    let replay = sandbox.smectl(&["test", "--replay", &path]);
+    assert_eq!(replay.code, Some(0), "{replay:?}");
+    assert!(replay.stdout.starts_with("ok"), "{replay:?}");
+}

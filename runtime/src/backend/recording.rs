@@ -17,6 +17,8 @@ use super::Backends;
 pub use super::docker::call::Call;
 use super::docker::call::{Relay, Reply, send};
 use super::docker::{DockerError, Result};
+use super::systemd::call::{self as unit_call, UnitCall, UnitRelay, UnitReply};
+use super::systemd::{self, SystemdError};
 
 /// A call and what the engine answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +31,9 @@ pub struct Exchange {
 }
 
 /// The version of the recording format [`RecordFile`] writes: 2 added the
-/// Swarm service calls, 3 the reads of containers' cgroup counters.
-pub const RECORD_VERSION: u32 = 3;
+/// Swarm service calls, 3 the reads of containers' cgroup counters, 4 the
+/// systemd unit calls (`units`).
+pub const RECORD_VERSION: u32 = 4;
 
 /// The oldest recording format still read: each version only added calls,
 /// so an older recording reads as it was written.
@@ -52,10 +55,24 @@ pub struct RecordFile {
     pub dry_run: bool,
     /// Every Docker call and its answer, in order.
     pub calls: Vec<Exchange>,
+    /// Every systemd unit call and its answer, in order (none before
+    /// format 4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<UnitExchange>,
     /// What the executor printed.
     pub output: String,
     /// Its exit code.
     pub exit_code: i32,
+}
+
+/// A unit call and what systemd answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitExchange {
+    /// The request.
+    #[serde(flatten)]
+    pub call: UnitCall,
+    /// The answer: the value as JSON, or systemd's error.
+    pub answer: std::result::Result<serde_json::Value, SystemdError>,
 }
 
 /// A module named in a recording.
@@ -73,6 +90,7 @@ pub struct RecordedModule {
 pub struct Recording {
     inner: Backends,
     exchanges: Mutex<Vec<Exchange>>,
+    unit_exchanges: Mutex<Vec<UnitExchange>>,
 }
 
 impl Recording {
@@ -81,12 +99,23 @@ impl Recording {
         Recording {
             inner,
             exchanges: Mutex::new(Vec::new()),
+            unit_exchanges: Mutex::new(Vec::new()),
         }
     }
 
-    /// Every call so far, in order.
+    /// Every Docker call so far, in order.
     pub fn exchanges(&self) -> Vec<Exchange> {
         lock(&self.exchanges).clone()
+    }
+
+    /// Every unit call so far, in order.
+    pub fn unit_exchanges(&self) -> Vec<UnitExchange> {
+        lock(&self.unit_exchanges).clone()
+    }
+
+    /// These engines, with this recording in front of each.
+    pub fn backends(self: &std::sync::Arc<Self>) -> Backends {
+        Backends::of(self.clone()).with_units(self.clone())
     }
 }
 
@@ -105,6 +134,21 @@ impl Relay for Recording {
             Err(error) => Err(error.clone()),
         };
         lock(&self.exchanges).push(Exchange { call, answer: kept });
+        answer
+    }
+}
+
+#[async_trait]
+impl UnitRelay for Recording {
+    async fn relay_unit(&self, call: UnitCall) -> systemd::Result<UnitReply> {
+        let answer = unit_call::send(&*self.inner.units, call.clone()).await;
+        let kept = match &answer {
+            Ok(reply) => reply
+                .to_json()
+                .map_err(|e| SystemdError::Protocol(format!("cannot record the answer: {e}"))),
+            Err(error) => Err(error.clone()),
+        };
+        lock(&self.unit_exchanges).push(UnitExchange { call, answer: kept });
         answer
     }
 }

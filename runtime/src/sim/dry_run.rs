@@ -11,6 +11,11 @@
 //! that state is refused with the daemon's own message, so a policy that
 //! checks its own work behaves as it would for real.
 //!
+//! systemd units go the same way: their state is read from systemd, a
+//! start, stop, restart or kill is recorded and applied to a model of the
+//! unit seeded from what systemd reported (`sme_model::units`), and later
+//! reads of that unit see the model.
+//!
 //! This is a preview, not a sandbox: the module runs unchanged and can still
 //! behave differently for real (it may read the clock, or a process may take
 //! longer to stop or exit with another code than the simulation assumes; a
@@ -24,10 +29,14 @@ use async_trait::async_trait;
 use sme_model::lifecycle::{Holds, Lifecycle, is_up};
 use sme_model::names::label_matches;
 
+use sme_model::units::{Behaviour, Refusal, UnitModel};
+
 use super::{ServiceModel, now_ms};
-use crate::backend::Backends;
 use crate::backend::docker::call::send;
 use crate::backend::docker::{Call, DockerError, Relay, Reply, Result};
+use crate::backend::systemd::call::{UnitCall, UnitRelay, UnitReply};
+use crate::backend::systemd::{self, Job, SystemdError, Unit};
+use crate::backend::{Backends, Kind};
 use crate::contract::{Container, Service, ServiceSummary, Summary};
 use crate::sandbox::grants::Verb;
 
@@ -36,7 +45,9 @@ use crate::sandbox::grants::Verb;
 pub struct Recorded {
     /// What would have been done.
     pub verb: Verb,
-    /// To which container, or for `scale` and `redeploy` which service.
+    /// To what kind of object.
+    pub kind: Kind,
+    /// To which container, service or unit.
     pub target: String,
     /// The stop or restart timeout, if one was given.
     pub timeout_seconds: Option<u32>,
@@ -67,9 +78,17 @@ struct Simulation {
     lifecycle: HashMap<String, Lifecycle>,
     /// What the recorded calls would have left, by service name.
     services: HashMap<String, ServiceModel>,
+    /// What the recorded calls would have left, by unit name, with the
+    /// main PID systemd reported.
+    units: HashMap<String, (UnitModel, u32)>,
 }
 
 impl DryRun {
+    /// These engines, with this dry run in front of each.
+    pub fn backends(self: &std::sync::Arc<Self>) -> Backends {
+        Backends::of(self.clone()).with_units(self.clone())
+    }
+
     /// Wraps `inner`.
     pub fn new(inner: Backends) -> DryRun {
         DryRun {
@@ -102,6 +121,7 @@ impl DryRun {
         state.lifecycle.insert(name.to_owned(), after);
         state.recorded.push(Recorded {
             verb,
+            kind: Kind::Container,
             target: name.to_owned(),
             timeout_seconds,
             scale: None,
@@ -197,6 +217,7 @@ impl DryRun {
         state.services.insert(name.to_owned(), model);
         state.recorded.push(Recorded {
             verb: Verb::Scale,
+            kind: Kind::Service,
             target: name.to_owned(),
             timeout_seconds: None,
             scale: Some(Scaled {
@@ -214,6 +235,7 @@ impl DryRun {
         state.services.insert(name.to_owned(), model);
         state.recorded.push(Recorded {
             verb: Verb::Redeploy,
+            kind: Kind::Service,
             target: name.to_owned(),
             timeout_seconds: None,
             scale: None,
@@ -265,6 +287,133 @@ impl Relay for DryRun {
             | Call::OneShot { .. }
             | Call::Measure { .. }
             | Call::Counters { .. } => send(&self.inner, call).await,
+        }
+    }
+}
+
+/// A unit as systemd reported it, as a model to change: a unit that
+/// runs, masked when systemd says so; active if it is, failed (by a start
+/// that failed) if it is.
+fn unit_model(unit: &Unit) -> UnitModel {
+    let failed = unit.active_state == "failed";
+    let behaviour = if failed {
+        Behaviour::Fails
+    } else {
+        Behaviour::Runs
+    };
+    let mut model = UnitModel::new(&unit.name, behaviour, unit.load_state == "masked");
+    let started = matches!(
+        unit.active_state.as_str(),
+        "active" | "reloading" | "activating" | "failed"
+    );
+    if started {
+        let _ = model.start();
+    }
+    model
+}
+
+/// A unit as the recorded calls would have left it.
+fn unit_seen(mut unit: Unit, model: &UnitModel, main_pid: u32) -> Unit {
+    let state = model.state();
+    unit.load_state = state.load_state.to_owned();
+    unit.active_state = state.active_state.to_owned();
+    unit.sub_state = state.sub_state.to_owned();
+    unit.result = state.result.to_owned();
+    unit.main_pid = if state.running { main_pid.max(1) } else { 0 };
+    unit
+}
+
+impl DryRun {
+    async fn unit_seen(&self, name: &str) -> systemd::Result<Unit> {
+        let unit = self.inner.units.unit(name).await?;
+        Ok(match self.state().units.get(name) {
+            Some((model, pid)) => unit_seen(unit, model, *pid),
+            None => unit,
+        })
+    }
+
+    /// Records a change of unit `name` by `change` instead of making it;
+    /// a unit systemd cannot find, or one it would refuse, fails as it would.
+    async fn record_unit(
+        &self,
+        verb: Verb,
+        name: &str,
+        kill_after_ms: Option<u64>,
+        change: impl FnOnce(&mut UnitModel) -> Result<&'static str, Refusal>,
+    ) -> systemd::Result<Job> {
+        let unit = self.inner.units.unit(name).await?;
+        let mut state = self.state();
+        let (model, pid) = state
+            .units
+            .entry(name.to_owned())
+            .or_insert_with(|| (unit_model(&unit), unit.main_pid));
+        let result = change(model).map_err(|refusal| SystemdError::Refused {
+            name: refusal.name.to_owned(),
+            message: refusal.message,
+        })?;
+        let job = Job {
+            result: result.to_owned(),
+            unit: unit_seen(unit, model, *pid),
+        };
+        state.recorded.push(Recorded {
+            verb,
+            kind: Kind::Unit,
+            target: name.to_owned(),
+            timeout_seconds: kill_after_ms
+                .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
+            scale: None,
+        });
+        Ok(job)
+    }
+}
+
+#[async_trait]
+impl UnitRelay for DryRun {
+    async fn relay_unit(&self, call: UnitCall) -> systemd::Result<UnitReply> {
+        match call {
+            UnitCall::Unit { name } => self.unit_seen(&name).await.map(UnitReply::Unit),
+            UnitCall::Units { pattern } => {
+                let listed = self.inner.units.units(&pattern).await?;
+                let state = self.state();
+                Ok(UnitReply::Units(
+                    listed
+                        .into_iter()
+                        .map(|unit| match state.units.get(&unit.name) {
+                            Some((model, pid)) => unit_seen(unit, model, *pid),
+                            None => unit,
+                        })
+                        .collect(),
+                ))
+            }
+            UnitCall::UnitStart { name } => self
+                .record_unit(Verb::Start, &name, None, UnitModel::start)
+                .await
+                .map(UnitReply::Job),
+            UnitCall::UnitStop {
+                name,
+                kill_after_ms,
+            } => self
+                .record_unit(Verb::Stop, &name, kill_after_ms, |model| Ok(model.stop()))
+                .await
+                .map(UnitReply::Job),
+            UnitCall::UnitRestart {
+                name,
+                kill_after_ms,
+            } => self
+                .record_unit(Verb::Restart, &name, kill_after_ms, UnitModel::restart)
+                .await
+                .map(UnitReply::Job),
+            UnitCall::UnitKill { name, signal } => self
+                .record_unit(Verb::Stop, &name, None, |model| {
+                    model.kill(signal);
+                    Ok("done")
+                })
+                .await
+                .map(|_| UnitReply::Done),
+            // Figures are read, not simulated.
+            UnitCall::UnitStats { name } => {
+                self.inner.units.stats(&name).await.map(UnitReply::Stats)
+            }
         }
     }
 }

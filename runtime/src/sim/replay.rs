@@ -3,12 +3,16 @@
 //! asked then; otherwise the replay stops answering and keeps the first
 //! difference.
 
+use std::fmt::Display;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::backend::Backends;
 use crate::backend::docker::{Call, DockerError, Relay, Reply, Result};
-use crate::backend::recording::{Exchange, lock};
+use crate::backend::recording::{Exchange, UnitExchange, lock};
+use crate::backend::systemd::call::{UnitCall, UnitRelay, UnitReply};
+use crate::backend::systemd::{self, SystemdError};
 
 /// An engine that answers from a recording.
 #[derive(Debug)]
@@ -18,77 +22,178 @@ pub struct Replay {
 
 #[derive(Debug)]
 struct ReplayState {
-    exchanges: Vec<Exchange>,
+    docker: Tape<Exchange>,
+    units: Tape<UnitExchange>,
+    /// The first difference: the kind of calls (`Docker calls`, `unit
+    /// calls`) and how the run differed.
+    difference: Option<(&'static str, String)>,
+}
+
+/// The recorded calls of one kind and how far the run got through them.
+#[derive(Debug)]
+struct Tape<X> {
+    exchanges: Vec<X>,
     next: usize,
-    difference: Option<String>,
+}
+
+/// A recorded call and its answer, whatever the engine.
+trait Recorded: Clone {
+    type Call: PartialEq + Display;
+    type Error;
+    /// What calls of this kind are called in messages.
+    const KIND: &'static str;
+    /// What the calls of one kind are called where a difference is shown.
+    const WHAT: &'static str;
+    fn call(&self) -> &Self::Call;
+    fn answer(self) -> std::result::Result<serde_json::Value, Self::Error>;
+}
+
+impl Recorded for Exchange {
+    type Call = Call;
+    type Error = DockerError;
+    const KIND: &'static str = "Docker";
+    const WHAT: &'static str = "Docker calls";
+    fn call(&self) -> &Call {
+        &self.call
+    }
+    fn answer(self) -> std::result::Result<serde_json::Value, DockerError> {
+        self.answer
+    }
+}
+
+impl Recorded for UnitExchange {
+    type Call = UnitCall;
+    type Error = SystemdError;
+    const KIND: &'static str = "unit";
+    const WHAT: &'static str = "unit calls";
+    fn call(&self) -> &UnitCall {
+        &self.call
+    }
+    fn answer(self) -> std::result::Result<serde_json::Value, SystemdError> {
+        self.answer
+    }
+}
+
+/// Why a replayed call got no recorded answer.
+enum Missed<E> {
+    /// The recording answered with an error.
+    Answered(E),
+    /// The run differs from the recording here; the text says how.
+    Differs(String),
+}
+
+impl<X: Recorded> Tape<X> {
+    fn new(exchanges: Vec<X>) -> Tape<X> {
+        Tape { exchanges, next: 0 }
+    }
+
+    /// Recorded calls the run never made, if any.
+    fn left_over(&self) -> Option<(&'static str, String)> {
+        let left = self.exchanges.len() - self.next;
+        self.exchanges.get(self.next).map(|first| {
+            let text = format!(
+                "the module made {} {} calls; the recording has {left} more, the first: {}",
+                self.next,
+                X::KIND,
+                first.call()
+            );
+            (X::WHAT, text)
+        })
+    }
+
+    /// The recorded answer to `call`, if it is the next call recorded.
+    fn answer(
+        &mut self,
+        call: &X::Call,
+        differed: bool,
+    ) -> std::result::Result<serde_json::Value, Missed<X::Error>> {
+        let number = self.next + 1;
+        if differed {
+            return Err(Missed::Differs(format!(
+                "call {number} ({call}) after a difference"
+            )));
+        }
+        let Some(recorded) = self.exchanges.get(self.next).cloned() else {
+            return Err(Missed::Differs(format!(
+                "call {number}: the module asked {call}; the recording ends after {} calls",
+                self.next
+            )));
+        };
+        if recorded.call() != call {
+            return Err(Missed::Differs(format!(
+                "call {number}: the module asked {call}; the recording has {}",
+                recorded.call()
+            )));
+        }
+        self.next += 1;
+        recorded.answer().map_err(Missed::Answered)
+    }
 }
 
 impl Replay {
-    /// Answers from `exchanges`, in order.
-    pub fn new(exchanges: Vec<Exchange>) -> Replay {
+    /// Answers Docker calls from `exchanges` and unit calls from `units`,
+    /// each in order.
+    pub fn new(exchanges: Vec<Exchange>, units: Vec<UnitExchange>) -> Replay {
         Replay {
             state: Mutex::new(ReplayState {
-                exchanges,
-                next: 0,
+                docker: Tape::new(exchanges),
+                units: Tape::new(units),
                 difference: None,
             }),
         }
     }
 
+    /// These engines: this replay answers every kind.
+    pub fn backends(self: &std::sync::Arc<Self>) -> Backends {
+        Backends::of(self.clone()).with_units(self.clone())
+    }
+
     /// The first way the run differed from the recording, once it is over:
-    /// a call it did not make, or recorded calls it never made.
-    pub fn difference(&self) -> Option<String> {
+    /// a call it did not make, or recorded calls it never made; with the
+    /// kind of calls it was in (`Docker calls`, `unit calls`).
+    pub fn difference(&self) -> Option<(&'static str, String)> {
         let state = lock(&self.state);
-        if let Some(difference) = &state.difference {
-            return Some(difference.clone());
-        }
-        let left = state.exchanges.len() - state.next;
-        state.exchanges.get(state.next).map(|first| {
-            format!(
-                "the module made {} Docker calls; the recording has {left} more, the first: {}",
-                state.next, first.call
-            )
-        })
+        state
+            .difference
+            .clone()
+            .or_else(|| state.docker.left_over())
+            .or_else(|| state.units.left_over())
     }
 
     fn answer(&self, call: Call) -> Result<Reply> {
         let mut state = lock(&self.state);
-        let number = state.next + 1;
-        let stop = |state: &mut ReplayState, difference: String| {
-            let message = format!("replay: {difference}");
-            state.difference.get_or_insert(difference);
-            Err(DockerError::Protocol(message))
+        let differed = state.difference.is_some();
+        let unreadable =
+            |e: serde_json::Error| format!("call ({call}): the recorded answer is unreadable: {e}");
+        let missed = match state.docker.answer(&call, differed) {
+            Ok(value) => match Reply::from_json(&call, value) {
+                Ok(reply) => return Ok(reply),
+                Err(e) => unreadable(e),
+            },
+            Err(Missed::Answered(error)) => return Err(error),
+            Err(Missed::Differs(difference)) => difference,
         };
-        if state.difference.is_some() {
-            return stop(
-                &mut state,
-                format!("call {number} ({call}) after a difference"),
-            );
-        }
-        let Some(recorded) = state.exchanges.get(state.next).cloned() else {
-            let difference = format!(
-                "call {number}: the module asked {call}; the recording ends after {} calls",
-                state.next
-            );
-            return stop(&mut state, difference);
+        let message = format!("replay: {missed}");
+        state.difference.get_or_insert((Exchange::WHAT, missed));
+        Err(DockerError::Protocol(message))
+    }
+
+    fn answer_unit(&self, call: UnitCall) -> systemd::Result<UnitReply> {
+        let mut state = lock(&self.state);
+        let differed = state.difference.is_some();
+        let unreadable =
+            |e: serde_json::Error| format!("call ({call}): the recorded answer is unreadable: {e}");
+        let missed = match state.units.answer(&call, differed) {
+            Ok(value) => match UnitReply::from_json(&call, value) {
+                Ok(reply) => return Ok(reply),
+                Err(e) => unreadable(e),
+            },
+            Err(Missed::Answered(error)) => return Err(error),
+            Err(Missed::Differs(difference)) => difference,
         };
-        if recorded.call != call {
-            let difference = format!(
-                "call {number}: the module asked {call}; the recording has {}",
-                recorded.call
-            );
-            return stop(&mut state, difference);
-        }
-        state.next += 1;
-        match recorded.answer {
-            Ok(value) => Reply::from_json(&call, value).or_else(|e| {
-                stop(
-                    &mut state,
-                    format!("call {number} ({call}): the recorded answer is unreadable: {e}"),
-                )
-            }),
-            Err(error) => Err(error),
-        }
+        let message = format!("replay: {missed}");
+        state.difference.get_or_insert((UnitExchange::WHAT, missed));
+        Err(SystemdError::Protocol(message))
     }
 }
 
@@ -96,6 +201,13 @@ impl Replay {
 impl Relay for Replay {
     async fn relay(&self, call: Call) -> Result<Reply> {
         self.answer(call)
+    }
+}
+
+#[async_trait]
+impl UnitRelay for Replay {
+    async fn relay_unit(&self, call: UnitCall) -> systemd::Result<UnitReply> {
+        self.answer_unit(call)
     }
 }
 
@@ -142,7 +254,7 @@ mod tests {
             serde_json::from_str::<Vec<Exchange>>(&text).unwrap(),
             exchanges
         );
-        let replay = Replay::new(exchanges);
+        let replay = Replay::new(exchanges, Vec::new());
         block_on(async {
             let web = replay.inspect("web").await.unwrap();
             assert_eq!(web.name, "web");
@@ -157,20 +269,20 @@ mod tests {
 
     #[test]
     fn the_first_difference_is_named() {
-        let replay = Replay::new(recorded());
+        let replay = Replay::new(recorded(), Vec::new());
         block_on(async {
             replay.inspect("web").await.unwrap();
             assert!(replay.restart("web", Some(3)).await.is_err());
             assert!(replay.inspect("gone").await.is_err());
         });
         assert_eq!(
-            replay.difference().unwrap(),
+            replay.difference().unwrap().1,
             "call 2: the module asked restart web (timeout 3 s); the recording has stop web (timeout 3 s)"
         );
-        let short = Replay::new(recorded());
+        let short = Replay::new(recorded(), Vec::new());
         block_on(short.inspect("web")).unwrap();
         assert_eq!(
-            short.difference().unwrap(),
+            short.difference().unwrap().1,
             "the module made 1 Docker calls; the recording has 2 more, the first: stop web (timeout 3 s)"
         );
     }
@@ -192,7 +304,7 @@ mod tests {
         let text = serde_json::to_string(&recording.exchanges()).unwrap();
         let exchanges: Vec<Exchange> = serde_json::from_str(&text).unwrap();
         assert_eq!(exchanges, recording.exchanges());
-        let replay = Replay::new(exchanges);
+        let replay = Replay::new(exchanges, Vec::new());
         block_on(async {
             assert_eq!(replay.service("api").await.unwrap().replicas, Some(1));
             replay.scale("api", 0, &notes).await.unwrap();
@@ -206,13 +318,13 @@ mod tests {
         assert_eq!(replay.difference(), None);
 
         // Another replica count is another call.
-        let replay = Replay::new(recording.exchanges());
+        let replay = Replay::new(recording.exchanges(), Vec::new());
         block_on(async {
             replay.service("api").await.unwrap();
             assert!(replay.scale("api", 2, &notes).await.is_err());
         });
         assert_eq!(
-            replay.difference().unwrap(),
+            replay.difference().unwrap().1,
             "call 2: the module asked scale service api to 2 (labels sme.note.replicas=\"1\"); \
              the recording has scale service api to 0 (labels sme.note.replicas=\"1\")"
         );
@@ -256,7 +368,7 @@ mod tests {
             },
         ];
         let text = serde_json::to_string(&exchanges).unwrap();
-        let replay = Replay::new(serde_json::from_str(&text).unwrap());
+        let replay = Replay::new(serde_json::from_str(&text).unwrap(), Vec::new());
         block_on(async {
             assert_eq!(replay.counters("web").await, Ok(Some(counters)));
             assert_eq!(replay.counters("far").await, Ok(None));
@@ -293,6 +405,78 @@ mod tests {
         assert_eq!(
             record.calls[2].answer,
             Err(DockerError::NotFound("gone".into()))
+        );
+    }
+
+    #[test]
+    fn unit_calls_are_recorded_and_replayed() {
+        use crate::sim::units::SimUnits;
+        use sme_model::units::{Behaviour, UnitModel};
+        use std::time::Duration;
+
+        let units = SimUnits::with([
+            UnitModel::new("edgex-a.service", Behaviour::Runs, false),
+            UnitModel::new("edgex-m.service", Behaviour::Runs, true),
+        ]);
+        let recording = Arc::new(Recording::new(engine().with_units(Arc::new(units))));
+        let recorded = recording.backends().units;
+        let bound = Some(Duration::from_secs(2));
+        block_on(async {
+            recorded.start("edgex-a.service").await.unwrap();
+            recorded.stop("edgex-a.service", bound).await.unwrap();
+            recorded.start("edgex-m.service").await.unwrap_err();
+            recorded.unit("edgex-gone.service").await.unwrap_err();
+        });
+        let record = RecordFile {
+            sme_recording: RECORD_VERSION,
+            service: "edgex-a".into(),
+            operation: "stop".into(),
+            modules: Vec::new(),
+            dry_run: false,
+            calls: recording.exchanges(),
+            units: recording.unit_exchanges(),
+            output: String::new(),
+            exit_code: 0,
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(
+            text.contains(r#""call":"unit-stop","name":"edgex-a.service","kill_after_ms":2000"#),
+            "{text}"
+        );
+        let read: RecordFile = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, record);
+        let replay = Arc::new(Replay::new(read.calls, read.units));
+        let units = replay.backends().units;
+        block_on(async {
+            let started = units.start("edgex-a.service").await.unwrap();
+            assert_eq!(started.unit.active_state, "active");
+            let stopped = units.stop("edgex-a.service", bound).await.unwrap();
+            assert_eq!(stopped.unit.active_state, "inactive");
+            let masked = units.start("edgex-m.service").await.unwrap_err();
+            assert!(matches!(masked, SystemdError::Refused { .. }), "{masked:?}");
+            assert_eq!(
+                units.unit("edgex-gone.service").await,
+                Err(SystemdError::NotFound("edgex-gone.service".into()))
+            );
+        });
+        assert_eq!(replay.difference(), None);
+
+        // Another bound is another call; a recording without unit calls
+        // answers none.
+        let replay = Arc::new(Replay::new(Vec::new(), recording.unit_exchanges()));
+        let units = replay.backends().units;
+        block_on(async {
+            units.start("edgex-a.service").await.unwrap();
+            assert!(units.stop("edgex-a.service", None).await.is_err());
+        });
+        assert_eq!(
+            replay.difference().unwrap(),
+            (
+                "unit calls",
+                "call 2: the module asked unit-stop edgex-a.service; the recording has \
+                 unit-stop edgex-a.service (kill after 2000 ms)"
+                    .to_owned()
+            )
         );
     }
 }

@@ -9,6 +9,7 @@
 //! gets both. Unit names are checked ([`unit_name`]) before any request.
 
 mod bus;
+pub mod call;
 mod reach;
 pub mod unit_name;
 

@@ -57,6 +57,19 @@ impl Units for Off {
 pub struct Lazy {
     bus: String,
     connected: OnceCell<Result<Systemd>>,
+    /// The runtime the connection was made on: zbus tidies a connection
+    /// up with a task of that runtime, so it is dropped there.
+    runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+}
+
+impl Drop for Lazy {
+    fn drop(&mut self) {
+        let connected = self.connected.take();
+        if let Some(runtime) = self.runtime.get() {
+            let _inside = runtime.enter();
+            drop(connected);
+        }
+    }
 }
 
 impl Lazy {
@@ -65,6 +78,7 @@ impl Lazy {
         Lazy {
             bus: bus.to_owned(),
             connected: OnceCell::new(),
+            runtime: std::sync::OnceLock::new(),
         }
     }
 
@@ -73,6 +87,9 @@ impl Lazy {
     async fn systemd(&self, name: Option<&str>) -> Result<&Systemd> {
         if let Some(name) = name {
             checked(name)?;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let _ = self.runtime.set(runtime);
         }
         self.connected
             .get_or_init(|| Systemd::connect(&self.bus))

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use sme::backend::recording::{RECORD_VERSION, RecordFile, RecordedModule, Recording};
-use sme::backend::{self, Backends};
+use sme::backend::{self, Kind};
 use sme::config::{Config, Env};
 use sme::sandbox::audit::Audit;
 use sme::sandbox::grants::Verb;
@@ -57,9 +57,9 @@ pub fn run(
         config.systemd.bus(),
     )?;
     let dry = dry_run.then(|| Arc::new(DryRun::new(engine.clone())));
-    let engines = dry.clone().map_or(engine, Backends::of);
+    let engines = dry.as_ref().map_or(engine, DryRun::backends);
     let recording = record.map(|_| Arc::new(Recording::new(engines.clone())));
-    let engines = recording.clone().map_or(engines, Backends::of);
+    let engines = recording.as_ref().map_or(engines, Recording::backends);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,6 +95,7 @@ pub fn run(
             modules,
             dry_run,
             calls: recording.exchanges(),
+            units: recording.unit_exchanges(),
             output: outcome.output.clone(),
             exit_code: outcome.exit_code(),
         };
@@ -173,11 +174,18 @@ fn recorded_json(call: &Recorded) -> serde_json::Value {
             }
             json
         }
-        _ => serde_json::json!({
-            "verb": call.verb.name(),
-            "container": call.target,
-            "timeout_seconds": call.timeout_seconds,
-        }),
+        _ => {
+            // A container's call names it as before; a unit's says so.
+            let object = match call.kind {
+                Kind::Unit => "unit",
+                Kind::Container | Kind::Service => "container",
+            };
+            serde_json::json!({
+                "verb": call.verb.name(),
+                object: call.target,
+                "timeout_seconds": call.timeout_seconds,
+            })
+        }
     }
 }
 

@@ -249,16 +249,16 @@ async fn replay_verdict(
         expect: scenario::Expect::default(),
     };
     let config: Result<Config, String> = scenario.config(env, cache_dir);
-    let replay = Arc::new(Replay::new(record.calls.clone()));
+    let replay = Arc::new(Replay::new(record.calls.clone(), record.units.clone()));
     let ran = match config {
-        Ok(config) => scenario::run(&scenario, subject, config, Backends::of(replay.clone())).await,
+        Ok(config) => scenario::run(&scenario, subject, config, replay.backends()).await,
         Err(error) => Err(error),
     };
     match ran {
         Ok(ran) => {
-            if let Some(difference) = replay.difference() {
+            if let Some((what, difference)) = replay.difference() {
                 verdict.differences.push(Difference {
-                    what: "Docker calls".into(),
+                    what: what.into(),
                     expected: String::new(),
                     actual: difference,
                 });
@@ -348,7 +348,7 @@ fn verdict_text(verdict: &Verdict) -> String {
         writeln!(text, "      error: {error}").unwrap();
     }
     for difference in &verdict.differences {
-        if difference.expected.is_empty() && difference.what == "Docker calls" {
+        if difference.expected.is_empty() && difference.what.ends_with(" calls") {
             writeln!(text, "      {}: {}", difference.what, difference.actual).unwrap();
             continue;
         }
