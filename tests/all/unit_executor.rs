@@ -345,3 +345,37 @@ fn smectl_dry_runs_records_and_replays_a_units_stop() {
     assert_eq!(replay.code, Some(0), "{replay:?}");
     assert!(replay.stdout.starts_with("ok"), "{replay:?}");
 }
+
+#[test]
+fn a_unit_past_its_start_limit_is_refused_with_systemds_result() {
+    let host = Host::boot();
+    let unit = "edgex-flappy.service";
+    // It exits at once and systemd starts it again, until the limit.
+    host.unit(
+        unit,
+        "[Unit]\nStartLimitIntervalSec=60\nStartLimitBurst=3\n\
+         [Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=100ms\n",
+    );
+    host.sh(&format!("systemctl start {unit}"));
+    let started = std::time::Instant::now();
+    while host.show(unit, "Result") != "start-limit-hit" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the limit was not hit: {}",
+            host.sh(&format!(
+                "systemctl show -p Result -p NRestarts -p ActiveState {unit}"
+            ))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sandbox = sandbox(&host, "on", "{service}.service", "");
+    sandbox.sme(&["edgex-flappy", "start"]).fails_with(
+        "Error starting service: service is not running but should be (unit edgex-flappy.service \
+         is failed/failed, result start-limit-hit, job failed)",
+    );
+    let line = unit_calls(&sandbox).pop().unwrap();
+    assert_eq!(
+        (&line["verb"], &line["result"]),
+        (&"start".into(), &"ok".into())
+    );
+}
