@@ -22,6 +22,13 @@ fn image() -> &'static str {
     })
 }
 
+/// A unit whose process ignores SIGTERM, with a long stop timeout of its
+/// own. It says when its trap is set (`Host::wait_stubborn`): a SIGTERM that
+/// came before would end it at once.
+pub const STUBBORN: &str = "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; touch /run/%n.ready; \
+                            while :; do sleep 1; done\"\nExecStopPost=/bin/rm -f /run/%n.ready\n\
+                            TimeoutStopSec=60\n";
+
 /// A booted systemd, removed when dropped.
 pub struct Host {
     pub name: String,
@@ -92,6 +99,18 @@ impl Host {
         self.sh(&format!(
             "cat > /lib/systemd/system/{name} <<'EOF'\n{body}\nEOF\nsystemctl daemon-reload"
         ));
+    }
+
+    /// Waits until a [`STUBBORN`] unit has set its trap (at most 10 s).
+    pub fn wait_stubborn(&self, unit: &str) {
+        let started = Instant::now();
+        while self.sh(&format!("test -e /run/{unit}.ready && echo ready || true")) != "ready" {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{unit} did not set its trap"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `systemctl show -p <property> --value <unit>`.
@@ -245,14 +264,11 @@ fn a_missing_unit_is_not_found_and_a_bad_name_never_reaches_systemd() {
 fn a_unit_ignoring_sigterm_is_killed_at_the_stops_bound_without_waiting_for_its_timeout() {
     let host = Host::boot();
     let unit = "edgex-stubborn.service";
-    host.unit(
-        unit,
-        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
-         TimeoutStopSec=60\nKillMode=mixed\n",
-    );
+    host.unit(unit, &format!("{STUBBORN}KillMode=mixed\n"));
     block_on(async {
         let systemd = Systemd::connect(&host.bus()).await.unwrap();
         systemd.start(unit).await.unwrap();
+        host.wait_stubborn(unit);
         let started = Instant::now();
         let stopped = systemd
             .stop(unit, Some(Duration::from_millis(500)))

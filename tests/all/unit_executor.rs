@@ -7,7 +7,7 @@ use std::time::Duration;
 use std::os::unix::process::CommandExt as _;
 
 use crate::support::{Container, Run, Sandbox};
-use crate::systemd::Host;
+use crate::systemd::{Host, STUBBORN};
 
 /// A unit whose process runs until SIGTERM.
 const RUNS: &str = "[Service]\nExecStart=/bin/sleep infinity\n";
@@ -147,12 +147,9 @@ fn failing_masked_and_missing_units_are_one_line_failures_in_systemds_words() {
 fn a_unit_ignoring_sigterm_is_stopped_within_the_grace_cap() {
     let host = Host::boot();
     let unit = "edgex-stubborn.service";
-    host.unit(
-        unit,
-        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
-         TimeoutStopSec=60\n",
-    );
+    host.unit(unit, STUBBORN);
     host.sh(&format!("systemctl start {unit}"));
+    host.wait_stubborn(unit);
     let sandbox = sandbox(
         &host,
         "on",
@@ -204,12 +201,9 @@ fn auto_mode_prefers_the_unit_when_systemd_has_it() {
 fn the_python_stop_takes_the_unit_path_and_answers_as_the_built_in() {
     let host = Host::boot();
     let unit = "edgex-stubborn.service";
-    host.unit(
-        unit,
-        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
-         TimeoutStopSec=60\n",
-    );
+    host.unit(unit, STUBBORN);
     host.sh(&format!("systemctl start {unit}"));
+    host.wait_stubborn(unit);
     let settings = "[modules.stop.settings]\ngrace_cap_s = 1\n";
     let python = sandbox(&host, "on", "{service}.service", settings);
     let file = crate::support::python_policy("stop").display().to_string();
@@ -252,11 +246,7 @@ fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
     let host = Host::boot();
     host.unit("edgex-core-data.service", RUNS);
     host.unit("edgex-other.service", RUNS);
-    host.unit(
-        "edgex-ui.service",
-        "[Service]\nExecStart=/bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\n\
-         TimeoutStopSec=60\n",
-    );
+    host.unit("edgex-ui.service", STUBBORN);
     host.sh(&format!(
         "useradd -M -u {AGENT_UID} edgex-agent && \
          cat > /etc/polkit-1/rules.d/60-edgex-agent.rules <<'EOF'\n{POLKIT_RULE}\nEOF"
@@ -303,6 +293,7 @@ fn a_user_that_is_not_root_manages_only_the_units_polkit_allows_it() {
     assert_eq!(host.show("edgex-other.service", "ActiveState"), "inactive");
     // The bound of a stop is a kill the rule allows too.
     as_agent("edgex-ui", "start").succeeds_with("\"\"");
+    host.wait_stubborn("edgex-ui.service");
     let stubborn = as_agent("edgex-ui", "stop");
     stubborn.succeeds_with("\"\"");
     assert!(stubborn.elapsed < Duration::from_secs(10), "{stubborn:?}");
