@@ -499,7 +499,7 @@ fn services_outside_the_grant_are_not_listed() {
     let sandbox = Sandbox::new();
     sandbox.install(guests::LIST_SERVICES, "services.wasm");
     sandbox.config(&format!(
-        "[modules.services.grants]\nlist = [\"name:{prefix}*\"]\n"
+        "[swarm]\nmode = \"auto\"\n[modules.services.grants]\nlist = [\"name:{prefix}*\"]\n"
     ));
     sandbox
         .sme(&[&mine.name, "services"])
@@ -507,7 +507,7 @@ fn services_outside_the_grant_are_not_listed() {
     assert!(!other.name.starts_with(&prefix));
 
     // Without the verb the listing is denied, and audited as a service call.
-    sandbox.config("[modules.services.grants]\ninspect = [\"self\"]\n");
+    sandbox.config("[swarm]\nmode = \"auto\"\n[modules.services.grants]\ninspect = [\"self\"]\n");
     let run = sandbox.sme(&[&mine.name, "services"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stdout.contains("may not list services"), "{run:?}");
@@ -518,4 +518,32 @@ fn services_outside_the_grant_are_not_listed() {
         .collect();
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert_eq!(denied[0]["object"], "service");
+}
+
+/// With `[swarm]` off (the default), a module holding the built-in stop's
+/// grant (`scale` on `self`) still makes no request to the Swarm API: the
+/// gate denies every service call, and audits the denial.
+#[test]
+fn with_swarm_off_a_service_call_is_denied_and_never_sent() {
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::SCALE_SELF, "stop.wasm");
+    let run = sandbox.sme(&["edgex-swarm-off", "stop"]);
+    run.fails_mentioning(&[
+        "module stop may not scale edgex-swarm-off",
+        "Swarm is off in SME's configuration ([swarm] mode = \"off\")",
+    ]);
+    let lines: Vec<serde_json::Value> = sandbox
+        .audit()
+        .into_iter()
+        .filter(|line| line["event"] == "host-call" || line["event"] == "intent")
+        .collect();
+    assert_eq!(lines.len(), 1, "one denial, no intent: {lines:?}");
+    assert_eq!(
+        (
+            &lines[0]["verb"],
+            &lines[0]["decision"],
+            &lines[0]["object"]
+        ),
+        (&"scale".into(), &"deny".into(), &"service".into())
+    );
 }

@@ -76,6 +76,9 @@ pub struct Gate {
     service: String,
     /// The Swarm service `self` means for service calls.
     swarm_service: String,
+    /// Whether `[swarm]` is on or auto: with it off, no service call is
+    /// made at all.
+    swarm: bool,
     /// The unit `self` means for unit calls; empty (no unit) when the
     /// request maps to none.
     unit: String,
@@ -104,6 +107,7 @@ impl Gate {
             module: module.to_owned(),
             service: service.to_owned(),
             swarm_service: service.to_owned(),
+            swarm: false,
             unit: String::new(),
             grant,
             limits,
@@ -115,10 +119,12 @@ impl Gate {
         }
     }
 
-    /// Makes `self` mean `service` for calls on Swarm services (the agent's
-    /// name mapped by `[swarm] service`); it means the agent's name otherwise.
+    /// Allows calls on Swarm services (`[swarm]` is on or auto; with it
+    /// off every one is denied without a request), where `self` means
+    /// `service` (the agent's name mapped by `[swarm] service`).
     pub fn with_swarm_service(mut self, service: String) -> Gate {
         self.swarm_service = service;
+        self.swarm = true;
         self
     }
 
@@ -255,6 +261,14 @@ impl Gate {
 
     /// Validates and decides a call: `Err` is the refusal to answer.
     async fn admit(&self, verb: Verb, scope: Scope<'_>) -> Result<(), CallError> {
+        if matches!(scope, Scope::Service(_) | Scope::ServiceListing(_)) && !self.swarm {
+            return Err(CallError::Denied(format!(
+                "module {} may not {verb} {}: Swarm is off in SME's configuration \
+                 ([swarm] mode = \"off\"), so no service call is made",
+                self.module,
+                scope.target()
+            )));
+        }
         let (kind, name) = match scope {
             Scope::Local(_) => return Ok(()),
             Scope::Listing(_) | Scope::ServiceListing(_) | Scope::UnitListing(_)
@@ -712,10 +726,7 @@ mod tests {
 
     #[test]
     fn service_label_grants_read_the_services_labels() {
-        let (gate, audit) = gate(
-            granted(Verb::Redeploy, "label:tier=core"),
-            Limits::default(),
-        );
+        let (gate, audit) = gate_for(granted(Verb::Redeploy, "label:tier=core"), "svc");
         let call = |target| {
             block_on(
                 gate.call(Verb::Redeploy, Scope::Service(target), |_| async {
@@ -844,7 +855,7 @@ mod tests {
 
     #[test]
     fn service_verbs_are_denied_without_a_grant() {
-        let (gate, _) = gate(granted(Verb::Stop, "self"), Limits::default());
+        let (gate, _) = gate_for(granted(Verb::Stop, "self"), "svc");
         let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async {
             Ok::<(), CallError>(())
         }));
@@ -854,6 +865,35 @@ mod tests {
         assert!(
             message.ends_with("its grant allows scale on no service"),
             "{message}"
+        );
+        let listing = block_on(
+            gate.call(Verb::List, Scope::ServiceListing("*"), |_| async {
+                Ok::<(), CallError>(())
+            }),
+        );
+        assert!(matches!(listing.unwrap(), Err(CallError::Denied(_))));
+    }
+
+    #[test]
+    fn with_swarm_off_no_service_call_is_made_whatever_the_grant() {
+        let (gate, audit) = gate(granted(Verb::Scale, "self"), Limits::default());
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let answer = block_on(gate.call(Verb::Scale, Scope::Service("svc"), |_| async {
+            sent.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok::<(), CallError>(())
+        }));
+        let Err(CallError::Denied(message)) = answer.unwrap() else {
+            panic!("a service call with Swarm off")
+        };
+        assert!(message.contains("Swarm is off"), "{message}");
+        assert!(
+            !sent.load(std::sync::atomic::Ordering::Relaxed),
+            "nothing sent"
+        );
+        let line: serde_json::Value = serde_json::from_str(&audit.captured()[0]).unwrap();
+        assert_eq!(
+            (line["decision"].as_str(), line["object"].as_str()),
+            (Some("deny"), Some("service"))
         );
         let listing = block_on(
             gate.call(Verb::List, Scope::ServiceListing("*"), |_| async {
