@@ -623,3 +623,50 @@ fn smectl_signs_with_a_password_protected_key_and_minisign_verifies_it() {
     sandbox.config(&trusting(&[&keys], ""));
     inspect_says_stop_is_signed_by(&sandbox, &keys);
 }
+
+/// In a shared sticky directory (`/tmp`'s kind), a link another user planted
+/// where smectl writes a recording or a signature is replaced, never
+/// followed: the file it points at keeps its bytes.
+#[test]
+fn smectl_never_writes_through_a_link_planted_in_a_shared_directory() {
+    use std::os::unix::fs::{PermissionsExt as _, symlink};
+    let sandbox = Sandbox::new();
+    let shared = sandbox.root.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = sandbox.root.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let other_user = 61_235;
+    let plant = |name: &str| {
+        let link = shared.join(name);
+        symlink(&victim, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(other_user), Some(other_user)).unwrap();
+        link
+    };
+
+    let recording = plant("run.json");
+    let container = Container::running("planted");
+    let run = sandbox.smectl(&[
+        "run",
+        &container.name,
+        "stop",
+        "--dry-run",
+        "--record",
+        recording.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let kept = std::fs::symlink_metadata(&recording).unwrap();
+    assert!(kept.is_file(), "the link was replaced by the recording");
+    let text = std::fs::read_to_string(&recording).unwrap();
+    assert!(text.contains("\"sme_recording\""), "{text}");
+
+    let keys = keys(&sandbox, "planted");
+    let module = shared.join("stop.wasm");
+    std::fs::copy(guests::DEFAULT_STOP, &module).unwrap();
+    plant("stop.wasm.minisig");
+    smectl_sign(&sandbox, &module, &keys, "stop");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let signature = std::fs::read_to_string(shared.join("stop.wasm.minisig")).unwrap();
+    assert!(signature.contains("sme-module: stop"), "{signature}");
+}

@@ -79,7 +79,7 @@ pub fn run(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create it", parent.display()))?;
         }
-        std::fs::write(&path, text)
+        sme::fs::new_file::write(&path, text.as_bytes())
             .with_context(|| format!("{}: cannot write it", path.display()))?;
     }
     if json {

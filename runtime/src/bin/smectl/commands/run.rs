@@ -12,6 +12,7 @@
 //! call's time, duration and invocation ID), so it can be kept as a golden
 //! file; the module's output is printed as it answered.
 
+use sme::fs::new_file::NewFile;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -34,11 +35,12 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
-    // The recording's file is opened before anything runs, so a path that
-    // cannot be written fails with nothing done.
+    // The recording's file is started before anything runs, so a path that
+    // cannot be written fails with nothing done; it replaces the target only
+    // once whole, and never through a link planted there.
     let mut record_file = record
         .map(|file| {
-            std::fs::File::create(file)
+            NewFile::create(file)
                 .with_context(|| format!("{}: cannot write the recording", file.display()))
         })
         .transpose()?;
@@ -100,9 +102,8 @@ pub fn run(
             exit_code: outcome.exit_code(),
         };
         let text = serde_json::to_string_pretty(&record)?;
-        if let Some(out) = record_file.as_mut() {
-            use std::io::Write as _;
-            out.write_all((text + "\n").as_bytes())
+        if let Some(out) = record_file.take() {
+            out.commit((text + "\n").as_bytes())
                 .with_context(|| format!("{}: cannot write the recording", file.display()))?;
         }
     }

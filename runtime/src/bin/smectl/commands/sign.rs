@@ -57,7 +57,8 @@ pub fn run(
     let mut target = file.as_os_str().to_owned();
     target.push(SIGNATURE_SUFFIX);
     let target = std::path::PathBuf::from(target);
-    std::fs::write(&target, signature).with_context(|| format!("writing {}", target.display()))?;
+    sme::fs::new_file::write(&target, signature.as_bytes())
+        .with_context(|| format!("writing {}", target.display()))?;
     if json {
         let report = serde_json::json!({
             "module": name,
