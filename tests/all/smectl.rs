@@ -1303,3 +1303,21 @@ fn check_says_whether_the_daemon_state_and_cache_are_usable_and_what_it_costs() 
         "{run:?}"
     );
 }
+
+/// A module's text (its answer, its log lines, what it asked for) reaches
+/// the operator's terminal escaped: it cannot drive the terminal.
+#[test]
+fn smectl_run_prints_module_text_with_control_characters_escaped() {
+    let sandbox = Sandbox::new();
+    sandbox.install(sme_test_artifacts::LONG_STRINGS, "stop.wasm");
+    let run = sandbox.smectl(&["run", "edgex-ctrl", "stop"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        !run.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal"
+    );
+    assert!(
+        run.stdout.contains("output: \\u{1}\\u{1}"),
+        "the answer, escaped"
+    );
+}

@@ -141,6 +141,11 @@ pub fn declared(wasm: &[u8]) -> Result<Vec<Declared>, String> {
 }
 
 fn parse_declaration(line: &str) -> Option<Declared> {
+    // Tabs separate the fields; no other control character (an ESC, a CR,
+    // a BEL) is shown to an operator from a module's declaration.
+    if line.chars().any(|c| c.is_control() && c != '\t') {
+        return None;
+    }
     let fields: Vec<&str> = line.split('\t').collect();
     let [name, kind, default, min, max, description] = fields.as_slice() else {
         return None;
@@ -302,6 +307,16 @@ mod tests {
         assert_eq!(declared[1].default, "org.sme.protected");
         assert!(super::declared(&module_with("")).unwrap().is_empty());
         assert!(super::declared(&module_with("x\tint\t99\t0\t10\t\n")).is_err());
+    }
+
+    #[test]
+    fn control_characters_in_a_declaration_refuse_the_module() {
+        for hostile in ["\u{1b}[8m", "\r", "\u{7}", "\u{0}"] {
+            let line = format!("grace_cap_s\tint\t10\t0\t10\tgrace{hostile} period\n");
+            let refused = declared(&module_with(&line)).unwrap_err();
+            assert!(refused.contains("malformed line"), "{refused}");
+            assert!(!refused.chars().any(char::is_control), "{refused:?}");
+        }
     }
 
     #[test]

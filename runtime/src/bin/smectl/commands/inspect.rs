@@ -147,7 +147,13 @@ pub fn run(env: &Env, path: &Path, name: Option<&str>, json: bool) -> anyhow::Re
                     Some((value, line)) => format!("{value} (configured, line {line})"),
                     None => format!("{} (default)", d.default),
                 };
-                println!("  {:<20} = {value}  [{}] {}", d.name, d.kind, d.description);
+                println!(
+                    "  {:<20} = {}  [{}] {}",
+                    d.name,
+                    super::printable(&value.to_string()),
+                    d.kind,
+                    super::printable(&d.description)
+                );
             }
         }
         for problem in &problems {

@@ -274,3 +274,18 @@ pub fn verify(
         &imported,
     ))
 }
+
+/// A module's message on one terminal line: control characters escaped.
+pub fn printable(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}

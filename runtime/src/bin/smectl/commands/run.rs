@@ -12,6 +12,7 @@
 //! call's time, duration and invocation ID), so it can be kept as a golden
 //! file; the module's output is printed as it answered.
 
+use super::printable;
 use sme::fs::new_file::NewFile;
 use std::path::Path;
 use std::sync::Arc;
@@ -134,12 +135,12 @@ pub fn run(
             }
             let detail = call["detail"]
                 .as_str()
-                .map(|d| format!(": {d}"))
+                .map(|d| format!(": {}", printable(d)))
                 .unwrap_or_default();
             println!(
                 "  {:<8} {:<24} {:<6} {}{detail}",
                 call["verb"].as_str().unwrap_or_default(),
-                call["target"].as_str().unwrap_or_default(),
+                printable(call["target"].as_str().unwrap_or_default()),
                 call["decision"].as_str().unwrap_or_default(),
                 call["result"].as_str().unwrap_or_default(),
             );
@@ -150,7 +151,8 @@ pub fn run(
                 println!("  would {}", would(call));
             }
         }
-        println!("output: {}", outcome.output);
+        // The module's own text: escaped, so it cannot drive the terminal.
+        println!("output: {}", printable(&outcome.output));
         println!("exit code: {}", outcome.exit_code());
     }
     Ok(outcome.success)
@@ -247,19 +249,4 @@ fn host_calls(captured: &[String], stable: bool) -> Vec<serde_json::Value> {
         }
     }
     calls
-}
-
-/// A module's message on one terminal line: control characters escaped.
-fn printable(message: &str) -> String {
-    message
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
 }
