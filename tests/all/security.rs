@@ -547,3 +547,64 @@ fn with_swarm_off_a_service_call_is_denied_and_never_sent() {
         (&"scale".into(), &"deny".into(), &"service".into())
     );
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&at).unwrap();
+        let options = format!("size={size},mode=0755");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(&at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs at {}", at.display());
+        SmallDisk(at)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// On a full disk an audit line is never left in part: the run that could
+/// not write it is refused, the file ends where it did, and once there is
+/// room again every line of it is whole.
+#[test]
+fn a_full_disk_never_tears_an_audit_line() {
+    use std::io::Write as _;
+    let mut sandbox = Sandbox::new();
+    let disk = SmallDisk::mount(sandbox.root.join("small"), "16k");
+    let log = disk.0.join("audit.jsonl");
+    sandbox.env("SME_AUDIT_LOG", log.to_str().unwrap());
+    sandbox.sme(&["edgex-full-disk", "stop"]);
+    // Everything else on the disk is taken: the log can only grow inside
+    // the page it ends in.
+    let filler_path = disk.0.join("filler");
+    let mut filler = std::fs::File::create(&filler_path).unwrap();
+    while filler.write_all(&[b'x'; 512]).is_ok() {}
+    while filler.write_all(b"x").is_ok() {}
+    drop(filler);
+    let mut refused = None;
+    for _ in 0..20 {
+        let run = sandbox.sme(&["edgex-full-disk", "stop"]);
+        if run.stdout.contains("audit") {
+            refused = Some(run);
+            break;
+        }
+    }
+    let refused = refused.expect("a run meets the full disk");
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    std::fs::remove_file(&filler_path).unwrap();
+    sandbox.sme(&["edgex-full-disk", "stop"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.ends_with('\n'));
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|error| panic!("a torn line ({error}): {line}"));
+    }
+}

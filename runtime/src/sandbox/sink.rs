@@ -112,13 +112,19 @@ impl Sink {
 }
 
 fn write_line(mut file: &File, bytes: &[u8], lock: bool) -> io::Result<()> {
-    if lock {
-        file.lock()?;
+    if !lock {
+        return file.write_all(bytes);
     }
-    let written = file.write_all(bytes);
-    if lock {
-        file.unlock()?;
-    }
+    file.lock()?;
+    // Under the lock nobody else appends: a line written in part (a full
+    // disk) is cut off again, so the file ends where it did and the next
+    // line starts a line of its own.
+    let written = file.metadata().and_then(|before| {
+        file.write_all(bytes).inspect_err(|_| {
+            let _ = file.set_len(before.len());
+        })
+    });
+    file.unlock()?;
     written
 }
 
