@@ -608,3 +608,16 @@ fn a_full_disk_never_tears_an_audit_line() {
             .unwrap_or_else(|error| panic!("a torn line ({error}): {line}"));
     }
 }
+
+/// A module whose allocator hands the host a bad pointer for a host call's
+/// answer is stopped naming the trap, not a limit the operator would raise
+/// for nothing.
+#[test]
+fn a_bad_pointer_for_a_host_calls_answer_is_a_trap_not_the_output_limit() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.install(guests::BAD_REALLOC, "stop.wasm");
+    sandbox.config("[modules.stop.settings]\nmode = \"loud\"\n");
+    let run = sandbox.sme(&["edgex-bad-realloc", "stop"]);
+    run.fails_mentioning(&[&format!("policy stop ({}): ", path.display())]);
+    assert!(!run.stdout.contains("output"), "{run:?}");
+}

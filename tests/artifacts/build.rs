@@ -60,7 +60,10 @@ const GUESTS: &[(&str, &str, &str)] = &[
 
 /// (constant, WebAssembly text under `tests/guests-text/`): guests Rust
 /// cannot express, assembled here into binary components.
-const TEXT_GUESTS: &[(&str, &str)] = &[("MANY_MEMORIES", "many_memories.wat")];
+const TEXT_GUESTS: &[(&str, &str)] = &[
+    ("MANY_MEMORIES", "many_memories.wat"),
+    ("BAD_REALLOC", "bad_realloc.wat"),
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
