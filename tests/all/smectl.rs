@@ -1321,3 +1321,29 @@ fn smectl_run_prints_module_text_with_control_characters_escaped() {
         "the answer, escaped"
     );
 }
+
+/// A stray file in `metrics.d/` does not cost the agent its metrics: a
+/// hidden one is not looked at, one named like no module is passed over by
+/// `sme` and reported by `smectl check`.
+#[test]
+fn a_stray_add_on_file_is_passed_over_and_reported_by_check() {
+    let sandbox = Sandbox::new();
+    sandbox.install(guests::UPTIME, "metrics.d/uptime.wasm");
+    for stray in [".hidden.wasm", ".#uptime.wasm", "Up.wasm", "x.wasm.wasm"] {
+        sandbox.install(guests::UPTIME, &format!("metrics.d/{stray}"));
+    }
+    sandbox.config("[modules.\"metrics.d/uptime\".grants]\ninspect = [\"self\"]\n");
+    let container = Container::running("stray");
+    let run = sandbox.sme(&[&container.name, "metrics"]);
+    assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{run:?}");
+    assert!(run.stdout.contains("\"uptime"), "{run:?}");
+    let check = sandbox.smectl(&["check"]);
+    assert_eq!(check.code, Some(1), "{check:?}");
+    for stray in ["Up.wasm", "x.wasm.wasm"] {
+        assert!(
+            check.stdout.contains(stray),
+            "{stray} not reported: {check:?}"
+        );
+    }
+    assert!(!check.stdout.contains("hidden"), "{check:?}");
+}

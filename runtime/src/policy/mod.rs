@@ -438,6 +438,10 @@ impl PolicyDir {
         self.addon_results(config)?
             .into_iter()
             .map(|(_, _, result)| result)
+            // A stray file with a name no module has (`Up.wasm`,
+            // `x.wasm.wasm`) is passed over, so the agent keeps its metrics;
+            // `smectl check` reports it. Anything else wrong is refused.
+            .filter(|result| !matches!(result, Err(PolicyError::BadAddonName { .. })))
             .collect()
     }
 
@@ -478,7 +482,9 @@ impl PolicyDir {
 pub type AddonResult = (String, PathBuf, Result<Policy, PolicyError>);
 
 /// The stems of the `*.wasm` entries of `dir`, sorted; names that are not
-/// UTF-8 are shown lossily (and are never operation names).
+/// UTF-8 are shown lossily (and are never operation names). Hidden files
+/// (`.name.wasm`, an editor's `.#name.wasm`) are not entries anyone put
+/// there to run: they are left out.
 fn wasm_stems(dir: &TrustedDir) -> Result<Vec<String>, PolicyError> {
     let names = dir.names().map_err(|source| PolicyError::Untrusted {
         path: dir.path().to_path_buf(),
@@ -488,6 +494,9 @@ fn wasm_stems(dir: &TrustedDir) -> Result<Vec<String>, PolicyError> {
         .iter()
         .filter_map(|name| {
             let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                return None;
+            }
             name.strip_suffix(".wasm").map(str::to_owned)
         })
         .collect())
