@@ -92,6 +92,27 @@ MAX_NOTE_VALUE = 256
 _NOTE_KEY_BYTES = set(b"abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
+def check_total(service: str, current, changes) -> None:
+    """Raises InvalidArgument when the notes a service would hold once
+    ``changes`` apply to its labels ``current`` pass MAX_NOTES in all."""
+    notes = {key for key in current if key.startswith(t.NOTE_PREFIX)}
+    for key, value in changes:
+        if value is None:
+            notes.discard(key)
+        else:
+            notes.add(key)
+    if len(notes) > MAX_NOTES:
+        raise t.InvalidArgument(
+            f"service {service} would hold {len(notes)} notes: at most {MAX_NOTES} per service "
+            "(remove one with a none value first)")
+
+
+def _is_control(c: str) -> bool:
+    """Rust's ``char::is_control``: the C0 and C1 controls and DEL."""
+    code = ord(c)
+    return code < 0x20 or 0x7F <= code < 0xA0
+
+
 def note_labels(notes: List[Tuple[str, Optional[str]]]) -> List[Tuple[str, Optional[str]]]:
     """The labels a module's notes are kept in; raises InvalidArgument as the runtime refuses them."""
     if len(notes) > MAX_NOTES:
@@ -102,8 +123,12 @@ def note_labels(notes: List[Tuple[str, Optional[str]]]) -> List[Tuple[str, Optio
         if not data or len(data) > MAX_NOTE_KEY or not all(b in _NOTE_KEY_BYTES for b in data):
             raise t.InvalidArgument(
                 f"note key {shown(key)} is not 1 to {MAX_NOTE_KEY} characters of [a-z0-9.-]")
+        if ".." in key or key.startswith(".") or key.endswith("."):
+            raise t.InvalidArgument(f"note key {shown(key)} has an empty part between its dots")
         if value is not None and len(value.encode()) > MAX_NOTE_VALUE:
             raise t.InvalidArgument(f"note {key} is longer than {MAX_NOTE_VALUE} bytes")
+        if value is not None and any(_is_control(c) for c in value):
+            raise t.InvalidArgument(f"note {key} holds a control character")
         labels.append((t.NOTE_PREFIX + key, value))
     return labels
 
@@ -225,6 +250,7 @@ class ServiceModel:
                 f"service {s.name} is global: it runs one task per node and has no replica count to scale")
         self._settle(now_ms)
         current = dict(s.labels)
+        check_total(s.name, current, labels)
         if s.replicas == replicas and all(current.get(k) == v for k, v in labels):
             return False
         for key, value in labels:

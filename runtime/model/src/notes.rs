@@ -15,6 +15,35 @@ pub const MAX_NOTE_KEY: usize = 64;
 /// Longest note value, in bytes: labels travel in every service inspection.
 pub const MAX_NOTE_VALUE: usize = 256;
 
+/// Whether the notes a service would hold once `changes` are applied to its
+/// labels `current` stay within [`MAX_NOTES`] in all: notes are kept across
+/// calls and runs, so the cap is the service's, not one call's.
+pub fn check_total<'a>(
+    service: &str,
+    current: impl IntoIterator<Item = &'a str>,
+    changes: &[(String, Option<String>)],
+) -> Result<(), String> {
+    let mut notes: std::collections::BTreeSet<&str> = current
+        .into_iter()
+        .filter(|key| key.starts_with(NOTE_PREFIX))
+        .collect();
+    for (key, value) in changes {
+        if value.is_some() {
+            notes.insert(key);
+        } else {
+            notes.remove(key.as_str());
+        }
+    }
+    if notes.len() > MAX_NOTES {
+        return Err(format!(
+            "service {service} would hold {} notes: at most {MAX_NOTES} per service (remove \
+             one with a none value first)",
+            notes.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A module's notes as the labels they are kept in (a `None` value removes
 /// the note), or why they are refused: too many, a key that is not 1 to
 /// [`MAX_NOTE_KEY`] characters of `[a-z0-9.-]`, a value longer than
@@ -42,8 +71,20 @@ pub fn note_labels(
                     Shown::new(key)
                 ));
             }
+            if key.contains("..") || key.starts_with('.') || key.ends_with('.') {
+                return Err(format!(
+                    "note key {} has an empty part between its dots",
+                    Shown::new(key)
+                ));
+            }
             if value.as_ref().is_some_and(|v| v.len() > MAX_NOTE_VALUE) {
                 return Err(format!("note {key} is longer than {MAX_NOTE_VALUE} bytes"));
+            }
+            if value
+                .as_ref()
+                .is_some_and(|v| v.chars().any(char::is_control))
+            {
+                return Err(format!("note {key} holds a control character"));
             }
             Ok((format!("{NOTE_PREFIX}{key}"), value.clone()))
         })

@@ -403,6 +403,8 @@ impl ServiceModel {
             return Err(global(&self.service.name));
         }
         self.settle(now_ms);
+        let keys = self.service.labels.iter().map(|(key, _)| key.as_str());
+        crate::notes::check_total(&self.service.name, keys, labels)?;
         let labelled = labels.iter().all(|(key, value)| {
             let current = self.service.labels.iter().find(|(k, _)| k == key);
             current.map(|(_, v)| v) == value.as_ref()

@@ -128,6 +128,11 @@ impl Gate {
         self
     }
 
+    /// The module's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The Swarm service `self` means.
     pub fn swarm_service(&self) -> &str {
         &self.swarm_service

@@ -29,6 +29,8 @@ pub const DEFAULT_OUTPUT: usize = 64 << 10;
 /// Time one Docker request may take: a stop waits for the container's grace
 /// period (10 s by default) before Docker kills it.
 pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
+/// Default ceiling on the replica count a module may ask of a service.
+pub const DEFAULT_MAX_REPLICAS: u64 = 100;
 /// Default time one systemd unit call may take, its job included.
 pub const DEFAULT_UNIT_TIMEOUT: Duration = Duration::from_secs(12);
 /// Size a module file may have. Rust policies are 40 to 120 KiB; a Python
@@ -101,6 +103,8 @@ pub struct Limits {
     pub docker_timeout: Duration,
     /// Timeout of each systemd unit call, the wait for its job included.
     pub unit_timeout: Duration,
+    /// Largest replica count a `services.scale` may ask for.
+    pub max_replicas: u64,
     /// Size of the module file, in bytes.
     pub module_size: u64,
     /// Largest module `sme` compiles inside a request, in bytes.
@@ -117,6 +121,7 @@ impl Default for Limits {
             output: DEFAULT_OUTPUT,
             docker_timeout: DEFAULT_DOCKER_TIMEOUT,
             unit_timeout: DEFAULT_UNIT_TIMEOUT,
+            max_replicas: DEFAULT_MAX_REPLICAS,
             module_size: DEFAULT_MODULE_SIZE,
             compile_on_demand: DEFAULT_COMPILE_ON_DEMAND,
         }
@@ -158,7 +163,7 @@ pub struct LimitKey {
 }
 
 /// Every limit key, in the order `smectl inspect` shows them.
-pub const LIMIT_KEYS: [LimitKey; 10] = [
+pub const LIMIT_KEYS: [LimitKey; 11] = [
     LimitKey {
         key: "deadline_ms",
         reach: Reach::Module {
@@ -235,6 +240,17 @@ pub const LIMIT_KEYS: [LimitKey; 10] = [
         min: 1,
         max: None,
         shown: "unit timeout {} ms",
+    },
+    LimitKey {
+        key: "max_replicas",
+        reach: Reach::Module {
+            get: |l| l.max_replicas,
+            set: |l, v| l.max_replicas = v,
+        },
+        default: DEFAULT_MAX_REPLICAS,
+        min: 0,
+        max: None,
+        shown: "at most {} replicas",
     },
     LimitKey {
         key: "module_mib",

@@ -97,8 +97,14 @@ impl services::Host for ServicesHost {
     ) -> wasmtime::Result<Result<(), CallError>> {
         let backends = &self.backends;
         let name = name.as_str();
+        let ceiling = self.gate.limits().max_replicas;
         self.gate
             .call(Verb::Scale, Scope::Service(name), |_| async move {
+                if replicas > ceiling {
+                    return Err(CallError::InvalidArgument(format!(
+                        "{replicas} replicas of {name}: at most {ceiling} (limit `max_replicas`)"
+                    )));
+                }
                 let labels =
                     sme_model::notes::note_labels(&notes).map_err(CallError::InvalidArgument)?;
                 backends
@@ -185,4 +191,98 @@ impl services::Host for ServicesHost {
 /// gives no code of its own for it, so its text is all there is.
 fn not_in_a_swarm(message: &str) -> bool {
     message.contains("not a swarm manager")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::backend::Backends;
+    use crate::contract::services::Host as _;
+    use crate::host::services::ServicesHost;
+    use crate::sandbox::audit::Audit;
+    use crate::sandbox::gate::Gate;
+    use crate::sandbox::grants::{Grant, Target};
+    use crate::sandbox::limits::{Deadline, LimitExceeded, Limits};
+    use crate::sim::{SimService, Simulated};
+
+    fn host(limits: Limits) -> ServicesHost {
+        let backends = Backends::of(Arc::new(
+            Simulated::new([]).with_services([SimService::new("api", Some(1), 1_000_000)]),
+        ));
+        let mut grant = Grant::none();
+        grant.allow(Verb::Scale, Target::parse("self").unwrap());
+        let deadline = Deadline {
+            at: Instant::now() + limits.deadline,
+            exceeded: LimitExceeded::Deadline(limits.deadline),
+        };
+        let gate = Gate::new(
+            "test",
+            "api",
+            grant,
+            limits,
+            deadline,
+            backends.clone(),
+            Arc::new(Audit::none().capturing()),
+        )
+        .with_swarm_service("api".to_owned());
+        ServicesHost::new(Arc::new(gate), backends, Mode::On, None)
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn a_replica_count_over_the_ceiling_is_refused_before_any_request() {
+        let limits = Limits {
+            max_replicas: 3,
+            ..Limits::default()
+        };
+        let mut host = host(limits);
+        let refused = block_on(host.scale("api".into(), 4, Vec::new())).unwrap();
+        let Err(CallError::InvalidArgument(message)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(message.contains("limit `max_replicas`"), "{message}");
+        assert_eq!(
+            block_on(host.scale("api".into(), 3, Vec::new())).unwrap(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_notes_are_refused() {
+        let mut host = host(Limits::default());
+        let note = |key: &str, value: &str| vec![(key.to_owned(), Some(value.to_owned()))];
+        for notes in [note("a..b", "1"), note("ok", "\u{1b}[8m"), note("Up", "1")] {
+            let answer = block_on(host.scale("api".into(), 1, notes.clone())).unwrap();
+            assert!(
+                matches!(answer, Err(CallError::InvalidArgument(_))),
+                "{notes:?}: {answer:?}"
+            );
+        }
+        // Eight notes per service in all, over as many calls as it takes.
+        for n in 0..8 {
+            let answer = block_on(host.scale("api".into(), 1, note(&format!("n{n}"), "1")));
+            assert_eq!(answer.unwrap(), Ok(()), "note {n}");
+        }
+        let ninth = block_on(host.scale("api".into(), 1, note("n8", "1"))).unwrap();
+        let Err(CallError::InvalidArgument(message)) = ninth else {
+            panic!("{ninth:?}")
+        };
+        assert!(message.contains("at most 8 per service"), "{message}");
+        // Removing one makes room.
+        let swap = vec![
+            ("n0".to_owned(), None),
+            ("n8".to_owned(), Some("1".to_owned())),
+        ];
+        assert_eq!(block_on(host.scale("api".into(), 1, swap)).unwrap(), Ok(()));
+    }
 }

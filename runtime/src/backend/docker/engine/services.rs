@@ -181,6 +181,8 @@ pub(super) fn rescale(
         )));
     }
     let kept = object_at(name, spec, "Labels")?;
+    sme_model::notes::check_total(name, kept.keys().map(String::as_str), labels)
+        .map_err(DockerError::Unsuitable)?;
     let labelled = labels
         .iter()
         .all(|(key, value)| kept.get(key).and_then(Value::as_str) == value.as_deref());
