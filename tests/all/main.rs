@@ -10,6 +10,7 @@ mod differences;
 mod digests;
 mod grace;
 mod kit;
+mod load;
 mod performance;
 mod policies;
 mod python;
