@@ -4,7 +4,7 @@ Run through ``scripts/python-policy`` (which picks the project's virtual
 environment and its pinned componentize-py):
 
     scripts/python-policy build my_stop.py -o stop.wasm [--world operation|metrics]
-    scripts/python-policy build-examples           # policies/python/* -> target/python-policies/
+    scripts/python-policy build-examples           # policies/python/* (and tests/guests-python/*) -> target/python-policies/
 
 Steps: import the policy with plain CPython (the SDK's fake host answers,
 nothing is called) to learn which world it exports and which settings it
@@ -34,6 +34,12 @@ EXAMPLES = [
     ("stop", "stop", "stop"),
     ("protected-stop", "protected_stop", "protected-stop"),
     ("uptime", "uptime", "uptime"),
+]
+
+#: The tests' hostile Python guests (directory under tests/guests-python,
+#: module, output name under target/python-policies), built with the examples.
+TEST_GUESTS = [
+    ("hog", "hog", "hog"),
 ]
 
 
@@ -129,6 +135,8 @@ def main() -> None:
     else:
         for directory, module, name in EXAMPLES:
             build(ROOT / "policies" / "python" / directory / f"{module}.py", args.out_dir / f"{name}.wasm", None)
+        for directory, module, name in TEST_GUESTS:
+            build(ROOT / "tests" / "guests-python" / directory / f"{module}.py", args.out_dir / f"{name}.wasm", None)
 
 
 if __name__ == "__main__":

@@ -330,6 +330,49 @@ fn peak_rss_stays_within_memory_mib_plus_the_runtime_overhead() {
     run.fails_mentioning(&["exceeded its memory limit of 16 MiB (limit `memory_mib`)"]);
 }
 
+/// Installs the Python hog (`tests/guests-python/hog`) with `smectl install`
+/// under `memory_mib`, so its compiled code comes mapped from the cache as it
+/// would in production, then runs it; returns the run, the peak RSS of the
+/// `sme` process and the size of the compiled code, both in MiB.
+fn python_hog(memory_mib: u64) -> (Run, u64, u64) {
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "[limits]\nmemory_mib = {memory_mib}\n[modules.hog.grants]\ninspect = [\"self\"]\n"
+    ));
+    let file = support::python_policy("hog").display().to_string();
+    let installed = sandbox.smectl(&["install", &file, "--as", "hog"]);
+    assert_eq!(installed.code, Some(0), "{installed:?}");
+    let compiled = std::fs::read_dir(sandbox.root.join("cache"))
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .map(|metadata| metadata.len())
+        .max()
+        .unwrap_or(0);
+    let (run, kib) = sme_peak_rss(&sandbox, &["edgex-hog", "hog"]);
+    (run, kib >> 10, compiled >> 20)
+}
+
+#[test]
+fn a_large_modules_peak_rss_stays_within_memory_mib_its_code_and_the_overhead() {
+    for memory_mib in [64, 32] {
+        let (run, peak, code) = python_hog(memory_mib);
+        run.fails_mentioning(&[&format!(
+            "exceeded its memory limit of {memory_mib} MiB (limit `memory_mib`)"
+        )]);
+        assert!(code > 10, "a Python module's compiled code: {code} MiB");
+        assert!(
+            peak < memory_mib + code + RUNTIME_OVERHEAD_MIB,
+            "peak RSS {peak} MiB with memory_mib = {memory_mib} and {code} MiB of code"
+        );
+        // The code is what the earlier statement left out: the bound
+        // without it does not hold for such a module.
+        assert!(
+            peak > memory_mib,
+            "the hog filled its memory: {peak} MiB at memory_mib = {memory_mib}"
+        );
+    }
+}
+
 /// Runs the huge-transfer guest for a container whose name picks what it
 /// hands the host (see `tests/guests/huge-transfer`), at `memory_mib` = 64,
 /// and returns the run and the peak RSS of the `sme` process in MiB.
