@@ -90,3 +90,26 @@ pub fn note_labels(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_holds_at_most_max_notes_over_every_call() {
+        let held: Vec<String> = (0..MAX_NOTES)
+            .map(|n| format!("{NOTE_PREFIX}n{n}"))
+            .collect();
+        let keys = || held.iter().map(String::as_str).chain(["other.label"]);
+        let set = |key: &str| (format!("{NOTE_PREFIX}{key}"), Some("1".to_owned()));
+        let ninth = check_total("api", keys(), &[set("n8")]).unwrap_err();
+        assert!(
+            ninth.contains("would hold 9 notes: at most 8 per service"),
+            "{ninth}"
+        );
+        // Changing a held note, or making room first, is fine.
+        assert!(check_total("api", keys(), &[set("n0")]).is_ok());
+        let swap = [(format!("{NOTE_PREFIX}n0"), None), set("n8")];
+        assert!(check_total("api", keys(), &swap).is_ok());
+    }
+}

@@ -161,39 +161,45 @@ impl Replay {
     }
 
     fn answer(&self, call: Call) -> Result<Reply> {
-        let mut state = lock(&self.state);
-        let differed = state.difference.is_some();
-        let unreadable =
-            |e: serde_json::Error| format!("call ({call}): the recorded answer is unreadable: {e}");
-        let missed = match state.docker.answer(&call, differed) {
-            Ok(value) => match Reply::from_json(&call, value) {
-                Ok(reply) => return Ok(reply),
-                Err(e) => unreadable(e),
-            },
-            Err(Missed::Answered(error)) => return Err(error),
-            Err(Missed::Differs(difference)) => difference,
-        };
-        let message = format!("replay: {missed}");
-        state.difference.get_or_insert((Exchange::WHAT, missed));
-        Err(DockerError::Protocol(message))
+        self.replayed(
+            |state| &mut state.docker,
+            call,
+            Reply::from_json,
+            DockerError::Protocol,
+        )
     }
 
     fn answer_unit(&self, call: UnitCall) -> systemd::Result<UnitReply> {
+        self.replayed(
+            |state| &mut state.units,
+            call,
+            UnitReply::from_json,
+            SystemdError::Protocol,
+        )
+    }
+
+    /// The recorded answer to `call` from the tape `tape` picks, read back
+    /// by `read`; at the first difference, an error made by `protocol`.
+    fn replayed<X: Recorded, R>(
+        &self,
+        tape: fn(&mut ReplayState) -> &mut Tape<X>,
+        call: X::Call,
+        read: fn(&X::Call, serde_json::Value) -> serde_json::Result<R>,
+        protocol: fn(String) -> X::Error,
+    ) -> std::result::Result<R, X::Error> {
         let mut state = lock(&self.state);
         let differed = state.difference.is_some();
-        let unreadable =
-            |e: serde_json::Error| format!("call ({call}): the recorded answer is unreadable: {e}");
-        let missed = match state.units.answer(&call, differed) {
-            Ok(value) => match UnitReply::from_json(&call, value) {
+        let missed = match tape(&mut state).answer(&call, differed) {
+            Ok(value) => match read(&call, value) {
                 Ok(reply) => return Ok(reply),
-                Err(e) => unreadable(e),
+                Err(e) => format!("call ({call}): the recorded answer is unreadable: {e}"),
             },
             Err(Missed::Answered(error)) => return Err(error),
             Err(Missed::Differs(difference)) => difference,
         };
         let message = format!("replay: {missed}");
-        state.difference.get_or_insert((UnitExchange::WHAT, missed));
-        Err(SystemdError::Protocol(message))
+        state.difference.get_or_insert((X::WHAT, missed));
+        Err(protocol(message))
     }
 }
 

@@ -601,6 +601,22 @@ mod tests {
     }
 
     #[test]
+    fn a_ninth_note_on_a_service_is_refused_with_nothing_changed() {
+        let held: serde_json::Map<String, Value> = (0..8)
+            .map(|n| (format!("sme.note.n{n}"), Value::from("1")))
+            .collect();
+        let mut spec = spec(replicated(1), Value::Object(held));
+        let before = spec.clone();
+        let ninth = [("sme.note.n8".to_owned(), Some("1".to_owned()))];
+        let refused = rescale("web", &mut spec, 0, &ninth).unwrap_err();
+        assert!(
+            refused.to_string().contains("at most 8 per service"),
+            "{refused}"
+        );
+        assert_eq!(spec, before);
+    }
+
+    #[test]
     fn a_spec_without_labels_gets_them() {
         let mut spec = spec(replicated(1), Value::Null);
         let note = [("sme.note.replicas".to_owned(), Some("1".to_owned()))];
