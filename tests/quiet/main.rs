@@ -116,8 +116,10 @@ fn counters_from_the_cgroup_agree_with_docker_stats_field_by_field() {
         pair(&text(&raw["mem_usage"])),
         pair(&text(&row["MemUsage"])),
     );
+    // Read a moment apart from a running shell: the same within a few pages
+    // (CI saw two pages' difference on a busy machine).
     assert!(
-        (memory.0 - docker_memory.0).abs() <= docker_memory.0 * 0.01 + 4096.0,
+        (memory.0 - docker_memory.0).abs() <= docker_memory.0 * 0.01 + 16384.0,
         "memory {memory:?} vs docker {docker_memory:?}"
     );
     assert_eq!(
