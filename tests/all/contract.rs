@@ -1,6 +1,8 @@
 //! The EdgeX executor contract, through the real `sme` and the real daemon:
 //! outputs, exit codes, nothing on stderr, and the container's state after.
 
+use std::time::Duration;
+
 use crate::support::{Container, Sandbox, keys_in_order};
 
 #[test]
@@ -286,25 +288,37 @@ fn metrics_of_a_stopped_container_are_docker_zeroes() {
 }
 
 #[test]
-fn unreachable_daemon_fails_fast_with_one_line() {
+fn unreachable_daemon_fails_after_the_reconnect_window_with_one_line() {
     let container = Container::running("unreachable");
     let mut sandbox = Sandbox::new();
     sandbox.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
-    for operation in ["start", "stop", "restart", "metrics"] {
+    // A daemon restarting is tried again for 3 s (docs/security.md); one
+    // that does not come back is reported right after.
+    let window = sme::backend::docker::RECONNECT;
+    for operation in ["stop", "metrics"] {
         let run = sandbox.sme(&[&container.name, operation]);
         run.fails_mentioning(&[
             "cannot reach the Docker Engine at unix:///nonexistent/docker.sock",
+            "(tried for 3 s)",
         ]);
         // No daemon answered, so nothing reads as the docker CLI's output.
         assert!(!run.stdout.starts_with("exit status"), "{run:?}");
-        assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
+        assert!(
+            run.elapsed < window + Duration::from_secs(2),
+            "took {:?}",
+            run.elapsed
+        );
     }
     sandbox.env("DOCKER_HOST", "tcp://127.0.0.1:1");
     let run = sandbox.sme(&[&container.name, "stop"]);
     run.fails_mentioning(&[
         "Error stopping service: cannot reach the Docker Engine at tcp://127.0.0.1:1",
     ]);
-    assert!(run.elapsed.as_secs_f64() < 2.0, "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < window + Duration::from_secs(2),
+        "took {:?}",
+        run.elapsed
+    );
     assert!(container.is_running());
 }
 

@@ -8,6 +8,7 @@ mod deb;
 mod deploy;
 mod differences;
 mod digests;
+mod faults;
 mod grace;
 mod kit;
 mod load;

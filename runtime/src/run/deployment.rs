@@ -6,13 +6,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::docker::Engine;
 use crate::backend::docker::cgroup::Roots;
+use crate::backend::docker::{self, Engine};
 use crate::config::Config;
 use crate::fs::private_dir::PrivateDir;
 
-/// How long the Engine may take to answer a version request.
-const DOCKER_WAIT: Duration = Duration::from_secs(3);
+/// How long the Engine may take to answer a version request: longer than
+/// the time a refused connection is tried again, so an absent daemon is
+/// reported as such.
+const DOCKER_WAIT: Duration = Duration::from_secs(3 + docker::RECONNECT.as_secs());
 
 /// What one setting of the deployment gives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -311,6 +311,13 @@ pub struct HostCall<'a> {
     /// `none` (no reading had them: they are 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<&'a str>,
+    /// For a change whose answer was lost (the connection cut, no answer in
+    /// time), what a fresh inspection then found, which decided the result.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "clipped_option"
+    )]
+    pub settled: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -420,6 +427,7 @@ mod tests {
             timeout_s: None,
             source: None,
             network: None,
+            settled: None,
             duration_us: 12,
         }
     }

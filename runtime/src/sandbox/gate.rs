@@ -191,6 +191,27 @@ impl Gate {
         F: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.call_settling(verb, scope, note, Duration::ZERO, perform)
+            .await
+    }
+
+    /// [`Gate::call_noting`] for a change whose answer may be lost: `perform`
+    /// gets the call's timeout to wait for the answer, and `settle` more
+    /// (within the module's deadline) to find out what happened without it.
+    pub async fn call_settling<T, E, N, F, Fut>(
+        &self,
+        verb: Verb,
+        scope: Scope<'_>,
+        note: N,
+        settle: Duration,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, E>>
+    where
+        E: From<CallError> + AuditDetail,
+        N: FnOnce(&T) -> Noted,
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let started = Instant::now();
         let target = scope.target();
         let object = scope.object();
@@ -230,9 +251,10 @@ impl Gate {
                     _ => (self.limits.docker_timeout, "Docker"),
                 };
                 let budget = timeout.min(left);
-                match tokio::time::timeout(budget, perform(budget)).await {
+                let allowed = (timeout + settle).min(left);
+                match tokio::time::timeout(allowed, perform(budget)).await {
                     Ok(answer) => answer,
-                    Err(_) if budget < timeout => {
+                    Err(_) if allowed < timeout + settle => {
                         return self.stop(verb, (target, object), deadline, started);
                     }
                     Err(_) => Err(E::from(CallError::Timeout(format!(
@@ -423,6 +445,7 @@ impl Gate {
             timeout_s: noted.timeout_s,
             source: noted.source,
             network: noted.network,
+            settled: noted.settled.as_deref(),
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
@@ -430,7 +453,7 @@ impl Gate {
 }
 
 /// What an audit line notes of a call's answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Noted {
     /// See [`HostCall::timeout_s`].
     pub timeout_s: Option<u32>,
@@ -438,6 +461,8 @@ pub struct Noted {
     pub source: Option<&'static str>,
     /// See [`HostCall::network`].
     pub network: Option<&'static str>,
+    /// See [`HostCall::settled`].
+    pub settled: Option<String>,
 }
 
 impl Noted {

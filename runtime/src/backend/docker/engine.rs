@@ -2,7 +2,9 @@
 //! into the records policies see.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bollard::models::{
@@ -42,10 +44,17 @@ const API_VERSION: ClientVersion = ClientVersion {
 /// applies each module's Docker timeout.
 const CLIENT_TIMEOUT_SECS: u64 = 120;
 
+/// How long a request the daemon would not take (connection refused, socket
+/// gone) is tried again: a daemon restarting is back within it. Only
+/// requests never sent are tried again, so no change is ever made twice.
+pub const RECONNECT: Duration = Duration::from_secs(3);
+
 /// A Docker Engine reached over its API.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    client: bollard::Docker,
+    /// bollard's client, made by the first request: for a socket, bollard
+    /// wants the file to exist, and a restarting daemon may have removed it.
+    client: OnceLock<bollard::Docker>,
     /// For the service updates bollard's model cannot carry (see [`raw`]).
     raw: RawClient,
     endpoint: String,
@@ -62,17 +71,21 @@ impl Engine {
             reason: "unsupported endpoint; use unix:///path/to/docker.sock or tcp://host:port"
                 .to_owned(),
         };
-        let client = if endpoint.starts_with("unix://") {
-            bollard::Docker::connect_with_unix(endpoint, CLIENT_TIMEOUT_SECS, &API_VERSION)
-        } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-            bollard::Docker::connect_with_http(endpoint, CLIENT_TIMEOUT_SECS, &API_VERSION)
-        } else {
-            return Err(unsupported());
-        };
-        let client = client.map_err(|error| DockerError::Unreachable {
-            endpoint: endpoint.to_owned(),
-            reason: root_cause(&error),
-        })?;
+        let client = OnceLock::new();
+        match bollard_client(endpoint) {
+            Ok(Some(made)) => {
+                let _ = client.set(made);
+            }
+            Ok(None) => return Err(unsupported()),
+            // Made again by the first request (see [`RECONNECT`]).
+            Err(BollardError::SocketNotFoundError(_)) => {}
+            Err(error) => {
+                return Err(DockerError::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    reason: root_cause(&error),
+                });
+            }
+        }
         let prefix = format!(
             "/v{}.{}",
             API_VERSION.major_version, API_VERSION.minor_version
@@ -87,6 +100,44 @@ impl Engine {
         })
     }
 
+    /// bollard's client, made now if the socket was missing until now.
+    fn client(&self) -> Result<bollard::Docker, BollardError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let made = bollard_client(&self.endpoint)?.ok_or_else(|| {
+            BollardError::UnsupportedURISchemeError {
+                uri: self.endpoint.clone(),
+            }
+        })?;
+        Ok(self.client.get_or_init(|| made).clone())
+    }
+
+    /// Sends the request `request` makes with the client, and tries it again
+    /// while it could not be sent at all, for at most [`RECONNECT`].
+    pub(super) async fn send<T, F, Fut>(&self, request: F) -> Result<T, BollardError>
+    where
+        F: Fn(bollard::Docker) -> Fut,
+        Fut: Future<Output = Result<T, BollardError>>,
+    {
+        let first = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let answer = match self.client() {
+                Ok(client) => request(client).await,
+                Err(error) => Err(error),
+            };
+            match answer {
+                Err(error) if never_sent(&error) && first.elapsed() + pause < RECONNECT => {
+                    tracing::debug!(error = %error, "the Docker Engine did not take the request; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(400));
+                }
+                answer => return answer,
+            }
+        }
+    }
+
     /// This engine, reading containers' counters under `roots`.
     pub fn reading(self, roots: Roots) -> Engine {
         Engine { roots, ..self }
@@ -96,8 +147,7 @@ impl Engine {
     /// request, for `smectl check` to tell the endpoint answers.
     pub async fn version(&self) -> Result<(String, String)> {
         let version = self
-            .client
-            .version()
+            .send(|client| async move { client.version().await })
             .await
             .map_err(|e| self.failure("", e))?;
         Ok((
@@ -125,6 +175,21 @@ impl Engine {
             BollardError::JsonDataError { .. }
             | BollardError::JsonSerdeError { .. }
             | BollardError::StrParseError { .. } => DockerError::Protocol(root_cause(&error)),
+            error if never_sent(&error) => DockerError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                reason: format!(
+                    "{} (tried for {} s)",
+                    root_cause(&error),
+                    RECONNECT.as_secs()
+                ),
+            },
+            BollardError::HyperLegacyError { .. }
+            | BollardError::HyperResponseError { .. }
+            | BollardError::IOError { .. }
+            | BollardError::RequestTimeoutError => DockerError::Lost {
+                endpoint: self.endpoint.clone(),
+                reason: root_cause(&error),
+            },
             other => DockerError::Unreachable {
                 endpoint: self.endpoint.clone(),
                 reason: root_cause(&other),
@@ -134,8 +199,7 @@ impl Engine {
 
     async fn inspect_raw(&self, name: &str) -> Result<ContainerInspectResponse> {
         let response = self
-            .client
-            .inspect_container(name, None)
+            .send(|client| async move { client.inspect_container(name, None).await })
             .await
             .map_err(|e| self.failure(name, e))?;
         // Docker also accepts an ID prefix here; only the exact name counts.
@@ -165,11 +229,23 @@ impl Engine {
             stream: false,
             one_shot,
         };
-        let mut answers = self.client.stats(&address, Some(options));
-        match answers.next().await {
-            Some(Ok(stats)) => Ok(stats),
-            Some(Err(error)) => Err(self.failure(name, error)),
-            None => Err(DockerError::Protocol(format!("no stats answer for {name}"))),
+        let address = &address;
+        let answer = self
+            .send(|client| {
+                let options = options.clone();
+                async move {
+                    client
+                        .stats(address, Some(options))
+                        .next()
+                        .await
+                        .transpose()
+                }
+            })
+            .await;
+        match answer {
+            Ok(Some(stats)) => Ok(stats),
+            Err(error) => Err(self.failure(name, error)),
+            Ok(None) => Err(DockerError::Protocol(format!("no stats answer for {name}"))),
         }
     }
 }
@@ -189,8 +265,10 @@ impl Containers for Engine {
             ..Default::default()
         };
         let rows = self
-            .client
-            .list_containers(Some(options))
+            .send(|client| {
+                let options = options.clone();
+                async move { client.list_containers(Some(options)).await }
+            })
             .await
             .map_err(|e| self.failure("", e))?;
         Ok(rows.into_iter().filter_map(summary).collect())
@@ -208,8 +286,8 @@ impl Containers for Engine {
 
     async fn start(&self, name: &str) -> Result<()> {
         let address = self.address(name).await?;
-        self.client
-            .start_container(&address, None)
+        let address = &address;
+        self.send(|client| async move { client.start_container(address, None).await })
             .await
             .map_err(|e| self.failure(name, e))
     }
@@ -220,10 +298,13 @@ impl Containers for Engine {
             t: timeout_seconds.map(clamp_seconds),
             ..Default::default()
         };
-        self.client
-            .stop_container(&address, Some(options))
-            .await
-            .map_err(|e| self.failure(name, e))
+        let address = &address;
+        self.send(|client| {
+            let options = options.clone();
+            async move { client.stop_container(address, Some(options)).await }
+        })
+        .await
+        .map_err(|e| self.failure(name, e))
     }
 
     async fn restart(&self, name: &str, timeout_seconds: Option<u32>) -> Result<()> {
@@ -232,24 +313,27 @@ impl Containers for Engine {
             t: timeout_seconds.map(clamp_seconds),
             ..Default::default()
         };
-        self.client
-            .restart_container(&address, Some(options))
-            .await
-            .map_err(|e| self.failure(name, e))
+        let address = &address;
+        self.send(|client| {
+            let options = options.clone();
+            async move { client.restart_container(address, Some(options)).await }
+        })
+        .await
+        .map_err(|e| self.failure(name, e))
     }
 
     async fn pause(&self, name: &str) -> Result<()> {
         let address = self.address(name).await?;
-        self.client
-            .pause_container(&address)
+        let address = &address;
+        self.send(|client| async move { client.pause_container(address).await })
             .await
             .map_err(|e| self.failure(name, e))
     }
 
     async fn unpause(&self, name: &str) -> Result<()> {
         let address = self.address(name).await?;
-        self.client
-            .unpause_container(&address)
+        let address = &address;
+        self.send(|client| async move { client.unpause_container(address).await })
             .await
             .map_err(|e| self.failure(name, e))
     }
@@ -314,6 +398,36 @@ fn unix_ns_now() -> u64 {
 
 fn clamp_seconds(seconds: u32) -> i32 {
     i32::try_from(seconds).unwrap_or(i32::MAX)
+}
+
+/// A bollard client for `endpoint`; none for an endpoint of another kind.
+fn bollard_client(endpoint: &str) -> Result<Option<bollard::Docker>, BollardError> {
+    if endpoint.starts_with("unix://") {
+        bollard::Docker::connect_with_unix(endpoint, CLIENT_TIMEOUT_SECS, &API_VERSION).map(Some)
+    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+        bollard::Docker::connect_with_http(endpoint, CLIENT_TIMEOUT_SECS, &API_VERSION).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether `error` means the request never reached the daemon: no socket,
+/// no listener, no route. Anything after the connection was made may have
+/// reached it.
+pub(super) fn never_sent(error: &BollardError) -> bool {
+    use std::io::ErrorKind;
+    let refused = |error: &std::io::Error| {
+        matches!(
+            error.kind(),
+            ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::AddrNotAvailable
+        )
+    };
+    match error {
+        BollardError::SocketNotFoundError(_) => true,
+        BollardError::HyperLegacyError { err } => err.is_connect(),
+        BollardError::IOError { err } => refused(err),
+        _ => false,
+    }
 }
 
 /// The innermost message of an error chain: for a connection failure that is

@@ -12,7 +12,7 @@ mod engine;
 mod raw;
 
 pub use call::{Call, Relay, Reply};
-pub use engine::Engine;
+pub use engine::{Engine, RECONNECT};
 
 use crate::contract::{CallError, Sample};
 
@@ -37,6 +37,16 @@ pub enum DockerError {
         /// The endpoint tried.
         endpoint: String,
         /// The connection error.
+        reason: String,
+    },
+    /// The request may have reached the daemon, but no answer came back
+    /// (the connection was cut, the answer was cut short, or it took too
+    /// long): whether it was carried out is unknown.
+    #[error("the answer of the Docker Engine at {endpoint} was lost: {reason}")]
+    Lost {
+        /// The endpoint the request went to.
+        endpoint: String,
+        /// What happened to the answer.
         reason: String,
     },
     /// The daemon refused or failed the request; its own message.
@@ -72,9 +82,9 @@ impl From<DockerError> for CallError {
             DockerError::Unsuitable(message) => CallError::InvalidArgument(message),
             // No variant of its own: the WIT's `error` is a public contract,
             // and a new case would break every component built against it.
-            DockerError::Unreachable { .. } | DockerError::Protocol(_) => {
-                CallError::Timeout(error.to_string())
-            }
+            DockerError::Unreachable { .. }
+            | DockerError::Lost { .. }
+            | DockerError::Protocol(_) => CallError::Timeout(error.to_string()),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `impl Host` for the `containers` capability.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::ContainersHost;
+use super::settle::{Lost, SETTLE, settle};
 use crate::backend::Containers;
 use crate::backend::Kind;
 use crate::backend::docker;
@@ -12,7 +13,9 @@ use crate::sandbox::gate::{Noted, Scope};
 use crate::sandbox::grants::Verb;
 
 impl ContainersHost {
-    /// A lifecycle call on one container, through the gate.
+    /// A lifecycle call on one container, through the gate. When its answer
+    /// is lost, what happened is found out by a fresh inspection
+    /// ([`settle`]).
     async fn lifecycle<F>(
         &self,
         verb: Verb,
@@ -28,18 +31,52 @@ impl ContainersHost {
     {
         let engine = &*self.containers;
         // The audit line of a stop or restart records the grace period asked
-        // for, so a shortened one is on record.
-        self.gate
-            .call_noting(
+        // for, so a shortened one is on record, and what settled a lost answer.
+        let answer = self
+            .gate
+            .call_settling(
                 verb,
                 Scope::Container(name),
-                |_| Noted::timeout(timeout_seconds),
+                |settled: &Option<String>| Noted {
+                    settled: settled.clone(),
+                    ..Noted::timeout(timeout_seconds)
+                },
+                SETTLE,
                 |budget| async move {
                     check_timeout(verb, timeout_seconds, budget)?;
-                    call(engine, name).await.map_err(CallError::from)
+                    let started = Instant::now();
+                    let sent = SystemTime::now();
+                    let why = match tokio::time::timeout(budget, call(engine, name)).await {
+                        Ok(Ok(())) => return Ok(None),
+                        Ok(Err(lost @ docker::DockerError::Lost { .. })) => lost.to_string(),
+                        Ok(Err(error)) => return Err(CallError::from(error)),
+                        Err(_) => format!(
+                            "no answer came within the {} ms the call may take (limit \
+                             `docker_timeout_ms`)",
+                            budget.as_millis()
+                        ),
+                    };
+                    // Past the grace period asked for (a stop's or restart's;
+                    // the others take none), the change is over or will
+                    // not happen.
+                    let grace = match verb {
+                        Verb::Stop | Verb::Restart => timeout_seconds
+                            .map_or(budget, |seconds| Duration::from_secs(seconds.into())),
+                        _ => Duration::ZERO,
+                    };
+                    let until = started + grace.min(budget) + SETTLE;
+                    let lost = Lost {
+                        verb,
+                        name,
+                        sent,
+                        why,
+                        until,
+                    };
+                    settle(engine, lost).await
                 },
             )
-            .await
+            .await?;
+        Ok(answer.map(|_| ()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! the `container-config` reads (a container's own stop timeout).
 
 mod host;
+mod settle;
 
 use std::sync::Arc;
 

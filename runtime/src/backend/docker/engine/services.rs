@@ -30,8 +30,10 @@ impl Services for Engine {
             ..Default::default()
         };
         let rows = self
-            .client
-            .list_services(Some(options))
+            .send(|client| {
+                let options = options.clone();
+                async move { client.list_services(Some(options)).await }
+            })
             .await
             .map_err(|e| self.failure("", e))?;
         Ok(rows.into_iter().filter_map(service_summary).collect())
@@ -66,8 +68,7 @@ impl Engine {
     /// `GET /services/{name}`, for the service named exactly `name`.
     pub(super) async fn service_raw(&self, name: &str) -> Result<RawService> {
         let response = self
-            .client
-            .inspect_service(name, None)
+            .send(|client| async move { client.inspect_service(name, None).await })
             .await
             .map_err(|e| self.service_failure(name, e))?;
         // Docker also resolves IDs and ID prefixes here; only the exact name
@@ -85,10 +86,12 @@ impl Engine {
         let options = ListTasksOptions {
             filters: Some(HashMap::from([("service".to_owned(), vec![id.to_owned()])])),
         };
-        self.client
-            .list_tasks(Some(options))
-            .await
-            .map_err(|e| self.service_failure(name, e))
+        self.send(|client| {
+            let options = options.clone();
+            async move { client.list_tasks(Some(options)).await }
+        })
+        .await
+        .map_err(|e| self.service_failure(name, e))
     }
 
     /// Reads service `name`, lets `change` edit its spec, and sends the
@@ -102,9 +105,9 @@ impl Engine {
     {
         let mut retries = 0;
         loop {
+            let path = format!("/services/{name}");
             let answer = self
-                .raw
-                .get(&format!("/services/{name}"))
+                .send(|_| self.raw.get(&path))
                 .await
                 .map_err(|e| self.service_failure(name, e))?;
             let mut service = raw::json(&answer)?;
@@ -133,7 +136,7 @@ impl Engine {
                 return Ok(());
             }
             let path = format!("/services/{id}/update?version={version}");
-            match self.raw.post(&path, &spec).await {
+            match self.send(|_| self.raw.post(&path, &spec)).await {
                 Ok(_) => return Ok(()),
                 Err(error) => match self.service_failure(name, error) {
                     DockerError::Engine(message)
