@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use sme::backend::Backends;
-use sme::backend::recording::{OLDEST_RECORD_VERSION, RECORD_VERSION, RecordFile};
+use sme::backend::recording::RecordFile;
 use sme::config::{Config, Env};
 use sme::policy::loader::Loader;
 use sme::policy::{Policy, World};
@@ -295,21 +295,7 @@ fn read_recording(file: &Path) -> anyhow::Result<RecordFile> {
         bail!("{}: not a regular file of at most 64 MiB", file.display());
     }
     let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
-    let record: RecordFile = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: not a recording of `smectl run --record`",
-            file.display()
-        )
-    })?;
-    if !(OLDEST_RECORD_VERSION..=RECORD_VERSION).contains(&record.sme_recording) {
-        bail!(
-            "{}: recording format {} is not one this smectl reads ({OLDEST_RECORD_VERSION} to \
-             {RECORD_VERSION}); replay it with the smectl that recorded it",
-            file.display(),
-            record.sme_recording
-        );
-    }
-    Ok(record)
+    RecordFile::parse(&text).with_context(|| file.display().to_string())
 }
 
 fn verdict_json(verdict: &Verdict) -> serde_json::Value {
