@@ -330,6 +330,13 @@ fn a_stop_whose_answer_is_cut_is_found_done_by_a_fresh_inspection() {
         settled.contains("was lost") && settled.contains("a fresh inspection shows it exited"),
         "{settled}"
     );
+    // A request that may have arrived is never sent again.
+    let stops = proxy
+        .seen()
+        .iter()
+        .filter(|line| line.starts_with("POST") && line.contains(&stop_path(&container)))
+        .count();
+    assert_eq!(stops, 1);
 }
 
 #[test]
