@@ -357,6 +357,26 @@ fn a_stop_that_never_reached_the_daemon_is_not_claimed() {
 }
 
 #[test]
+fn a_budget_is_spent_before_the_call_so_a_stop_that_never_arrived_still_counts() {
+    let (container, sandbox, proxy) = scene("fault-budget");
+    sandbox.config("[budgets]\nstop = { max = 1, per = \"1h\" }\n");
+    proxy.break_nth("POST", &stop_path(&container), 1, Fault::Drop);
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["was lost"]);
+    assert!(container.is_running());
+    sandbox
+        .sme(&[&container.name, "stop"])
+        .fails_mentioning(&["budget stop (1 per 1h, [budgets]) is spent for container:"]);
+    assert!(container.is_running());
+    let shown = sandbox.smectl(&["budgets"]).stdout;
+    assert!(
+        shown.contains(&format!("container:{}  stop  1 spent", container.name)),
+        "{shown}"
+    );
+}
+
+#[test]
 fn a_stop_whose_answer_never_comes_is_settled_inside_the_agents_limit() {
     let (container, sandbox, proxy) = scene("fault-hang");
     proxy.break_nth("POST", &stop_path(&container), 1, Fault::Hang);

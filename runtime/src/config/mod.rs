@@ -27,8 +27,11 @@ use crate::config::settings::{Configured, Value};
 use crate::config::swarm::Swarm;
 use crate::config::systemd::Systemd;
 use crate::fs::trusted::{self, Strictness, TrustError};
+use crate::sandbox::budgets::{self, Budget, Effect};
 use crate::sandbox::grants::{Grant, Target, Verb};
+use crate::sandbox::ledger::Counting;
 use crate::sandbox::limits::{DEFAULT_REQUEST_DEADLINE, LIMIT_KEYS, LimitKey, Limits, Reach};
+use crate::sandbox::windows::{Window, Windows};
 
 /// Where the configuration is read from when `SME_CONFIG` is not set.
 pub const DEFAULT_CONFIG: &str = "/etc/sme/sme.toml";
@@ -203,6 +206,13 @@ pub struct Config {
     /// Whether requests name systemd units, and which bus systemd is on
     /// (`[systemd]`, see docs/systemd.md).
     pub systemd: Systemd,
+    /// `[budgets]`: what every module may spend (docs/budgets.md).
+    pub budgets: Vec<Budget>,
+    /// `[windows]`: when every module may change things (docs/budgets.md).
+    pub windows: Vec<Windows>,
+    /// Whether calls spend their budgets (`smectl`'s dry runs and tests
+    /// only consult them).
+    pub counting: Counting,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -230,6 +240,10 @@ pub struct ModuleConfig {
     pub settings: Vec<Configured>,
     /// `require_signature`, when the module sets it.
     pub require_signature: Option<bool>,
+    /// `[modules.<name>.budgets]`, beside `[budgets]`.
+    pub budgets: Vec<Budget>,
+    /// `[modules.<name>.windows]`, beside `[windows]`.
+    pub windows: Vec<Windows>,
 }
 
 /// What applies to one module when it runs.
@@ -248,6 +262,10 @@ pub struct ModuleSettings {
     /// Whether its file must carry a valid signature: its own
     /// `require_signature`, else `[signing]`'s.
     pub require_signature: bool,
+    /// The budgets its calls spend: `[budgets]`, then its own.
+    pub budgets: Vec<Budget>,
+    /// The windows its changes must fall in: `[windows]`, then its own.
+    pub windows: Vec<Windows>,
 }
 
 /// Where a module's grant came from.
@@ -360,6 +378,16 @@ impl Config {
                 ))
             }
         };
+        let budgets = match raw.budgets {
+            Some(budgets) => budgets.validate("[budgets]"),
+            None => Ok(Vec::new()),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[budgets] {message}")))?;
+        let windows = match raw.windows {
+            Some(windows) => windows.validate("[windows]"),
+            None => Ok(Vec::new()),
+        }
+        .map_err(|(span, message)| invalid(Some(span), format!("[windows] {message}")))?;
         let cgroup_root = absolute("cgroup_root", raw.cgroup_root, DEFAULT_CGROUP_ROOT)?;
         let host_proc = absolute("host_proc", raw.host_proc, DEFAULT_HOST_PROC)?;
         let mut modules = BTreeMap::new();
@@ -376,7 +404,7 @@ impl Config {
                 ));
             }
             let module = module
-                .validate(limits, &|offset| line_of(text, offset))
+                .validate(&name, limits, &|offset| line_of(text, offset))
                 .map_err(|(span, message)| {
                     invalid(Some(span), format!("[modules.{name}] {message}"))
                 })?;
@@ -403,6 +431,9 @@ impl Config {
             key_files,
             swarm,
             systemd,
+            budgets,
+            windows,
+            counting: Counting::Spend,
             modules,
         })
     }
@@ -507,7 +538,32 @@ impl Config {
             require_signature: configured
                 .and_then(|m| m.require_signature)
                 .unwrap_or(self.signing.require_signature),
+            budgets: self
+                .budgets
+                .iter()
+                .chain(configured.into_iter().flat_map(|m| &m.budgets))
+                .cloned()
+                .collect(),
+            windows: self
+                .windows
+                .iter()
+                .chain(configured.into_iter().flat_map(|m| &m.windows))
+                .cloned()
+                .collect(),
         }
+    }
+
+    /// How far back and how many spends any configured budget looks at:
+    /// what the kept counts are pruned to ([`crate::sandbox::budgets::horizon`]).
+    pub fn budget_horizon(&self) -> (Duration, usize) {
+        budgets::horizon(self.all_budgets())
+    }
+
+    /// Every configured budget: `[budgets]`, then each module's own.
+    pub fn all_budgets(&self) -> impl Iterator<Item = &Budget> {
+        self.budgets
+            .iter()
+            .chain(self.modules.values().flat_map(|m| &m.budgets))
     }
 
     /// The names of the modules configured under `[modules]`.
@@ -549,8 +605,126 @@ struct RawConfig {
     signing: Option<RawSigning>,
     swarm: Option<RawSwarm>,
     systemd: Option<RawSystemd>,
+    budgets: Option<RawBudgets>,
+    windows: Option<RawWindows>,
     #[serde(default)]
     modules: BTreeMap<Spanned<String>, RawModule>,
+}
+
+/// `[windows]` or `[modules.<name>.windows]`: per effect, one window or a
+/// list of them.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct RawWindows(BTreeMap<Spanned<String>, Spanned<toml::Value>>);
+
+impl RawWindows {
+    /// The windows, named in messages as configured under `source`.
+    fn validate(self, source: &str) -> AtSpan<Vec<Windows>> {
+        let mut valid = Vec::new();
+        for (key, value) in self.0 {
+            let effect = effect_named(&key)?;
+            let span = value.span();
+            let texts: Vec<toml::Value> = match value.into_inner() {
+                toml::Value::Array(items) if !items.is_empty() => items,
+                toml::Value::Array(_) => {
+                    return Err((
+                        span,
+                        format!("{effect}: an empty list of windows never opens"),
+                    ));
+                }
+                one => vec![one],
+            };
+            let mut any_of = Vec::new();
+            for text in texts {
+                let toml::Value::String(text) = text else {
+                    return Err((
+                        span.clone(),
+                        format!(
+                            "{effect}: a window is a string like \"Sat,Sun 02:00-04:00 Europe/Berlin\""
+                        ),
+                    ));
+                };
+                any_of.push(
+                    Window::parse(&text)
+                        .map_err(|why| (span.clone(), format!("{effect}: {why}")))?,
+                );
+            }
+            valid.push(Windows {
+                effect,
+                any_of,
+                source: source.to_owned(),
+            });
+        }
+        Ok(valid)
+    }
+}
+
+/// The effect a `[budgets]` or `[windows]` key names.
+fn effect_named(key: &Spanned<String>) -> AtSpan<Effect> {
+    Effect::named(key.get_ref()).ok_or_else(|| {
+        let known: Vec<String> = budgets::EFFECTS
+            .iter()
+            .map(|info| format!("`{}`", info.name))
+            .collect();
+        (
+            key.span(),
+            format!(
+                "unknown effect `{}`, expected one of {}",
+                key.get_ref(),
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+/// `[budgets]` or `[modules.<name>.budgets]`: per effect, one budget.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct RawBudgets(BTreeMap<Spanned<String>, RawBudget>);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    max: Spanned<u64>,
+    per: Spanned<String>,
+    target: Option<Spanned<String>>,
+}
+
+impl RawBudgets {
+    /// The budgets, named in messages as configured under `source`.
+    fn validate(self, source: &str) -> AtSpan<Vec<Budget>> {
+        let mut valid = Vec::new();
+        for (key, raw) in self.0 {
+            let effect = effect_named(&key)?;
+            let max = *raw.max.get_ref();
+            if !(1..=budgets::MAX_PER_PERIOD).contains(&max) {
+                return Err((
+                    raw.max.span(),
+                    format!(
+                        "{effect}: max = {max} is out of range (1 to {})",
+                        budgets::MAX_PER_PERIOD
+                    ),
+                ));
+            }
+            let per = Budget::parse_period(raw.per.get_ref())
+                .map_err(|why| (raw.per.span(), format!("{effect}: {why}")))?;
+            let target = raw
+                .target
+                .map(|target| {
+                    Target::parse(target.get_ref())
+                        .map_err(|error| (target.span(), format!("{effect}: {error}")))
+                })
+                .transpose()?;
+            valid.push(Budget {
+                effect,
+                max: max as u32,
+                per,
+                target,
+                source: source.to_owned(),
+            });
+        }
+        Ok(valid)
+    }
 }
 
 /// `[swarm]`.
@@ -764,10 +938,17 @@ struct RawModule {
     limits: Option<Spanned<RawLimits>>,
     settings: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     require_signature: Option<bool>,
+    budgets: Option<RawBudgets>,
+    windows: Option<RawWindows>,
 }
 
 impl RawModule {
-    fn validate(self, global: Limits, line_of: &dyn Fn(usize) -> usize) -> AtSpan<ModuleConfig> {
+    fn validate(
+        self,
+        name: &str,
+        global: Limits,
+        line_of: &dyn Fn(usize) -> usize,
+    ) -> AtSpan<ModuleConfig> {
         let pin = self
             .sha256
             .map(|pin| {
@@ -812,6 +993,18 @@ impl RawModule {
             limits,
             settings,
             require_signature: self.require_signature,
+            budgets: match self.budgets {
+                Some(budgets) => budgets
+                    .validate(&format!("[modules.{name}.budgets]"))
+                    .map_err(|(span, message)| (span, format!("budgets: {message}")))?,
+                None => Vec::new(),
+            },
+            windows: match self.windows {
+                Some(windows) => windows
+                    .validate(&format!("[modules.{name}.windows]"))
+                    .map_err(|(span, message)| (span, format!("windows: {message}")))?,
+                None => Vec::new(),
+            },
         })
     }
 }

@@ -101,6 +101,12 @@ impl PrivateDir {
         self.dir.open_file(name).ok().flatten()
     }
 
+    /// The regular file `name`, created (mode 0600) when missing, opened
+    /// for appending: a list written a line at a time, or a file to lock.
+    pub fn open_append(&self, name: &str) -> Result<std::fs::File, TrustError> {
+        self.dir.open_append(name, 0o600)
+    }
+
     /// The contents of the regular file `name`, if it exists and holds at
     /// most `max` bytes.
     pub fn read(&self, name: &str, max: u64) -> Option<Vec<u8>> {

@@ -10,6 +10,7 @@ use crate::backend::docker::cgroup::Roots;
 use crate::backend::docker::{self, Engine};
 use crate::config::Config;
 use crate::fs::private_dir::PrivateDir;
+use crate::sandbox::ledger::Ledger;
 
 /// How long the Engine may take to answer a version request: longer than
 /// the time a refused connection is tried again, so an absent daemon is
@@ -19,7 +20,8 @@ const DOCKER_WAIT: Duration = Duration::from_secs(3 + docker::RECONNECT.as_secs(
 /// What one setting of the deployment gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The setting: `docker_host`, `state_dir` or `cache_dir`.
+    /// The setting: `docker_host`, `state_dir`, `cache_dir`, `cgroup` or
+    /// `budgets`.
     pub setting: &'static str,
     /// Its value (`off` when turned off).
     pub value: String,
@@ -63,6 +65,32 @@ pub async fn survey(config: &Config) -> Vec<Finding> {
         ),
         counters(&config.counter_roots()),
     ]
+    .into_iter()
+    .chain(budgets(config))
+    .collect()
+}
+
+/// Where budgets are configured, whether their counts can be kept: without
+/// that, every change a budget counts is refused (docs/budgets.md).
+fn budgets(config: &Config) -> Option<Finding> {
+    let configured = config.all_budgets().count();
+    if configured == 0 {
+        return None;
+    }
+    let verdict = match Ledger::open(config.state_dir.as_deref()) {
+        Ok(ledger) => Verdict::Usable(format!(
+            "{configured} configured, counted in {}",
+            ledger.path().display()
+        )),
+        Err(error) => Verdict::Failing(format!(
+            "every change a budget counts will be refused: {error}"
+        )),
+    };
+    Some(Finding {
+        setting: "budgets",
+        value: format!("{configured} configured"),
+        verdict,
+    })
 }
 
 /// Whether metrics can read containers' counters from their cgroups, or

@@ -21,6 +21,7 @@ use crate::policy::loader::{self, LoadError, Loader};
 use crate::policy::{Policy, World};
 use crate::sandbox::audit::{self, Audit, AuditError};
 use crate::sandbox::gate::Gate;
+use crate::sandbox::ledger::{Counting, Ledger, LedgerError, Spending};
 use crate::sandbox::limits::{self, Copying, Deadline, LimitExceeded};
 
 /// How often the engine's epoch advances; the precision of deadlines.
@@ -249,6 +250,24 @@ impl Runtime {
         let unit = self.config.systemd.map(&request.service);
         if let Mapped::Unit(name) = &unit {
             gate = gate.with_unit(name.clone());
+        }
+        if !module.budgets.is_empty() || !module.windows.is_empty() {
+            // Opened only where a budget may be spent: an unusable state
+            // directory then refuses the change that would spend it.
+            let ledger = match self.config.counting {
+                Counting::Fresh => Err(LedgerError::Unusable("a scenario keeps nothing".into())),
+                _ if module.budgets.is_empty() => {
+                    Err(LedgerError::Unusable("no budget is configured".into()))
+                }
+                _ => Ledger::open(self.config.state_dir.as_deref()),
+            };
+            gate = gate.with_spending(Spending {
+                budgets: module.budgets,
+                windows: module.windows,
+                horizon: self.config.budget_horizon(),
+                ledger,
+                counting: self.config.counting,
+            });
         }
         let gate = Arc::new(gate);
         let stdout = Captured::new(limits.output);

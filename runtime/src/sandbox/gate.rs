@@ -3,7 +3,9 @@
 //! Every host function of every capability goes through [`Gate::call`],
 //! which, in order: counts the call against the module's budget, validates
 //! the container name, decides allow or deny from the module's grant, for a
-//! call that changes a container writes its `intent` audit line (and stops
+//! change spends the budgets that outlast the run (docs/budgets.md:
+//! beyond one, the call is answered `limit-exceeded` and nothing is sent),
+//! for a call that changes a container writes its `intent` audit line (and stops
 //! the guest, sending nothing, if that fails), performs the call within its
 //! time budget, and writes the audit line of its result. A denial is an
 //! ordinary [`CallError::Denied`] answer; exceeding a limit stops the guest.
@@ -18,7 +20,9 @@ use crate::backend::{Backends, Kind, Labels};
 use crate::contract::{CallError, UnitError};
 use crate::names;
 use crate::sandbox::audit::{self, Audit, Call, HostCall};
-use crate::sandbox::grants::{Decision, Grant, Verb};
+use crate::sandbox::budgets::{self, Budget, Effect};
+use crate::sandbox::grants::{Decision, Grant, Target, Verb};
+use crate::sandbox::ledger::{LOCK_WAIT, Spending};
 use crate::sandbox::limits::{Deadline, LimitExceeded, Limits};
 
 /// What a call is about, which decides how it is checked.
@@ -90,6 +94,8 @@ pub struct Gate {
     audit: Arc<Audit>,
     /// The labels of each object read so far, read once per run.
     labels: Mutex<HashMap<(Kind, String), Labels>>,
+    /// The budgets changes spend; none configured when `None`.
+    spending: Option<Spending>,
 }
 
 impl Gate {
@@ -116,7 +122,14 @@ impl Gate {
             backends,
             audit,
             labels: Mutex::new(HashMap::new()),
+            spending: None,
         }
+    }
+
+    /// Makes changes spend `spending`'s budgets.
+    pub fn with_spending(mut self, spending: Spending) -> Gate {
+        self.spending = Some(spending);
+        self
     }
 
     /// Allows calls on Swarm services (`[swarm]` is on or auto; with it
@@ -195,12 +208,56 @@ impl Gate {
             .await
     }
 
+    /// [`Gate::call`] for a change that spends `effect` rather than its
+    /// verb's ([`Effect::of_scale`]).
+    pub async fn call_spending<T, E, F, Fut>(
+        &self,
+        verb: Verb,
+        effect: Effect,
+        scope: Scope<'_>,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, E>>
+    where
+        E: From<CallError> + AuditDetail,
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.checked_call(
+            verb,
+            Some(effect),
+            scope,
+            |_| Noted::default(),
+            Duration::ZERO,
+            perform,
+        )
+        .await
+    }
+
     /// [`Gate::call_noting`] for a change whose answer may be lost: `perform`
     /// gets the call's timeout to wait for the answer, and `settle` more
     /// (within the module's deadline) to find out what happened without it.
     pub async fn call_settling<T, E, N, F, Fut>(
         &self,
         verb: Verb,
+        scope: Scope<'_>,
+        note: N,
+        settle: Duration,
+        perform: F,
+    ) -> wasmtime::Result<Result<T, E>>
+    where
+        E: From<CallError> + AuditDetail,
+        N: FnOnce(&T) -> Noted,
+        F: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.checked_call(verb, Effect::of(verb), scope, note, settle, perform)
+            .await
+    }
+
+    async fn checked_call<T, E, N, F, Fut>(
+        &self,
+        verb: Verb,
+        effect: Option<Effect>,
         scope: Scope<'_>,
         note: N,
         settle: Duration,
@@ -226,6 +283,12 @@ impl Gate {
         }
         if let Err(refusal) = self.admit(verb, scope).await {
             self.record(verb, (target, object), "deny", Err(&refusal), started)?;
+            return Ok(Err(E::from(refusal)));
+        }
+        if let Some(effect) = effect
+            && let Err(refusal) = self.spend(verb, effect, scope).await
+        {
+            self.record(verb, (target, object), "limit", Err(&refusal), started)?;
             return Ok(Err(E::from(refusal)));
         }
 
@@ -321,6 +384,58 @@ impl Gate {
             Decision::Allow => Ok(()),
             _ => Err(self.denied(verb, kind, Some(name))),
         }
+    }
+
+    /// Checks `effect` against its windows, then spends it on the object of
+    /// `scope` from every budget that counts it: `Err` is the refusal to
+    /// answer, outside the windows, when a budget is spent, or when the
+    /// counts cannot be read or written (fails closed).
+    async fn spend(&self, verb: Verb, effect: Effect, scope: Scope<'_>) -> Result<(), CallError> {
+        let Some(spending) = &self.spending else {
+            return Ok(());
+        };
+        let (kind, name) = match scope {
+            Scope::Container(name) => (Kind::Container, name),
+            Scope::Service(name) => (Kind::Service, name),
+            Scope::Unit(name) => (Kind::Unit, name),
+            _ => return Ok(()),
+        };
+        let refused = |why: String| {
+            CallError::LimitExceeded(format!(
+                "module {} may not {verb} {name} now: {why}",
+                self.module
+            ))
+        };
+        spending.open(effect).map_err(refused)?;
+        let mut applying: Vec<&Budget> = Vec::new();
+        for budget in spending.budgets.iter().filter(|b| b.effect == effect) {
+            if self.counts(budget.target.as_ref(), kind, name).await {
+                applying.push(budget);
+            }
+        }
+        if applying.is_empty() {
+            return Ok(());
+        }
+        let object = budgets::object_key(kind, name);
+        let wait = LOCK_WAIT.min(self.deadline.left());
+        spending
+            .spend(&object, effect, &applying, wait)
+            .map_err(refused)
+    }
+
+    /// Whether a budget's `target` counts the object: every object without
+    /// one; by labels only when they can be read, else counted (a budget
+    /// fails closed).
+    async fn counts(&self, target: Option<&Target>, kind: Kind, name: &str) -> bool {
+        let Some(target) = target else {
+            return true;
+        };
+        if !target.needs_labels() {
+            return target.matches_name(name, self.own_name(kind));
+        }
+        self.labels_of(kind, name)
+            .await
+            .is_none_or(|labels| target.matches_labels(&labels))
     }
 
     /// What `self` means for an object of kind `kind`: the agent's name for
@@ -628,6 +743,79 @@ mod tests {
             (Some("deny"), Some("stop"))
         );
         assert!(block_on(stop(&gate, "svc")).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_budget_on_restart_counts_every_backend_s_restart_and_scale_to_zero_is_a_stop() {
+        use crate::sandbox::ledger::{Counting, Ledger, Spending};
+        let state = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/trusted-tests")
+            .join(format!("gate-budgets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        let one = |effect| Budget {
+            effect,
+            max: 1,
+            per: Duration::from_secs(60),
+            target: None,
+            source: "[budgets]".into(),
+        };
+        let mut grant = Grant::none();
+        for verb in [Verb::Restart, Verb::Redeploy, Verb::Scale, Verb::Stop] {
+            grant.allow(verb, Target::parse("name:*").unwrap());
+        }
+        let (gate, audit) = gate(grant, Limits::default());
+        let gate = gate
+            .with_swarm_service("svc".into())
+            .with_spending(Spending {
+                budgets: vec![one(Effect::Restart), one(Effect::Stop)],
+                windows: Vec::new(),
+                horizon: (Duration::from_secs(60), 1),
+                ledger: Ledger::open(Some(&state)),
+                counting: Counting::Spend,
+            });
+        let done = |_| async { Ok::<(), CallError>(()) };
+        let twice = |verb, scope| {
+            block_on(async {
+                let first = gate.call(verb, scope, done).await.unwrap();
+                let second = gate.call(verb, scope, done).await.unwrap();
+                (first.is_ok(), second)
+            })
+        };
+        for (verb, scope) in [
+            (Verb::Restart, Scope::Unit("demo.service")),
+            (Verb::Restart, Scope::Container("demo")),
+            (Verb::Redeploy, Scope::Service("demo")),
+        ] {
+            let (first, second) = twice(verb, scope);
+            assert!(first, "{verb} of {scope:?}");
+            let Err(CallError::LimitExceeded(message)) = second else {
+                panic!("{second:?}")
+            };
+            assert!(
+                message.contains("budget restart (1 per 1m, [budgets]) is spent"),
+                "{message}"
+            );
+        }
+        // Scaling a service to none spends its stop; to some, nothing here.
+        let scale = |replicas| {
+            block_on(gate.call_spending(
+                Verb::Scale,
+                Effect::of_scale(replicas),
+                Scope::Service("demo"),
+                done,
+            ))
+            .unwrap()
+        };
+        assert!(scale(2).is_ok() && scale(2).is_ok());
+        assert!(scale(0).is_ok());
+        assert!(matches!(scale(0), Err(CallError::LimitExceeded(_))));
+        let limits = audit
+            .captured()
+            .iter()
+            .filter(|line| line.contains(r#""decision":"limit""#))
+            .count();
+        assert_eq!(limits, 4);
+        std::fs::remove_dir_all(state).unwrap();
     }
 
     #[test]

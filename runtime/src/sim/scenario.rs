@@ -26,6 +26,7 @@ use crate::policy::{self, Policy, PolicyDir, World};
 use crate::run::executor::{self, Outcome};
 use crate::sandbox::audit::Audit;
 use crate::sandbox::grants::Verb;
+use crate::sandbox::ledger::Counting;
 use crate::sim::units::SimUnits;
 use crate::sim::{Failure, SimContainer, SimService, Simulated};
 use sme_model::units::{Behaviour, UnitModel};
@@ -419,6 +420,7 @@ impl Scenario {
         config.audit_log = None;
         config.log_file = None;
         config.state_dir = None;
+        config.counting = Counting::Fresh;
         config.cache_dir = cache_dir.map(Path::to_path_buf);
         Ok(config)
     }

@@ -1,6 +1,7 @@
 //! `smectl`: the operator's and auditor's command. Shows what a module
 //! imports and is granted, checks a deployment, runs a policy with its
-//! mutating calls only recorded, signs and installs a module, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
+//! mutating calls only recorded, signs and installs a module, shows and resets
+//! budgets, and scaffolds a new one. (`sme`'s own arguments belong to the agent,
 //! so everything human-facing lives here.)
 
 mod commands;
@@ -155,6 +156,17 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
     },
+    /// Show what each object spent of its budgets (docs/budgets.md); with
+    /// --reset, clear an object's counts (audited with your uid).
+    Budgets {
+        /// Clear the counts of this object (`container:<name>`,
+        /// `service:<name>`, `unit:<name>`).
+        #[arg(long, value_name = "OBJECT")]
+        reset: Option<String>,
+        /// With --reset: only this effect (`restart`); default every one.
+        #[arg(requires = "reset")]
+        effect: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -243,6 +255,16 @@ fn main() -> ExitCode {
             },
             cli.json,
         ),
+        Command::Budgets { reset, effect } => {
+            let action = match &reset {
+                Some(object) => commands::budgets::Action::Reset {
+                    object,
+                    effect: effect.as_deref(),
+                },
+                None => commands::budgets::Action::Show,
+            };
+            commands::budgets::run(&env, action, cli.json)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use crate::contract::{CallError, Service, ServiceSummary, TaskMeasurement, TaskS
 use crate::host::stats::history::{History, MAX_AGE};
 use crate::host::stats::measure_kept;
 use crate::host::{listing_described, listing_pattern};
+use crate::sandbox::budgets::Effect;
 use crate::sandbox::gate::Scope;
 use crate::sandbox::grants::Verb;
 
@@ -99,7 +100,11 @@ impl services::Host for ServicesHost {
         let name = name.as_str();
         let ceiling = self.gate.limits().max_replicas;
         self.gate
-            .call(Verb::Scale, Scope::Service(name), |_| async move {
+            .call_spending(
+                Verb::Scale,
+                Effect::of_scale(replicas),
+                Scope::Service(name),
+                |_| async move {
                 if replicas > ceiling {
                     return Err(CallError::InvalidArgument(format!(
                         "{replicas} replicas of {name}: at most {ceiling} (limit `max_replicas`)"
@@ -112,7 +117,8 @@ impl services::Host for ServicesHost {
                     .scale(name, replicas, &labels)
                     .await
                     .map_err(CallError::from)
-            })
+            },
+            )
             .await
     }
 

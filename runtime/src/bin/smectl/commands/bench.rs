@@ -43,6 +43,7 @@ use sme::config::{Config, Env};
 use sme::policy::loader::{Loader, Source};
 use sme::policy::{self, Policy, PolicyDir};
 use sme::sandbox::audit::{self, Audit};
+use sme::sandbox::ledger::Counting;
 use sme::sim::DryRun;
 use sme::sim::scenario::Scenario;
 
@@ -141,7 +142,11 @@ pub struct Report {
 
 /// Prints the report; `Ok(false)` when a run would have exited 1.
 pub fn run(env: &Env, bench: Bench<'_>, json: bool) -> anyhow::Result<bool> {
-    let deployment = Config::load(env)?;
+    let mut deployment = Config::load(env)?;
+    if !bench.real {
+        // Dry runs consult budgets, and spend none.
+        deployment.counting = Counting::Consult;
+    }
     let (config, engine): (Config, Backends) = match bench.scenario {
         Some(file) => {
             if bench.real {

@@ -2,6 +2,7 @@
 //! returns whether the subject passed (exit 0) or not (exit 1).
 
 pub mod bench;
+pub mod budgets;
 pub mod check;
 pub mod inspect;
 pub mod install;

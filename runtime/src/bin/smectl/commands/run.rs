@@ -23,6 +23,7 @@ use sme::backend::{self, Kind};
 use sme::config::{Config, Env};
 use sme::sandbox::audit::Audit;
 use sme::sandbox::grants::Verb;
+use sme::sandbox::ledger::Counting;
 use sme::sim::{DryRun, Recorded, Scaled};
 
 /// Prints the report; `Ok(false)` when `sme` would have exited 1.
@@ -35,7 +36,11 @@ pub fn run(
     stable: bool,
     json: bool,
 ) -> anyhow::Result<bool> {
-    let config = Config::load(env)?;
+    let mut config = Config::load(env)?;
+    if dry_run {
+        // A dry run says what budgets would answer, and spends none.
+        config.counting = Counting::Consult;
+    }
     // The recording's file is started before anything runs, so a path that
     // cannot be written fails with nothing done; it replaces the target only
     // once whole, and never through a link planted there.
