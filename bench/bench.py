@@ -23,6 +23,12 @@ with a CPU reading kept by the agent's previous request 2 s earlier, sme with
 none, `docker stats --no-stream` per service, and the curl floor (one one-shot
 stats request per service).
 
+With --budgets-only, it times a stop of an already stopped container with
+and without an effect budget ([budgets], docs/budgets.md; the budget's check
+is one locked read and one rename in the state directory), beside the docker
+CLI and the curl floor, then starts 50 restarts of one container at once
+under a budget of 3 and counts how many went through.
+
 Last, on systemd units ([systemd] mode = "on"), against a systemd booted in a
 container as tests/all/systemd.rs boots it (scripts/systemd-image), its bus
 reached through a bind-mounted /run/dbus, it times in alternating order:
@@ -141,6 +147,9 @@ class Bench:
         open(self.base_env["SME_CONFIG"], "w").close()
         with open(os.path.join(self.work, "swarm.toml"), "w") as f:
             f.write('[swarm]\nmode = "on"\n')
+        # Budgets no timed run exhausts: each run pays the check and the spend.
+        with open(os.path.join(self.work, "budgets.toml"), "w") as f:
+            f.write("[budgets]\n" + "".join(f'{op} = {{ max = 1000, per = "10m" }}\n' for op in ("start", "stop", "restart")))
         # Whether names are Swarm services ([swarm] mode = "on").
         self.swarm = False
         # The booted systemd while names are units ([systemd] mode = "on").
@@ -156,6 +165,8 @@ class Bench:
             env.update(SME_CONFIG=os.path.join(self.work, "units.toml"))
             if variant == "systemctl":
                 env.update(DBUS_SYSTEM_BUS_ADDRESS=self.units.bus)
+        if variant == "sme budgeted":
+            env.update(SME_CONFIG=os.path.join(self.work, "budgets.toml"))
         if variant == "sme warm cache":
             env.update(SME_POLICY_DIR=self.policies, SME_CACHE_DIR=os.path.join(self.work, "cache"))
         elif variant == "sme cold cache":
@@ -508,6 +519,38 @@ def containers(bench, image, args, results):
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
+def budgets(bench, image, results):
+    """A no-op stop with and without a budget, side by side; then 50 restarts
+    of one container at once under a budget of 3."""
+    target = "sme-bench-budget"
+    subprocess.run(["docker", "rm", "-f", target], capture_output=True)
+    docker("run", "-d", "--name", target, image)
+    wait_ready(target)
+    docker("stop", target)
+    variants = ["sme built-in", "sme budgeted", "docker CLI", "curl floor"]
+    print("timing stop (already stopped) with and without a budget ...", file=sys.stderr)
+    samples = bench.scenario("stop", "already stopped", lambda: None, target, variants)
+    results["scenarios"].append({"operation": "stop", "state": "already stopped",
+                                 "variants": {v: summary(s) for v, s in samples.items()}})
+
+    docker("start", target)
+    wait_ready(target)
+    three = os.path.join(bench.work, "three.toml")
+    with open(three, "w") as f:
+        f.write('[budgets]\nrestart = { max = 3, per = "10m" }\n')
+    env = dict(bench.env("sme built-in"), SME_CONFIG=three, SME_STATE_DIR=tempfile.mkdtemp(dir=bench.work))
+    print("timing 50 concurrent restarts of one container under a budget of 3 ...", file=sys.stderr)
+    started = time.perf_counter()
+    finished = [finish(*one) for one in [spawn([bench.sme, target, "restart"], env) for _ in range(50)]]
+    results["budget_restarts"] = {
+        "n": 50, "max": 3,
+        "went_through": sum(code == 0 for _, code, _, _ in finished),
+        "refused_by_the_budget": sum(code == 1 and b"is spent" in out for _, code, out, _ in finished),
+        "wall_ms": (time.perf_counter() - started) * 1000,
+    }
+    subprocess.run(["docker", "rm", "-f", target], capture_output=True)
+
+
 FAN_OUT_TOOLS = ["sme, kept reading", "sme, no kept reading", "docker CLI", "curl floor"]
 
 
@@ -565,21 +608,25 @@ def main():
     parser.add_argument("--fan-out-runs", type=int, default=5, help="runs per tool and fan-out size")
     parser.add_argument("--fan-out-only", action="store_true", help="time only the metrics requests for N services")
     parser.add_argument("--units-only", action="store_true", help="time only the systemd units case")
+    parser.add_argument("--budgets-only", action="store_true", help="time only a stop with and without a budget, and 50 restarts under one")
+    parser.add_argument("--sme", default=None, help="the sme binary (default target/release/sme)")
     args = parser.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     image = None
     if not args.units_only:
         image = subprocess.run([os.path.join(root, "scripts/test-image")], capture_output=True, check=True, text=True).stdout.strip()
-    bench = Bench(root, image, os.path.join(root, "target/release/sme"), args.runs)
+    bench = Bench(root, image, args.sme or os.path.join(root, "target/release/sme"), args.runs)
     results = {"scenarios": [], "concurrent": [], "fan_out": [], "units": []}
-    if not (args.swarm_only or args.units_only):
+    if args.budgets_only:
+        budgets(bench, image, results)
+    elif not (args.swarm_only or args.units_only):
         containers(bench, image, args, results)
-    swarm = None if args.fan_out_only or args.units_only else swarm_scenario(bench, image)
+    swarm = None if args.fan_out_only or args.units_only or args.budgets_only else swarm_scenario(bench, image)
     if swarm:
         results["scenarios"].append(swarm)
     systemd = {}
-    if not (args.swarm_only or args.fan_out_only):
+    if not (args.swarm_only or args.fan_out_only or args.budgets_only):
         units = units_scenarios(bench, root)
         results["units"], systemd = units["cases"], units["versions"]
 
@@ -627,6 +674,11 @@ def report(results):
         floor = u["variants"]["busctl floor"]["median_ms"]
         for variant, v in u["variants"].items():
             lines.append(f"| {u['operation']} | {u['state']} | {variant} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['median_ms'] / ctl:.2f}x | {v['median_ms'] / floor:.2f}x |")
+    if "budget_restarts" in results:
+        b = results["budget_restarts"]
+        lines.append(f"\n{b['n']} restarts of one container at once under a budget of {b['max']}: "
+                     f"{b['went_through']} went through, {b['refused_by_the_budget']} refused by the budget, "
+                     f"all done in {b['wall_ms']:.0f} ms")
     for u in results["units"]:
         if "sme_runs_with_kept_reading" in u:
             runs = u["variants"]["sme built-in"]["runs"]

@@ -181,7 +181,17 @@ fn a_corrupt_or_removed_count_fails_closed_until_reset() {
     sandbox
         .sme(&[&container.name, "restart"])
         .fails_mentioning(&["is corrupt", &format!("smectl budgets --reset {object}")]);
+    let shown = sandbox.smectl(&["budgets"]);
+    assert_eq!(shown.code, Some(1), "{shown:?}");
+    assert!(shown.stdout.contains("is corrupt ("), "{shown:?}");
     std::fs::remove_file(&file).unwrap();
+    let shown = sandbox.smectl(&["budgets"]);
+    assert!(
+        shown
+            .stdout
+            .contains("was removed (budgets/index lists it)"),
+        "{shown:?}"
+    );
     sandbox
         .sme(&[&container.name, "restart"])
         .fails_mentioning(&[

@@ -173,6 +173,10 @@ impl Drop for Container {
     }
 }
 
+/// The longest sandbox base directory that leaves room for a socket path
+/// (108 bytes with its terminator) under it.
+const MAX_SANDBOXES_PATH: usize = 48;
+
 /// Where sandboxes are made: a directory whose whole path SME trusts (not
 /// `/tmp`, whose other users could change what is in it). Files are created
 /// with umask 022, so that nothing a test writes is group-writable.
@@ -180,9 +184,18 @@ pub fn sandboxes() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        // Sockets live in sandboxes (a fault proxy's, systemd's bus), and a
+        // socket's path must stay under 108 bytes: a deep target directory
+        // (the static build's, target/<triple>/tmp) gives way to a short
+        // one other users can still traverse (a test runs `sme` as the
+        // agent's user), made by root.
+        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandboxes");
+        let short = target.as_os_str().len() <= MAX_SANDBOXES_PATH;
         let candidates = [
-            Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandboxes")),
+            short.then_some(target.clone()),
+            Some(PathBuf::from("/run/sme-tests")),
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/sme-tests")),
+            Some(target),
         ];
         let strict = sme::fs::trusted::Strictness::Strict;
         candidates

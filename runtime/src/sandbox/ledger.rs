@@ -289,23 +289,49 @@ impl Ledger {
         Ok(Verdict::Allowed)
     }
 
-    /// Every object counted, with what it spent.
-    pub fn records(&self) -> Result<Vec<Record>, LedgerError> {
+    /// Every object counted, with what it spent; `Err` for a file that
+    /// does not parse or was removed (its object's changes are refused),
+    /// saying which and why.
+    pub fn records(&self) -> Result<Vec<Result<Record, String>>, LedgerError> {
         let _lock = self.lock(LOCK_WAIT)?;
-        let mut records = Vec::new();
-        for name in self.dir.names() {
-            if !is_file_name(&name) {
-                continue;
+        let names: Vec<String> = self
+            .dir
+            .names()
+            .into_iter()
+            .filter(|name| is_file_name(name))
+            .collect();
+        let mut records: Vec<Result<Record, String>> = names
+            .iter()
+            .map(|name| {
+                let path = self.dir.join(name);
+                self.dir
+                    .read(name, MAX_FILE)
+                    .ok_or_else(|| format!("not a regular file of at most {MAX_FILE} bytes"))
+                    .and_then(|bytes| parse(&bytes))
+                    .map_err(|why| format!("{} is corrupt ({why})", path.display()))
+            })
+            .collect();
+        if self.dir.contains(INDEX) {
+            let index = self.dir.read(INDEX, MAX_INDEX).unwrap_or_default();
+            for line in index.split(|&b| b == b'\n') {
+                let Ok(name) = std::str::from_utf8(line) else {
+                    continue;
+                };
+                if is_file_name(name) && !names.iter().any(|kept| kept == name) {
+                    records.push(Err(format!(
+                        "{} was removed (budgets/index lists it)",
+                        self.dir.join(name).display()
+                    )));
+                }
             }
-            let bytes = self.read_bounded(&name)?;
-            let record = parse(&bytes).map_err(|why| LedgerError::Corrupt {
-                path: self.dir.join(&name),
-                object: format!("(the object of {name})"),
-                why,
-            })?;
-            records.push(record);
         }
-        records.sort_by(|a, b| a.object.cmp(&b.object));
+        records.sort_by(|a, b| match (a, b) {
+            (Ok(a), Ok(b)) => a.object.cmp(&b.object),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(a), Err(b)) => a.cmp(b),
+        });
+        records.dedup();
         Ok(records)
     }
 
@@ -610,7 +636,10 @@ mod tests {
         }
         let records = ledger.records().unwrap();
         assert_eq!(records.len(), 1);
-        assert_eq!(records[0].spent["restart"], [1_000, 2_000, 3_000]);
+        assert_eq!(
+            records[0].as_ref().unwrap().spent["restart"],
+            [1_000, 2_000, 3_000]
+        );
         std::fs::remove_dir_all(state).unwrap();
     }
 

@@ -25,7 +25,8 @@ pub enum Action<'a> {
     },
 }
 
-/// Prints the report; `Ok(true)` unless something could not be read.
+/// Prints the report; `Ok(false)` when a kept count is corrupt or was
+/// removed (its object's budgeted changes are refused).
 pub fn run(env: &Env, action: Action<'_>, json: bool) -> anyhow::Result<bool> {
     let config = Config::load(env)?;
     match action {
@@ -47,7 +48,8 @@ fn show(config: &Config, json: bool) -> anyhow::Result<bool> {
     };
     let configured: Vec<&Budget> = config.all_budgets().collect();
     let mut rows = Vec::new();
-    for record in &records {
+    let broken: Vec<&String> = records.iter().filter_map(|r| r.as_ref().err()).collect();
+    for record in records.iter().filter_map(|r| r.as_ref().ok()) {
         for (effect, times) in &record.spent {
             let frees = configured
                 .iter()
@@ -73,9 +75,9 @@ fn show(config: &Config, json: bool) -> anyhow::Result<bool> {
         let budgets: Vec<String> = configured.iter().map(|b| b.describe()).collect();
         println!(
             "{}",
-            serde_json::json!({ "budgets": budgets, "spent": rows })
+            serde_json::json!({ "budgets": budgets, "spent": rows, "refused": broken })
         );
-        return Ok(true);
+        return Ok(broken.is_empty());
     }
     let mut out = String::new();
     if configured.is_empty() {
@@ -108,8 +110,15 @@ fn show(config: &Config, json: bool) -> anyhow::Result<bool> {
             None => writeln!(out, "; no budget counts it now")?,
         }
     }
+    for why in &broken {
+        writeln!(
+            out,
+            "refused: {why}: sme refuses every change of its object a budget counts; clear it \
+             with `smectl budgets --reset <object>` (the object sme's refusal names)"
+        )?;
+    }
     print!("{out}");
-    Ok(true)
+    Ok(broken.is_empty())
 }
 
 fn reset(config: &Config, object: &str, effect: Option<&str>, json: bool) -> anyhow::Result<bool> {
