@@ -1,16 +1,26 @@
 //! Tests that measure: they compare figures taken over one-second windows, or
 //! the memory of whole processes, so they run in their own test binary, after
 //! the main suite (cargo runs test binaries one at a time) and never beside
-//! dozens of other tests competing for two cores.
+//! dozens of other tests competing for two cores; and one at a time (see
+//! [`alone`]): two busy containers of two tests would share the cores, and
+//! each test's figures taken a moment apart would disagree.
 
 #[path = "../all/support.rs"]
 #[allow(dead_code)]
 mod support;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use sme_test_artifacts as guests;
 use support::{Container, Run, Sandbox, docker, pair};
+
+/// Held for the whole of each test: the tests of this binary run one at a
+/// time whatever the harness's thread count.
+fn alone() -> MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    ONE.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A container whose shell spins on one core.
 fn busy() -> Container {
@@ -33,6 +43,7 @@ fn cpu_of(json: &str) -> f64 {
 
 #[test]
 fn fast_metrics_agree_with_docker_on_a_busy_container() {
+    let _alone = alone();
     let container = busy();
     let sandbox = Sandbox::new();
     // The first run has no earlier reading: it reads the container's
@@ -90,6 +101,7 @@ fn docker_row(container: &Container) -> serde_json::Value {
 
 #[test]
 fn counters_from_the_cgroup_agree_with_docker_stats_field_by_field() {
+    let _alone = alone();
     let container = busy();
     let sandbox = Sandbox::new();
     // No kept reading: two reads of the cgroup a quarter second apart.
@@ -166,6 +178,7 @@ fn fan_out(commands: Vec<std::process::Command>) -> (Vec<std::process::Output>, 
 
 #[test]
 fn a_metrics_request_for_twenty_services_does_not_wait_for_dockers_collector() {
+    let _alone = alone();
     let containers: Vec<Container> = (0..20)
         .map(|i| Container::running(&format!("fan{i}")))
         .collect();
@@ -221,6 +234,7 @@ fn a_metrics_request_for_twenty_services_does_not_wait_for_dockers_collector() {
 
 #[test]
 fn a_finished_burst_is_out_of_the_figure_nine_seconds_later() {
+    let _alone = alone();
     // Busy for 15 s, then idle: measured during the burst (kept readings),
     // then 9 s after it, as docker shows it.
     let container = Container::with_args(
@@ -304,6 +318,7 @@ fn hoard(container: &Container, memory_mib: u64) -> (Run, u64) {
 
 #[test]
 fn peak_rss_stays_within_memory_mib_plus_the_runtime_overhead() {
+    let _alone = alone();
     let container = Container::running("rss");
     // The fixed overhead: 1 MiB refuses the guest's first memory growth.
     let (run, overhead) = hoard(&container, 1);
@@ -356,6 +371,7 @@ fn python_hog(memory_mib: u64) -> (Run, u64, u64) {
 
 #[test]
 fn a_large_modules_peak_rss_stays_within_memory_mib_its_code_and_the_overhead() {
+    let _alone = alone();
     for memory_mib in [64, 32] {
         let (run, peak, code) = python_hog(memory_mib);
         run.fails_mentioning(&[&format!(
@@ -389,6 +405,7 @@ fn hand_over(behaviour: &str) -> (Run, u64) {
 
 #[test]
 fn the_host_never_copies_a_huge_string_out_of_guest_memory() {
+    let _alone = alone();
     // The guest fills 48 MiB of its 64 MiB; a host that copied the string
     // out before checking its size peaked at about 110 MiB.
     let memory_mib = 64;
@@ -440,6 +457,7 @@ fn sme_cpu(sandbox: &Sandbox, container: &Container) -> f64 {
 
 #[test]
 fn cpu_of_a_paused_container_agrees_with_docker() {
+    let _alone = alone();
     let container = busy();
     let sandbox = Sandbox::new();
     assert!(sme_cpu(&sandbox, &container) > 10.0);
