@@ -142,12 +142,8 @@ impl Spending {
     ) -> Result<(), String> {
         let now = now_ms();
         let verdict = match (self.counting, &self.ledger) {
-            (Counting::Fresh, _) => budgets::check(applying, &[], now)
-                .map(|()| Verdict::Allowed)
-                .unwrap_or_else(|spent| Verdict::Spent {
-                    budget: spent.budget.describe(),
-                    next_ms: spent.next_ms,
-                }),
+            // Nothing spent: every budget (max >= 1) has room.
+            (Counting::Fresh, _) => Verdict::Allowed,
             (_, Err(error)) => return Err(error.to_string()),
             (counting, Ok(ledger)) => {
                 let ask = Ask {
@@ -259,8 +255,11 @@ impl Ledger {
         let _lock = self.lock(wait)?;
         let name = file_name(object);
         let (mut record, first_use) = self.read(&name, object)?;
-        let spent = record.spent.get(effect.name()).cloned().unwrap_or_default();
-        if let Err(Spent { budget, next_ms }) = budgets::check(applying, &spent, now_ms) {
+        let spent = record
+            .spent
+            .get(effect.name())
+            .map_or(&[][..], Vec::as_slice);
+        if let Err(Spent { budget, next_ms }) = budgets::check(applying, spent, now_ms) {
             return Ok(Verdict::Spent {
                 budget: budget.describe(),
                 next_ms,
@@ -272,17 +271,14 @@ impl Ledger {
         if first_use {
             self.append_index(&name)?;
         }
-        let mut times = spent;
-        times.push(now_ms);
         let (keep, most) = horizon;
-        record.spent.insert(
-            effect.name().to_owned(),
-            budgets::pruned(times, now_ms, keep, most),
-        );
-        for (other, times) in record.spent.iter_mut() {
-            if other != effect.name() {
-                *times = budgets::pruned(std::mem::take(times), now_ms, keep, most);
-            }
+        record
+            .spent
+            .entry(effect.name().to_owned())
+            .or_default()
+            .push(now_ms);
+        for times in record.spent.values_mut() {
+            *times = budgets::pruned(std::mem::take(times), now_ms, keep, most);
         }
         record.spent.retain(|_, times| !times.is_empty());
         self.write(&name, &record)?;
@@ -416,7 +412,10 @@ impl Ledger {
             object: object.to_owned(),
             why,
         };
-        let bytes = self.read_bounded(name)?;
+        let bytes = self
+            .dir
+            .read(name, MAX_FILE)
+            .ok_or_else(|| corrupt(format!("not a regular file of at most {MAX_FILE} bytes")))?;
         let record = parse(&bytes).map_err(corrupt)?;
         if record.object != object {
             return Err(corrupt(format!(
@@ -425,17 +424,6 @@ impl Ledger {
             )));
         }
         Ok((record, false))
-    }
-
-    fn read_bounded(&self, name: &str) -> Result<Vec<u8>, LedgerError> {
-        let path = self.dir.join(name);
-        self.dir
-            .read(name, MAX_FILE)
-            .ok_or_else(|| LedgerError::Corrupt {
-                object: format!("(the object of {name})"),
-                path,
-                why: format!("not a regular file of at most {MAX_FILE} bytes"),
-            })
     }
 
     fn indexed(&self, name: &str) -> Result<bool, LedgerError> {
