@@ -4,7 +4,7 @@
 //! executor does for one operation. This crate hides the component bindings:
 //! a policy is a plain function, exported with [`operation!`] or [`metrics!`],
 //! that calls the host through typed modules ([`containers`], [`services`],
-//! [`stats`], [`log`], [`clock`]) and reuses the reference executor's behaviour from
+//! [`stats`], [`log`], [`clock`], [`state`]) and reuses the reference executor's behaviour from
 //! [`edgex`].
 //!
 //! A stop that refuses to stop the database, and otherwise does exactly what
@@ -89,6 +89,7 @@ pub mod __private {
                     "sme:policy/services@0.1.0": crate::__private::sme::policy::services,
                     "sme:policy/counters@0.1.0": crate::__private::sme::policy::counters,
                     "sme:policy/systemd@0.1.0": crate::__private::sme::policy::systemd,
+                    "sme:policy/state@0.1.0": crate::__private::sme::policy::state,
                 },
                 pub_export_macro: true,
                 export_macro_name: $export_macro,
@@ -705,6 +706,88 @@ pub mod clock {
             crate::host::clock::sleep(millis),
             crate::testing::serve("clock::sleep", |world| world.sleep(millis))
         )
+    }
+}
+
+pub mod state {
+    //! Small values the module keeps between runs, under its own keys (no
+    //! other module sees them): when it last restarted a service, how many
+    //! times in a row something failed. Bounded by the limits `state_keys`
+    //! (16) and `state_kib` (4 KiB of keys and values); every write is
+    //! audited. A key has 1 to 128 bytes and no control characters.
+    //!
+    //! Runs of the executor happen at once (the agent runs one per
+    //! service), so a read-then-write can lose another run's write: change a
+    //! value with [`update`] (or [`compare_and_set`]), which writes only if
+    //! nothing changed since it read.
+    //!
+    //! ```
+    //! # sme_guest::testing::Scene::new().install();
+    //! use sme_guest::state;
+    //! let failures = state::update("failures:edgex-core-data", |n| {
+    //!     let n: u32 = n.and_then(|n| n.parse().ok()).unwrap_or(0);
+    //!     Some((n + 1).to_string())
+    //! })?;
+    //! assert_eq!(failures.as_deref(), Some("1"));
+    //! # Ok::<(), sme_guest::Error>(())
+    //! ```
+    use crate::Error;
+    #[cfg(target_arch = "wasm32")]
+    use crate::host::state as import;
+
+    /// How many times [`update`] reads and tries again when other runs
+    /// keep changing the value first.
+    pub const UPDATE_ATTEMPTS: u32 = 8;
+
+    /// The value kept under `key`; none when nothing is.
+    pub fn get(key: &str) -> Result<Option<String>, Error> {
+        host_call!(
+            import::get(key),
+            crate::testing::serve("state::get", |world| world.state_get(key))
+        )
+    }
+
+    /// Replaces the value under `key` by `value` (removes it when none) if
+    /// the value kept now is `expected` (none: nothing is kept). `Ok(false)`
+    /// when another run changed it first: nothing was written.
+    pub fn compare_and_set(
+        key: &str,
+        expected: Option<&str>,
+        value: Option<&str>,
+    ) -> Result<bool, Error> {
+        host_call!(
+            import::compare_and_set(key, expected, value),
+            crate::testing::serve("state::compare_and_set", |world| world
+                .compare_and_set(key, expected, value))
+        )
+    }
+
+    /// Every key the module keeps, sorted.
+    pub fn keys() -> Result<Vec<String>, Error> {
+        host_call!(
+            import::keys(),
+            crate::testing::serve("state::keys", |world| Ok(world.state_keys()))
+        )
+    }
+
+    /// Changes the value under `key` to what `change` makes of the value
+    /// kept now (none: remove it), atomically: when another run changed it
+    /// in between, reads it again and retries, up to [`UPDATE_ATTEMPTS`]
+    /// times. Answers the value written. Each attempt is two host calls.
+    pub fn update(
+        key: &str,
+        mut change: impl FnMut(Option<&str>) -> Option<String>,
+    ) -> Result<Option<String>, Error> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let now = get(key)?;
+            let next = change(now.as_deref());
+            if compare_and_set(key, now.as_deref(), next.as_deref())? {
+                return Ok(next);
+            }
+        }
+        Err(Error::LimitExceeded(format!(
+            "the value under {key:?} changed under each of {UPDATE_ATTEMPTS} attempts to update it"
+        )))
     }
 }
 

@@ -22,6 +22,7 @@ mod shape;
 mod signing;
 mod sizes;
 mod smectl;
+mod state;
 mod support;
 mod swarm;
 mod swarm_sim;

@@ -46,6 +46,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("LIST_NAMES", "sme-test-list-names", "list_names"),
     ("LIST_SERVICES", "sme-test-list-services", "list_services"),
     ("SCALE_SELF", "sme-test-scale-self", "scale_self"),
+    ("STATE_PROBE", "sme-test-state-probe", "state_probe"),
     ("HUGE_TRANSFER", "sme-test-huge-transfer", "huge_transfer"),
     (
         "LIFECYCLE_PROBE",

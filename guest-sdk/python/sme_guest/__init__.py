@@ -5,7 +5,7 @@ executor does for one operation. This package hides the component bindings:
 a policy is a plain function marked with :func:`operation` or :func:`metrics`,
 that calls the host through typed modules (:mod:`~sme_guest.containers`,
 :mod:`~sme_guest.stats`, :mod:`~sme_guest.log`, :mod:`~sme_guest.clock`,
-:mod:`~sme_guest.settings`, :mod:`~sme_guest.services` for Swarm services,
+:mod:`~sme_guest.settings`, :mod:`~sme_guest.state`, :mod:`~sme_guest.services` for Swarm services,
 :mod:`~sme_guest.systemd` for systemd units, ...) and reuses the reference
 executor's behaviour from :mod:`~sme_guest.edgex`, which acts on the unit or
 Swarm service the request is for when the operator configured SME for one.

@@ -22,6 +22,7 @@ try:  # Present only in a component built by componentize-py.
     from wit_world.imports import log as _log
     from wit_world.imports import services as _services
     from wit_world.imports import settings as _settings
+    from wit_world.imports import state as _state
     from wit_world.imports import stats as _stats
     from wit_world.imports import systemd as _systemd
 
@@ -301,6 +302,24 @@ class _Component:
 
     def setting(self, key: str) -> Optional[str]:
         return _settings.get(key)
+
+    def state_get(self, key: str) -> Optional[str]:
+        try:
+            return _state.get(key)
+        except _Err as err:
+            raise _error(err) from None
+
+    def compare_and_set(self, key: str, expected: Optional[str], value: Optional[str]) -> bool:
+        try:
+            return _state.compare_and_set(key, expected, value)
+        except _Err as err:
+            raise _error(err) from None
+
+    def state_keys(self) -> list:
+        try:
+            return list(_state.keys())
+        except _Err as err:
+            raise _error(err) from None
 
 
 _COMPONENT = _Component() if IN_COMPONENT else None

@@ -84,6 +84,46 @@ def _quoted(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# State ----------------------------------------------------------------------
+
+MAX_STATE_KEY = 128
+
+
+def check_state_key(key: str) -> None:
+    """Raises InvalidArgument for a key the runtime refuses: 1 to 128 bytes, no control characters."""
+    size = len(key.encode())
+    if size == 0 or size > MAX_STATE_KEY or any(_is_control(c) for c in key):
+        raise t.InvalidArgument(
+            f"invalid state key {_quoted(key[:MAX_STATE_KEY])}: a key has 1 to {MAX_STATE_KEY} bytes "
+            "and no control characters")
+
+
+def state_write(values: Dict[str, str], key: str, value: Optional[str], keys: int, size: int) -> Optional[tuple]:
+    """Sets ``key`` to ``value`` in ``values`` (removes it when None) unless that would keep more
+    than ``keys`` keys or ``size`` bytes of keys and values: then answers the refusal, ``("keys",
+    keys)`` or ``("bytes", size, used)``, and changes nothing. A removal always passes."""
+    if value is None:
+        values.pop(key, None)
+        return None
+    if len(values) + (key not in values) > keys:
+        return ("keys", keys)
+    used = sum(len(k.encode()) + len(v.encode()) for k, v in values.items() if k != key)
+    used += len(key.encode()) + len(value.encode())
+    if used > size:
+        return ("bytes", size, used)
+    values[key] = value
+    return None
+
+
+def state_refusal(refusal: tuple, module: str, key: str) -> str:
+    """The text of the runtime's limit-exceeded answer to ``module`` writing ``key``."""
+    if refusal[0] == "keys":
+        return (f"module {module} may keep at most {refusal[1]} keys (limit `state_keys`); "
+                f"{_quoted(key)} would be one more")
+    return (f"module {module} may keep at most {refusal[1] >> 10} KiB of keys and values (limit "
+            f"`state_kib`); writing {_quoted(key)} would keep {refusal[2]} bytes")
+
+
 # Notes ----------------------------------------------------------------------
 
 MAX_NOTES = 8

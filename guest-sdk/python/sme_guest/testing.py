@@ -83,6 +83,8 @@ class _Fake:
         self.kill_afters: List[Tuple[str, Optional[int]]] = []
         self.extra = {name: dict(extra) for name, extra in scene._extra.items()}
         self.settings = dict(scene._settings)
+        self.kept: Dict[str, str] = dict(scene._kept)
+        self.state_limits = scene._state_limits
         self.denied = set(scene._denied)
         self.now = NOW_MS
         self.calls: List[str] = []
@@ -383,6 +385,23 @@ class _Fake:
     def setting(self, key: str) -> Optional[str]:
         return self.settings.get(key)
 
+    def state_get(self, key: str) -> Optional[str]:
+        model.check_state_key(key)
+        return self.kept.get(key)
+
+    def compare_and_set(self, key: str, expected: Optional[str], value: Optional[str]) -> bool:
+        model.check_state_key(key)
+        if self.kept.get(key) != expected:
+            return False
+        keys, kib = self.state_limits
+        refusal = model.state_write(self.kept, key, value, keys, kib << 10)
+        if refusal is not None:
+            raise t.LimitExceeded(model.state_refusal(refusal, "policy", key))
+        return True
+
+    def state_keys(self) -> list:
+        return sorted(self.kept)
+
 
 def _check_pattern(pattern: Optional[str]) -> None:
     """Refuses a listing's name pattern as the host refuses it."""
@@ -411,6 +430,8 @@ class Scene:
         self._extra: Dict[str, dict] = {}
         self._settings: Dict[str, str] = {}
         self._denied: set = set()
+        self._kept: Dict[str, str] = {}
+        self._state_limits: Tuple[int, int] = (16, 4)
 
     def container(
         self,
@@ -527,6 +548,17 @@ class Scene:
     def setting(self, key: str, value: str) -> "Scene":
         """What ``settings.get(key)`` answers."""
         self._settings[key] = value
+        return self
+
+    def state(self, key: str, value: str) -> "Scene":
+        """A value the module kept in an earlier run, which ``state.get(key)`` answers."""
+        self._kept[key] = value
+        return self
+
+    def state_limits(self, keys: int, kib: int) -> "Scene":
+        """What the module may keep: the limits ``state_keys`` and ``state_kib``
+        (16 keys and 4 KiB unless set)."""
+        self._state_limits = (keys, kib)
         return self
 
     def deny(self, verb: str, name: str) -> "Scene":
@@ -660,6 +692,11 @@ def calls() -> List[str]:
 def timeouts() -> List[Tuple[str, Optional[int]]]:
     """The grace period each stop or restart asked for."""
     return list(_current().timeouts)
+
+
+def kept() -> Dict[str, str]:
+    """Every value the module keeps now (``state``), after the policy's writes."""
+    return dict(_current().kept)
 
 
 def logs() -> List[Tuple[t.Level, str]]:

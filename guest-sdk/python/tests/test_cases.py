@@ -110,3 +110,29 @@ class Cases(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StateCases(unittest.TestCase):
+    def test_state_keys(self):
+        for case in CASES["state_keys"]:
+            with self.subTest(case=case):
+                try:
+                    model.check_state_key(case["key"])
+                    valid = True
+                except t.InvalidArgument:
+                    valid = False
+                self.assertEqual(valid, case["valid"])
+
+    def test_state_writes(self):
+        for case in CASES["state_writes"]:
+            with self.subTest(case=case):
+                values = dict(case["values"])
+                keys, size = case["bounds"]
+                refusal = model.state_write(values, case["key"], case["value"], keys, size)
+                if "refused" in case:
+                    expected = ("keys", keys) if case["refused"] == "keys" else ("bytes", size, case["used"])
+                    self.assertEqual(refusal, expected)
+                    self.assertEqual(values, case["values"])
+                else:
+                    self.assertIsNone(refusal)
+                    self.assertEqual(values, case["kept"])

@@ -615,13 +615,32 @@ class Examples(unittest.TestCase):
         self.assertEqual(sme_guest.metric_list({"restartCount": 3}), [types.Metric("restartCount", types.Integer(3))])
 
 
+class State(unittest.TestCase):
+    def test_kept_values_follow_the_runtimes_rules(self):
+        from sme_guest import state
+        testing.Scene().state("a", "1").state_limits(2, 1).install()
+        self.assertEqual(state.get("a"), "1")
+        self.assertFalse(state.compare_and_set("a", None, "2"), "stale")
+        self.assertTrue(state.compare_and_set("b", None, "2"))
+        with self.assertRaisesRegex(types.LimitExceeded, "state_keys"):
+            state.compare_and_set("c", None, "3")
+        with self.assertRaisesRegex(types.LimitExceeded, "state_kib"):
+            state.compare_and_set("a", "1", "x" * 1024)
+        with self.assertRaises(types.InvalidArgument):
+            state.get("")
+        self.assertEqual(state.keys(), ["a", "b"])
+        self.assertIsNone(state.update("b", lambda _: None))
+        self.assertEqual(testing.kept(), {"a": "1"})
+        self.assertEqual(testing.calls(), [], "state calls name no container")
+
+
 def load_tests(loader, tests, ignore):
     for module in (sme_guest, types, units, figures, edgex, settings, testing,
                    importlib.import_module("sme_guest.containers"), importlib.import_module("sme_guest.stats"),
                    importlib.import_module("sme_guest.clock"), importlib.import_module("sme_guest.log"),
                    importlib.import_module("sme_guest.container_config"), importlib.import_module("sme_guest.cpu_window"),
                    importlib.import_module("sme_guest.counters"), services, importlib.import_module("sme_guest.swarm"),
-                   systemd):
+                   systemd, importlib.import_module("sme_guest.state")):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 

@@ -50,7 +50,7 @@ mod world;
 mod tests;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use self::swarm::{ServiceBuilder, TaskStats, service};
 pub use self::units::{TIMEOUT_STOP_MS, UnitBuilder, unit};
@@ -124,6 +124,8 @@ pub struct Scene {
     systemd: SwarmTarget,
     settings: HashMap<String, String>,
     denied: HashSet<(Verb, String)>,
+    kept: BTreeMap<String, String>,
+    bounds: Option<sme_model::state::Bounds>,
 }
 
 impl Scene {
@@ -242,6 +244,23 @@ impl Scene {
         self
     }
 
+    /// A value the module kept in an earlier run, which
+    /// [`state::get`](crate::state::get) answers for `key`.
+    pub fn state(mut self, key: &str, value: &str) -> Scene {
+        self.kept.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// What the module may keep: the limits `state_keys` and `state_kib`
+    /// (16 keys and 4 KiB unless set).
+    pub fn state_limits(mut self, keys: usize, kib: usize) -> Scene {
+        self.bounds = Some(sme_model::state::Bounds {
+            keys,
+            bytes: kib << 10,
+        });
+        self
+    }
+
     /// Makes `verb` on the container or service `name` answer
     /// [`Error::Denied`], as the runtime does for a call outside the
     /// module's grant; the call is listed in [`calls`] with ` denied` after
@@ -264,7 +283,7 @@ impl Scene {
     /// Serves this thread's host calls from this scene from now on,
     /// replacing any scene installed before, with its calls, logs and clock.
     pub fn install(self) {
-        let world = World::new(
+        let mut world = World::new(
             self.containers,
             self.services,
             self.swarm,
@@ -272,6 +291,8 @@ impl Scene {
             self.settings,
             self.denied,
         );
+        world.kept = self.kept;
+        world.bounds = self.bounds.unwrap_or(world::DEFAULT_BOUNDS);
         WORLD.with_borrow_mut(|installed| *installed = Some(world));
     }
 }
@@ -567,6 +588,19 @@ pub fn unit_state(name: &str) -> Option<crate::systemd::Unit> {
 /// when the scene has no such container.
 pub fn state(name: &str) -> Option<Container> {
     read("state", |world| world.container(name).cloned())
+}
+
+/// Every value the module keeps now (`state`), after the policy's writes.
+///
+/// ```
+/// use sme_guest::testing::{self, Scene};
+/// Scene::new().state("restarts", "2").install();
+/// sme_guest::state::update("restarts", |n| Some((n.map_or(0, |n| n.parse::<u32>().unwrap()) + 1).to_string()))?;
+/// assert_eq!(testing::kept()["restarts"], "3");
+/// # Ok::<(), sme_guest::Error>(())
+/// ```
+pub fn kept() -> BTreeMap<String, String> {
+    read("kept", |world| world.kept.clone())
 }
 
 /// Every message the policy logged, in order.

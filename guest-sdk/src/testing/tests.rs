@@ -2,6 +2,34 @@ use super::*;
 use crate::containers::{self, Filter, Summary};
 use crate::{Error, Figures, clock, container_config, cpu_window, settings, stats};
 
+#[test]
+fn kept_values_follow_the_runtimes_rules() {
+    use crate::state;
+    Scene::new().state("a", "1").state_limits(2, 1).install();
+    assert_eq!(state::get("a").unwrap().as_deref(), Some("1"));
+    assert!(
+        !state::compare_and_set("a", None, Some("2")).unwrap(),
+        "stale"
+    );
+    assert!(state::compare_and_set("b", None, Some("2")).unwrap());
+    assert!(matches!(
+        state::compare_and_set("c", None, Some("3")),
+        Err(Error::LimitExceeded(m)) if m.contains("state_keys")
+    ));
+    assert!(matches!(
+        state::compare_and_set("a", Some("1"), Some(&"x".repeat(1024))),
+        Err(Error::LimitExceeded(m)) if m.contains("state_kib")
+    ));
+    assert!(matches!(state::get(""), Err(Error::InvalidArgument(_))));
+    assert_eq!(state::keys().unwrap(), ["a", "b"]);
+    assert_eq!(state::update("b", |_| None).unwrap(), None);
+    assert_eq!(
+        kept().into_iter().collect::<Vec<_>>(),
+        [("a".into(), "1".into())]
+    );
+    assert!(calls().is_empty(), "state calls name no container");
+}
+
 fn one(status: Status) {
     Scene::new()
         .container(container("web").status(status))

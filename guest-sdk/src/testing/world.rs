@@ -2,11 +2,12 @@
 //! services of the installed [`Scene`](super::Scene) and everything the
 //! policy did to them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sme_model::Op;
 use sme_model::lifecycle::{self, is_up};
 use sme_model::names;
+use sme_model::state::{self, Bounds};
 
 use super::swarm::{SwarmFixture, TaskStats};
 use super::units::{UnitBuilder, UnitFixture};
@@ -52,6 +53,9 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) struct World {
+    /// The module's kept values (`state`), and what it may keep.
+    pub(crate) kept: BTreeMap<String, String>,
+    pub(crate) bounds: Bounds,
     fixtures: Vec<Fixture>,
     services: Vec<SwarmFixture>,
     swarm: SwarmTarget,
@@ -76,6 +80,8 @@ impl World {
         denied: HashSet<(Verb, String)>,
     ) -> World {
         World {
+            kept: BTreeMap::new(),
+            bounds: DEFAULT_BOUNDS,
             fixtures: containers
                 .into_iter()
                 .map(ContainerBuilder::build)
@@ -358,7 +364,38 @@ impl World {
         self.now_ms += u64::from(millis);
         Ok(())
     }
+
+    pub(crate) fn state_get(&self, key: &str) -> Result<Option<String>, Error> {
+        state::check_key(key).map_err(Error::InvalidArgument)?;
+        Ok(self.kept.get(key).cloned())
+    }
+
+    pub(crate) fn state_keys(&self) -> Vec<String> {
+        self.kept.keys().cloned().collect()
+    }
+
+    pub(crate) fn compare_and_set(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        value: Option<&str>,
+    ) -> Result<bool, Error> {
+        state::check_key(key).map_err(Error::InvalidArgument)?;
+        if self.kept.get(key).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        state::write(&mut self.kept, key, value, self.bounds)
+            .map_err(|refusal| Error::LimitExceeded(refusal.message("policy", key)))?;
+        Ok(true)
+    }
 }
+
+/// What a module may keep by default: the runtime's `state_keys` (16) and
+/// `state_kib` (4).
+pub(crate) const DEFAULT_BOUNDS: Bounds = Bounds {
+    keys: 16,
+    bytes: 4 << 10,
+};
 
 /// Two readings a second apart from which `docker stats` arithmetic gives
 /// back the fixture's CPU % and memory. A container that is not running

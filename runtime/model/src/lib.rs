@@ -13,7 +13,8 @@
 //! - [`swarm`]: how scale and redeploy change a Swarm service and its
 //!   tasks, as a swarm manager does;
 //! - [`units`]: how start, stop and restart change a systemd unit, as
-//!   systemd's manager does.
+//!   systemd's manager does;
+//! - [`state`]: which keys a module may keep values under, and how much.
 //!
 //! Each rule is held against the real Docker Engine by the runtime's
 //! integration tests. The Python SDK's fake keeps a model of its own; the
@@ -27,6 +28,7 @@
 pub mod lifecycle;
 pub mod names;
 pub mod notes;
+pub mod state;
 pub mod swarm;
 pub mod units;
 mod wit;

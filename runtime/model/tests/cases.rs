@@ -260,3 +260,53 @@ fn swarm_services() {
         assert_eq!(tasks, want, "{about}");
     }
 }
+
+#[test]
+fn state_keys() {
+    for case in table("state_keys") {
+        let valid = sme_model::state::check_key(text(&case["key"])).is_ok();
+        assert_eq!(valid, case["valid"].as_bool().unwrap(), "{case}");
+    }
+}
+
+#[test]
+fn state_writes() {
+    use sme_model::state::{self, Bounds, Refusal};
+    use std::collections::BTreeMap;
+    let map = |value: &Value| -> BTreeMap<String, String> {
+        value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), text(v).to_owned()))
+            .collect()
+    };
+    for case in table("state_writes") {
+        let mut values = map(&case["values"]);
+        let bounds = Bounds {
+            keys: case["bounds"][0].as_u64().unwrap() as usize,
+            bytes: case["bounds"][1].as_u64().unwrap() as usize,
+        };
+        let before = values.clone();
+        let written = state::write(
+            &mut values,
+            text(&case["key"]),
+            case["value"].as_str(),
+            bounds,
+        );
+        match case.get("refused").map(text) {
+            None => {
+                assert_eq!(written, Ok(()), "{case}");
+                assert_eq!(values, map(&case["kept"]), "{case}");
+            }
+            Some(refused) => {
+                let expected = match refused {
+                    "keys" => Refusal::Keys(bounds.keys),
+                    _ => Refusal::Bytes(bounds.bytes, case["used"].as_u64().unwrap() as usize),
+                };
+                assert_eq!(written, Err(expected), "{case}");
+                assert_eq!(values, before, "a refused write changes nothing: {case}");
+            }
+        }
+    }
+}

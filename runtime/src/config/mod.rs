@@ -213,6 +213,9 @@ pub struct Config {
     /// Whether calls spend their budgets (`smectl`'s dry runs and tests
     /// only consult them).
     pub counting: Counting,
+    /// Where modules' `state` values are kept when `counting` is not
+    /// `Spend`: a dry run's copy of the files, a scenario's values.
+    pub kept_in_memory: crate::sandbox::kept::InMemory,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -434,6 +437,7 @@ impl Config {
             budgets,
             windows,
             counting: Counting::Spend,
+            kept_in_memory: Default::default(),
             modules,
         })
     }

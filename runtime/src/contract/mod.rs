@@ -45,7 +45,9 @@ pub use generated::sme::policy::services::{
 pub use generated::sme::policy::stats::{self, CpuReading, Measurement, Sample};
 pub use generated::sme::policy::systemd::{self, Error as UnitError};
 pub use generated::sme::policy::types::{self, Error as CallError, Metric, MetricValue, Request};
-pub use generated::sme::policy::{clock, container_config, counters, cpu_window, log, settings};
+pub use generated::sme::policy::{
+    clock, container_config, counters, cpu_window, log, settings, state,
+};
 
 // The simulated engines' rules (`sme_model`) work on types of their own,
 // the same records field for field.

@@ -7,9 +7,10 @@
 //! it. These checks cannot be turned off.
 
 use std::ffi::OsString;
+use std::fs::TryLockError;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::fs::trusted::{Strictness, TrustError, TrustedDir};
 
@@ -105,6 +106,26 @@ impl PrivateDir {
     /// for appending: a list written a line at a time, or a file to lock.
     pub fn open_append(&self, name: &str) -> Result<std::fs::File, TrustError> {
         self.dir.open_append(name, 0o600)
+    }
+
+    /// Holds an exclusive lock on the file `name` (created when missing)
+    /// until the answer is dropped, waiting for another holder at most
+    /// `wait`: `Ok(None)` when it held the lock all that time.
+    pub fn lock(&self, name: &str, wait: Duration) -> io::Result<Option<std::fs::File>> {
+        let file = self
+            .open_append(name)
+            .map_err(|error| io::Error::other(error.to_string()))?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(file)),
+                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Error(error)) => return Err(error),
+            }
+        }
     }
 
     /// The contents of the regular file `name`, if it exists and holds at

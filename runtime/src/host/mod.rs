@@ -11,6 +11,7 @@ pub mod containers;
 pub mod log;
 pub mod services;
 pub mod settings;
+pub mod state;
 pub mod stats;
 pub mod stdio;
 pub mod systemd;
@@ -29,6 +30,7 @@ use containers::ContainersHost;
 use log::LogHost;
 use services::ServicesHost;
 use settings::SettingsHost;
+use state::StateHost;
 use stats::StatsHost;
 use stdio::Captured;
 use systemd::SystemdHost;
@@ -46,6 +48,7 @@ pub struct PolicyState {
     settings: SettingsHost,
     services: ServicesHost,
     systemd: SystemdHost,
+    state: StateHost,
 }
 
 impl std::fmt::Debug for PolicyState {
@@ -84,6 +87,8 @@ pub struct Setup {
     /// The unit the request's service name maps to; the gate's `self`
     /// for units.
     pub unit: crate::config::systemd::Mapped,
+    /// The values the module keeps between runs.
+    pub kept: crate::sandbox::kept::Kept,
 }
 
 impl PolicyState {
@@ -121,6 +126,7 @@ impl PolicyState {
                 setup.state_dir,
             ),
             log: LogHost::new(setup.gate.clone(), &setup.module),
+            state: StateHost::new(setup.gate.clone(), setup.kept),
             clock: ClockHost::new(setup.gate),
             settings: SettingsHost::new(setup.settings),
         }
@@ -196,5 +202,6 @@ pub fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     settings::add_to_linker(linker, |state| &mut state.settings)?;
     services::add_to_linker(linker, |state| &mut state.services)?;
     systemd::add_to_linker(linker, |state| &mut state.systemd)?;
+    state::add_to_linker(linker, |state| &mut state.state)?;
     Ok(())
 }

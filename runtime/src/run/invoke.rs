@@ -21,6 +21,7 @@ use crate::policy::loader::{self, LoadError, Loader};
 use crate::policy::{Policy, World};
 use crate::sandbox::audit::{self, Audit, AuditError};
 use crate::sandbox::gate::Gate;
+use crate::sandbox::kept::Kept;
 use crate::sandbox::ledger::{Counting, Ledger, LedgerError, Spending};
 use crate::sandbox::limits::{self, Copying, Deadline, LimitExceeded};
 
@@ -286,6 +287,13 @@ impl Runtime {
                 swarm_mode: self.config.swarm.mode,
                 systemd_mode: self.config.systemd.mode,
                 unit,
+                kept: Kept::open(
+                    self.config.state_dir.as_deref(),
+                    &policy.name,
+                    &limits,
+                    self.config.counting,
+                    &self.config.kept_in_memory,
+                ),
             }),
         );
         store.limiter(|state| state.limiter());

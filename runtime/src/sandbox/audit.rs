@@ -318,6 +318,14 @@ pub struct HostCall<'a> {
         serialize_with = "clipped_option"
     )]
     pub settled: Option<&'a str>,
+    /// For a `state` compare-and-set, whether the value was replaced
+    /// (false: another run changed it first, nothing was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<bool>,
+    /// For a `state` compare-and-set, the length in bytes of the value
+    /// written (0 for a removal); the value itself is never logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<usize>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -428,6 +436,8 @@ mod tests {
             source: None,
             network: None,
             settled: None,
+            replaced: None,
+            bytes: None,
             duration_us: 12,
         }
     }

@@ -111,7 +111,9 @@ impl Effect {
             Verb::Pause => Some(Effect::Pause),
             Verb::Unpause => Some(Effect::Unpause),
             Verb::Scale => Some(Effect::Scale),
-            Verb::Inspect | Verb::List | Verb::Stats | Verb::Log | Verb::Clock => None,
+            Verb::Inspect | Verb::List | Verb::Stats | Verb::Log | Verb::Clock | Verb::State => {
+                None
+            }
         }
     }
 

@@ -561,6 +561,8 @@ impl Gate {
             source: noted.source,
             network: noted.network,
             settled: noted.settled.as_deref(),
+            replaced: noted.replaced,
+            bytes: noted.bytes,
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
@@ -578,6 +580,10 @@ pub struct Noted {
     pub network: Option<&'static str>,
     /// See [`HostCall::settled`].
     pub settled: Option<String>,
+    /// See [`HostCall::replaced`].
+    pub replaced: Option<bool>,
+    /// See [`HostCall::bytes`].
+    pub bytes: Option<usize>,
 }
 
 impl Noted {
@@ -585,6 +591,15 @@ impl Noted {
     pub fn timeout(timeout_s: Option<u32>) -> Noted {
         Noted {
             timeout_s,
+            ..Noted::default()
+        }
+    }
+
+    /// A state write: whether it replaced the value, and the value's length.
+    pub fn bytes(replaced: bool, bytes: usize) -> Noted {
+        Noted {
+            replaced: Some(replaced),
+            bytes: Some(bytes),
             ..Noted::default()
         }
     }

@@ -31,6 +31,9 @@ pub enum Verb {
     Log,
     /// Read or wait on the clock; needs no grant.
     Clock,
+    /// Read or write the module's own kept values (`state.*`); needs no
+    /// grant: bounded by the limits `state_keys` and `state_kib`.
+    State,
 }
 
 /// What SME knows of one verb: the one table grant parsing, the gate, the
@@ -42,8 +45,8 @@ pub struct VerbInfo {
     pub verb: Verb,
     /// Its name in configuration, audit lines and messages.
     pub name: &'static str,
-    /// Whether a grant can name it (`log` and `clock` need none: they are
-    /// only counted and audited).
+    /// Whether a grant can name it (`log`, `clock` and `state` need none:
+    /// they are only counted, bounded and audited).
     pub grantable: bool,
     /// Whether it changes the object it acts on.
     pub mutating: bool,
@@ -69,7 +72,7 @@ const fn verb(verb: Verb, name: &'static str) -> VerbInfo {
 }
 
 /// Every verb, in the order of [`Verb`] (and so in the order they are shown).
-pub const VERBS: [VerbInfo; 12] = [
+pub const VERBS: [VerbInfo; 13] = [
     VerbInfo {
         read: true,
         imports: &[
@@ -155,6 +158,11 @@ pub const VERBS: [VerbInfo; 12] = [
         grantable: false,
         imports: &[("clock", "*")],
         ..verb(Verb::Clock, "clock")
+    },
+    VerbInfo {
+        grantable: false,
+        imports: &[("state", "*")],
+        ..verb(Verb::State, "state")
     },
 ];
 

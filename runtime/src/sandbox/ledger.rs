@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -361,32 +361,19 @@ impl Ledger {
     }
 
     fn lock(&self, wait: Duration) -> Result<File, LedgerError> {
-        let path = self.dir.join(LOCK);
-        let file = self
-            .dir
-            .open_append(LOCK)
-            .map_err(|error| LedgerError::Unusable(format!("{}: {error}", path.display())))?;
         let started = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(LedgerError::Locked {
-                        path,
-                        waited: started.elapsed(),
-                    });
-                }
-                Err(TryLockError::Error(source)) => {
-                    return Err(LedgerError::Io {
-                        path,
-                        doing: "locked",
-                        source,
-                    });
-                }
-            }
+        let path = self.dir.join(LOCK);
+        match self.dir.lock(LOCK, wait) {
+            Ok(Some(file)) => Ok(file),
+            Ok(None) => Err(LedgerError::Locked {
+                path,
+                waited: started.elapsed(),
+            }),
+            Err(source) => Err(LedgerError::Io {
+                path,
+                doing: "locked",
+                source,
+            }),
         }
     }
 

@@ -33,6 +33,11 @@ pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(12);
 pub const DEFAULT_MAX_REPLICAS: u64 = 100;
 /// Default time one systemd unit call may take, its job included.
 pub const DEFAULT_UNIT_TIMEOUT: Duration = Duration::from_secs(12);
+/// Keys a module may keep with the `state` interface; a backoff needs two
+/// or three per service it looks after.
+pub const DEFAULT_STATE_KEYS: usize = 16;
+/// Bytes of keys and values together a module may keep with `state`.
+pub const DEFAULT_STATE_BYTES: usize = 4 << 10;
 /// Size a module file may have. Rust policies are 40 to 120 KiB; a Python
 /// policy built with componentize-py is about 18 MiB (it carries CPython).
 pub const DEFAULT_MODULE_SIZE: u64 = 64 << 20;
@@ -105,6 +110,10 @@ pub struct Limits {
     pub unit_timeout: Duration,
     /// Largest replica count a `services.scale` may ask for.
     pub max_replicas: u64,
+    /// Keys the module may keep (`state`).
+    pub state_keys: usize,
+    /// Bytes of keys and values the module may keep (`state`).
+    pub state_bytes: usize,
     /// Size of the module file, in bytes.
     pub module_size: u64,
     /// Largest module `sme` compiles inside a request, in bytes.
@@ -122,6 +131,8 @@ impl Default for Limits {
             docker_timeout: DEFAULT_DOCKER_TIMEOUT,
             unit_timeout: DEFAULT_UNIT_TIMEOUT,
             max_replicas: DEFAULT_MAX_REPLICAS,
+            state_keys: DEFAULT_STATE_KEYS,
+            state_bytes: DEFAULT_STATE_BYTES,
             module_size: DEFAULT_MODULE_SIZE,
             compile_on_demand: DEFAULT_COMPILE_ON_DEMAND,
         }
@@ -163,7 +174,7 @@ pub struct LimitKey {
 }
 
 /// Every limit key, in the order `smectl inspect` shows them.
-pub const LIMIT_KEYS: [LimitKey; 11] = [
+pub const LIMIT_KEYS: [LimitKey; 13] = [
     LimitKey {
         key: "deadline_ms",
         reach: Reach::Module {
@@ -251,6 +262,29 @@ pub const LIMIT_KEYS: [LimitKey; 11] = [
         min: 0,
         max: None,
         shown: "at most {} replicas",
+    },
+    LimitKey {
+        key: "state_keys",
+        reach: Reach::Module {
+            get: |l| l.state_keys as u64,
+            set: |l, v| l.state_keys = v as usize,
+        },
+        default: DEFAULT_STATE_KEYS as u64,
+        // 0: the module keeps nothing.
+        min: 0,
+        max: Some((1024, "")),
+        shown: "keeps at most {} keys",
+    },
+    LimitKey {
+        key: "state_kib",
+        reach: Reach::Module {
+            get: |l| (l.state_bytes >> 10) as u64,
+            set: |l, v| l.state_bytes = (v as usize) << 10,
+        },
+        default: (DEFAULT_STATE_BYTES >> 10) as u64,
+        min: 0,
+        max: Some((1024, "1 MiB")),
+        shown: "keeps at most {} KiB",
     },
     LimitKey {
         key: "module_mib",

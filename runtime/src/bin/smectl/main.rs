@@ -167,6 +167,15 @@ enum Command {
         #[arg(requires = "reset")]
         effect: Option<String>,
     },
+    /// Show the values each module keeps with the `state` interface
+    /// (docs/state.md); with --reset, remove one module's (audited with
+    /// your uid).
+    State {
+        /// Remove every value this module keeps (`restart`,
+        /// `metrics.d/uptime`).
+        #[arg(long, value_name = "MODULE")]
+        reset: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -265,15 +274,33 @@ fn main() -> ExitCode {
             };
             commands::budgets::run(&env, action, cli.json)
         }
+        Command::State { reset } => commands::state::run(&env, reset.as_deref(), cli.json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(error) => {
-            report_error(&format!("{error:#}"), cli.json);
+            report_error(&one_line(&error), cli.json);
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text
+/// the message already carries (many of SME's errors include their source).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// `smectl` is a human's tool (unlike `sme`, whose streams the agent reads):

@@ -9,6 +9,7 @@ pub mod install;
 pub mod new;
 pub mod run;
 pub mod sign;
+pub mod state;
 pub mod test;
 
 use std::fmt::Write as _;
