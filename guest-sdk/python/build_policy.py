@@ -34,6 +34,7 @@ EXAMPLES = [
     ("stop", "stop", "stop"),
     ("protected-stop", "protected_stop", "protected-stop"),
     ("uptime", "uptime", "uptime"),
+    ("backoff-restart", "backoff_restart", "backoff-restart"),
 ]
 
 #: The tests' hostile Python guests (directory under tests/guests-python,

@@ -303,3 +303,34 @@ fn a_change_outside_its_windows_is_refused_with_the_next_opening_and_needs_no_st
         .sme(&[&container.name, "stop"])
         .fails_mentioning(&["line 2", "\"Mars/Olympus\" is not a time zone"]);
 }
+
+#[test]
+fn a_dry_run_shows_what_budgets_and_windows_say_and_the_audit_line_keeps_it() {
+    let container = Container::running("budget-dry");
+    let sandbox = Sandbox::new();
+    sandbox.config(&format!(
+        "{THREE_RESTARTS}[windows]\nrestart = \"Mon-Sun 00:00-24:00 UTC\"\n"
+    ));
+    sandbox
+        .sme(&[&container.name, "restart"])
+        .succeeds_with("\"\"");
+    let dry = sandbox.smectl(&["run", &container.name, "restart", "--dry-run"]);
+    assert!(
+        dry.stdout.contains(
+            "inside the restart windows of [windows] (\"Mon-Sun 00:00-24:00 UTC\"); \
+             restart (3 per 10m, [budgets]): 1 of 3 spent"
+        ),
+        "{dry:?}"
+    );
+    let audited = sandbox
+        .audit()
+        .into_iter()
+        .find(|l| l["event"] == "host-call" && l["verb"] == "restart")
+        .unwrap();
+    assert!(
+        audited["limits"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("restart (3 per 10m, [budgets]): 0 of 3 spent")),
+        "{audited}"
+    );
+}

@@ -70,6 +70,7 @@ fn the_examples_pass_their_scenarios_as_built_files() {
         ("healthy-restart", guests::HEALTHY_RESTART, "restart"),
         ("pause", guests::PAUSE, "pause"),
         ("uptime", guests::UPTIME, "metrics.d/uptime"),
+        ("backoff-restart", guests::BACKOFF_RESTART, "restart"),
     ];
     for (example, module, name) in examples {
         let files = scenarios(
@@ -563,5 +564,68 @@ fn misuse_of_test_and_record_is_one_line_and_runs_nothing() {
             "the scenario's request is for `stop`, but the module under test answers `pause`"
         ),
         "{other:?}"
+    );
+}
+
+#[test]
+fn the_example_configuration_holds_its_budgets_and_windows_in_time_with_no_daemon() {
+    let sandbox = no_daemon();
+    let files = scenarios(&repo().join("policies/examples/maintenance/scenarios"));
+    let mut args = vec!["test"];
+    args.extend(files.iter().map(String::as_str));
+    let run = sandbox.smectl(&args);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with(&format!("{} passed, 0 failed\n", files.len())),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_step_that_differs_is_named_and_the_clock_budgets_and_state_are_seeded() {
+    let sandbox = no_daemon();
+    let file = sandbox.root.join("steps.toml");
+    std::fs::write(
+        &file,
+        r#"
+config = { budgets = { restart = { max = 1, per = "1h" } } }
+[clock]
+now = "2026-12-05T12:00:00Z"
+[budgets.spent]
+"container:edgex-a" = { restart = ["2026-12-05T11:30:00Z"] }
+[request]
+service = "edgex-a"
+operation = "restart"
+[[container]]
+name = "edgex-a"
+[expect]
+exit_code = 1
+[[then]]
+after = "30m"
+[then.expect]
+exit_code = 1
+"#,
+    )
+    .unwrap();
+    let run = sandbox.smectl(&["--json", "test", &file.display().to_string()]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let report = json(&run.stdout);
+    let differences = &report["tests"][0]["differences"];
+    assert_eq!(differences[0]["what"], "then[1] exit code", "{report:#}");
+    assert_eq!(differences[0]["actual"], "0", "the spend freed at 12:30");
+
+    std::fs::write(
+        &file,
+        "[request]\nservice = \"edgex-a\"\noperation = \"stop\"\n[expect]\n[[then]]\nafter = \"soon\"\n[then.expect]\n",
+    )
+    .unwrap();
+    let run = sandbox.smectl(&["test", &file.display().to_string()]);
+    assert!(
+        run.stdout.contains(&format!(
+            "error: {}:5: then[1] after \"soon\" is not a duration",
+            file.display()
+        )),
+        "{run:?}"
     );
 }

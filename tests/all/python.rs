@@ -151,6 +151,7 @@ fn python_examples_pass_their_scenarios_under_smectl_test() {
             "metrics.d/uptime",
             "[modules.\"metrics.d/uptime\".grants]\ninspect = [\"self\"]\n",
         ),
+        ("backoff-restart", "restart", ""),
     ] {
         // `smectl install` precompiles into the cache `smectl test` reads
         // (`$XDG_CACHE_HOME/sme`), as an operator's install does; compiling

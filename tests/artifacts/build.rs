@@ -19,6 +19,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "healthy_restart",
     ),
     ("PAUSE", "sme-example-pause", "pause"),
+    (
+        "BACKOFF_RESTART",
+        "sme-example-backoff-restart",
+        "backoff_restart",
+    ),
     ("UPTIME", "sme-example-uptime", "uptime"),
     ("LOOP_FOREVER", "sme-test-loop-forever", "loop_forever"),
     ("MEMORY_BOMB", "sme-test-memory-bomb", "memory_bomb"),

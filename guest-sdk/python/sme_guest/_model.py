@@ -84,6 +84,20 @@ def _quoted(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# Budgets --------------------------------------------------------------------
+
+EFFECTS = ("start", "stop", "restart", "pause", "unpause", "scale")
+
+
+def next_allowed(most: int, per_ms: int, spent_ms: List[int], now_ms: int) -> Optional[int]:
+    """When one more spend is allowed, if not now (None): at most ``most`` spends in any ``per_ms``;
+    a spend after ``now_ms`` counts as ``now_ms``."""
+    within = sorted(t for t in (min(t, now_ms) for t in spent_ms) if t + per_ms > now_ms)
+    if len(within) >= most:
+        return within[len(within) - most] + per_ms
+    return None
+
+
 # State ----------------------------------------------------------------------
 
 MAX_STATE_KEY = 128

@@ -86,16 +86,15 @@ class _Fake:
         self.kept: Dict[str, str] = dict(scene._kept)
         self.state_limits = scene._state_limits
         self.denied = set(scene._denied)
-        self.now = NOW_MS
+        self.now = scene._now if scene._now is not None else NOW_MS
+        self.budgets: List[Tuple[str, int, int]] = list(scene._budgets)
+        self.spent: Dict[Tuple[str, str], List[int]] = {k: list(v) for k, v in scene._spent.items()}
         self.calls: List[str] = []
         self.timeouts: List[Tuple[str, Optional[int]]] = []
         self.logs: List[Tuple[t.Level, str]] = []
 
     def _call(self, verb: str, name: str) -> t.Container:
-        if (verb, name) in self.denied:
-            self.calls.append(f"{verb} {name} denied")
-            raise t.Denied(f"module under test may not {verb} {name}: the test's scene denies it")
-        self.calls.append(f"{verb} {name}")
+        self._admit(verb, name)
         if name not in self.containers:
             raise t.NotFound(f"No such container: {name}")
         return self.containers[name]
@@ -171,11 +170,28 @@ class _Fake:
 
     # Swarm services, changed by the model the runtime's simulation follows.
 
-    def _admit(self, verb: str, name: str) -> None:
+    def _admit(self, verb: str, name: str, effect: Optional[str] = None) -> None:
         if (verb, name) in self.denied:
             self.calls.append(f"{verb} {name} denied")
             raise t.Denied(f"module under test may not {verb} {name}: the test's scene denies it")
         self.calls.append(f"{verb} {name}")
+        self._spend(verb, name, effect or _EFFECT_OF.get(verb), t.LimitExceeded)
+
+    def _spend(self, verb: str, name: str, effect: Optional[str], error) -> None:
+        """Checks a change against the scene's budgets as the runtime checks its own: past one,
+        the call is listed with `` limit`` and ``error`` raised."""
+        if effect is None:
+            return
+        spent = self.spent.setdefault((name, effect), [])
+        for of, most, per_ms in self.budgets:
+            if of != effect:
+                continue
+            next_ms = model.next_allowed(most, per_ms, spent, self.now)
+            if next_ms is not None:
+                self.calls[-1] += " limit"
+                raise error(f"module under test may not {verb} {name} now: budget {effect} ({most} per "
+                            f"{per_ms} ms) is spent for {name}; the next {effect} is allowed at {next_ms} ms")
+        spent.append(self.now)
 
     def _spec(self, verb: str, name: str) -> dict:
         if name not in self.specs:
@@ -219,7 +235,7 @@ class _Fake:
     def scale(self, name: str, replicas: int, notes: list) -> None:
         # The runtime checks the notes once the gate admits the call, before
         # asking the daemon anything.
-        self._admit("scale", name)
+        self._admit("scale", name, "stop" if replicas == 0 else "scale")
         labels = model.note_labels(list(notes))
         self._spec("scale", name)["model"].scale(replicas, labels, self.now)
 
@@ -265,6 +281,7 @@ class _Fake:
             raise t.UnitDenied(f"module under test may not {verb} {name}: the test's scene denies it")
         self.calls.append(f"{verb} {name}")
         model.check_unit_name(name)
+        self._spend(verb, name, _EFFECT_OF.get(verb), t.UnitLimitExceeded)
 
     def _unit(self, name: str) -> _HeldUnit:
         if name not in self.unit_models:
@@ -411,6 +428,10 @@ def _check_pattern(pattern: Optional[str]) -> None:
 
 _FAKE: Optional[_Fake] = None
 
+# The effect each change spends (docs/budgets.md); a scale spends by its replicas.
+_EFFECT_OF = {"start": "start", "stop": "stop", "restart": "restart", "pause": "pause",
+              "unpause": "unpause", "redeploy": "restart"}
+
 
 def _current() -> _Fake:
     if _FAKE is None:
@@ -432,6 +453,9 @@ class Scene:
         self._denied: set = set()
         self._kept: Dict[str, str] = {}
         self._state_limits: Tuple[int, int] = (16, 4)
+        self._now: Optional[int] = None
+        self._budgets: List[Tuple[str, int, int]] = []
+        self._spent: Dict[Tuple[str, str], List[int]] = {}
 
     def container(
         self,
@@ -548,6 +572,44 @@ class Scene:
     def setting(self, key: str, value: str) -> "Scene":
         """What ``settings.get(key)`` answers."""
         self._settings[key] = value
+        return self
+
+    def now(self, now_ms: int) -> "Scene":
+        """What ``clock.now_ms()`` answers at first (NOW_MS unless set); :func:`advance` and
+        ``clock.sleep`` move it on."""
+        self._now = now_ms
+        return self
+
+    def budget(self, effect: str, most: int, per_ms: int) -> "Scene":
+        """An effect budget, as ``[budgets]`` sets one for the runtime: at most ``most`` of
+        ``effect`` (start, stop, restart, pause, unpause, scale) on each object in any ``per_ms``.
+        A change past it is listed in :func:`calls` with `` limit`` and raises
+        :class:`~sme_guest.types.LimitExceeded`; ``redeploy`` spends ``restart``, a scale to 0
+        ``stop``.
+
+        >>> from sme_guest import containers, testing, types
+        >>> testing.Scene().container("web").budget("restart", 1, 600_000).install()
+        >>> containers.restart("web", None)
+        >>> try:
+        ...     containers.restart("web", None)
+        ... except types.LimitExceeded:
+        ...     print("refused")
+        refused
+        >>> testing.advance(600_000)
+        >>> containers.restart("web", None)
+        >>> testing.calls()
+        ['restart web', 'restart web limit', 'restart web']
+        """
+        if effect not in model.EFFECTS:
+            raise ValueError(f"unknown effect {effect!r}; use one of {', '.join(model.EFFECTS)}")
+        self._budgets.append((effect, most, per_ms))
+        return self
+
+    def spent(self, name: str, effect: str, at_ms: List[int]) -> "Scene":
+        """Spends of ``effect`` on the object ``name`` before the test, at these times (ms)."""
+        if effect not in model.EFFECTS:
+            raise ValueError(f"unknown effect {effect!r}; use one of {', '.join(model.EFFECTS)}")
+        self._spent.setdefault((name, effect), []).extend(at_ms)
         return self
 
     def state(self, key: str, value: str) -> "Scene":
@@ -684,7 +746,7 @@ def calls() -> List[str]:
     """Every Docker and systemd call so far, in order, named by the verb it is
     checked under (``inspect <name>``, ``stop <name>``, ``stats <name>``,
     ``scale <name>``, ``redeploy <name>``, ``list``; `` denied`` for a denied
-    one; ``systemd.kill`` is a ``stop``). ``services.target()`` is not
+    one, `` limit`` for a change past a budget (:meth:`Scene.budget`); ``systemd.kill`` is a ``stop``). ``services.target()`` is not
     listed, nor ``systemd.target()`` but in auto mode (as its ``inspect``)."""
     return list(_current().calls)
 
@@ -692,6 +754,12 @@ def calls() -> List[str]:
 def timeouts() -> List[Tuple[str, Optional[int]]]:
     """The grace period each stop or restart asked for."""
     return list(_current().timeouts)
+
+
+def advance(millis: int) -> None:
+    """Moves the scene's clock on by ``millis`` without a host call: time passing between two
+    requests of a test."""
+    _current().now += millis
 
 
 def kept() -> Dict[str, str]:

@@ -136,3 +136,11 @@ class StateCases(unittest.TestCase):
                 else:
                     self.assertIsNone(refusal)
                     self.assertEqual(values, case["kept"])
+
+
+class BudgetCases(unittest.TestCase):
+    def test_budgets(self):
+        for case in CASES["budgets"]:
+            with self.subTest(case=case):
+                self.assertEqual(model.next_allowed(case["max"], case["per_ms"], case["spent_ms"], case["now_ms"]),
+                                 case["next_ms"])

@@ -607,6 +607,19 @@ class Examples(unittest.TestCase):
         self.assertEqual(testing.calls(), ["inspect edgex-app"])
         self.assertEqual(testing.state("edgex-redis").status, Status.RUNNING)
 
+    def test_backoff_restart_refuses_inside_the_wait_and_doubles_it(self):
+        restart = load_example("backoff-restart", "backoff_restart").restart
+        testing.Scene().container("edgex-core-data").install()
+        request = testing.request("edgex-core-data", "restart")
+        self.assertEqual(restart(request), '""')
+        self.assertEqual(testing.kept(), {"backoff:edgex-core-data": f"{testing.NOW_MS} 30000"})
+        testing.advance(10_000)
+        with self.assertRaisesRegex(sme_guest.Failure, "restarted 10 s ago, the next restart is allowed in 20 s"):
+            restart(request)
+        testing.advance(20_000)
+        self.assertEqual(restart(request), '""')
+        self.assertEqual(testing.kept(), {"backoff:edgex-core-data": f"{testing.NOW_MS + 30_000} 60000"})
+
     def test_uptime_reports_uptime_and_restarts(self):
         uptime = load_example("uptime", "uptime").uptime
         testing.Scene().container("edgex-core-data", restart_count=3).install()

@@ -126,6 +126,24 @@ pub struct Scene {
     denied: HashSet<(Verb, String)>,
     kept: BTreeMap<String, String>,
     bounds: Option<sme_model::state::Bounds>,
+    now_ms: Option<u64>,
+    budgets: Vec<(&'static str, u32, u64)>,
+    spent: BTreeMap<(String, String), Vec<u64>>,
+}
+
+/// The effects budgets count, as the runtime names them (docs/budgets.md).
+const EFFECTS: [&str; 6] = ["start", "stop", "restart", "pause", "unpause", "scale"];
+
+fn effect_named(effect: &str) -> &'static str {
+    EFFECTS
+        .iter()
+        .find(|known| **known == effect)
+        .unwrap_or_else(|| {
+            panic!(
+                "sme_guest::testing: unknown effect {effect:?}; use one of {}",
+                EFFECTS.join(", ")
+            )
+        })
 }
 
 impl Scene {
@@ -244,6 +262,52 @@ impl Scene {
         self
     }
 
+    /// What [`clock::now_ms`](crate::clock::now_ms) answers at first
+    /// ([`NOW_MS`] unless set); [`advance`] and
+    /// [`clock::sleep`](crate::clock::sleep) move it on.
+    pub fn now(mut self, now_ms: u64) -> Scene {
+        self.now_ms = Some(now_ms);
+        self
+    }
+
+    /// An effect budget, as `[budgets]` sets one for the runtime: at most
+    /// `max` of `effect` (`start`, `stop`, `restart`, `pause`, `unpause`,
+    /// `scale`) on each object in any `per_ms`. A change past it is listed
+    /// in [`calls`] with ` limit` and answered
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded); `redeploy`
+    /// spends `restart`, a scale to 0 `stop`.
+    ///
+    /// ```
+    /// use sme_guest::testing::{self, Scene};
+    /// Scene::new()
+    ///     .container(testing::container("web"))
+    ///     .budget("restart", 3, 600_000)
+    ///     .spent("web", "restart", &[testing::NOW_MS - 540_000, testing::NOW_MS - 60_000])
+    ///     .install();
+    /// assert!(sme_guest::containers::restart("web", None).is_ok());
+    /// assert!(matches!(
+    ///     sme_guest::containers::restart("web", None),
+    ///     Err(sme_guest::Error::LimitExceeded(_))
+    /// ));
+    /// testing::advance(60_000); // the oldest spend is 10 minutes old
+    /// assert!(sme_guest::containers::restart("web", None).is_ok());
+    /// assert_eq!(testing::calls(), ["restart web", "restart web limit", "restart web"]);
+    /// ```
+    pub fn budget(mut self, effect: &str, max: u32, per_ms: u64) -> Scene {
+        self.budgets.push((effect_named(effect), max, per_ms));
+        self
+    }
+
+    /// Spends of `effect` on the object `name` before the test, at these
+    /// times (milliseconds since the epoch).
+    pub fn spent(mut self, name: &str, effect: &str, at_ms: &[u64]) -> Scene {
+        self.spent
+            .entry((name.to_owned(), effect_named(effect).to_owned()))
+            .or_default()
+            .extend(at_ms);
+        self
+    }
+
     /// A value the module kept in an earlier run, which
     /// [`state::get`](crate::state::get) answers for `key`.
     pub fn state(mut self, key: &str, value: &str) -> Scene {
@@ -292,6 +356,11 @@ impl Scene {
             self.denied,
         );
         world.kept = self.kept;
+        world.budgets = self.budgets;
+        world.spent = self.spent;
+        if let Some(now_ms) = self.now_ms {
+            world.now_ms = now_ms;
+        }
         world.bounds = self.bounds.unwrap_or(world::DEFAULT_BOUNDS);
         WORLD.with_borrow_mut(|installed| *installed = Some(world));
     }
@@ -543,7 +612,8 @@ pub fn request(service: &str, operation: &str) -> Request {
 /// (`inspect edgex-core-data`, `stop edgex-core-data`, `scale
 /// edgex-core-data`; [`container_config::stop_timeout`] is an `inspect`,
 /// every stats call, [`services::task_stats`] too, a `stats`), `list` for a
-/// listing, and ` denied` after a call the scene denied.
+/// listing, ` denied` after a call the scene denied, and ` limit` after a
+/// change past one of its budgets ([`Scene::budget`]).
 /// [`services::target`] is listed only in auto mode ([`Scene::swarm_auto`]),
 /// as the `inspect` it makes there. Settings, logs and the clock are not
 /// listed.
@@ -588,6 +658,19 @@ pub fn unit_state(name: &str) -> Option<crate::systemd::Unit> {
 /// when the scene has no such container.
 pub fn state(name: &str) -> Option<Container> {
     read("state", |world| world.container(name).cloned())
+}
+
+/// Moves the scene's clock on by `millis` without a host call: time passing
+/// between two requests of a test.
+///
+/// ```
+/// use sme_guest::testing::{self, Scene};
+/// Scene::new().now(1_000).install();
+/// testing::advance(600_000);
+/// assert_eq!(sme_guest::clock::now_ms(), 601_000);
+/// ```
+pub fn advance(millis: u64) {
+    serve("testing::advance", |world| world.now_ms += millis);
 }
 
 /// Every value the module keeps now (`state`), after the policy's writes.

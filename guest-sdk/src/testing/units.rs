@@ -182,8 +182,10 @@ impl World {
     /// Records the call and answers the gate's denial, or systemd's answer
     /// for a unit it does not know.
     fn reach_unit(&mut self, verb: Verb, name: &str) -> Result<&mut UnitFixture, Error> {
-        self.admit(verb, name)
-            .map_err(|denied| Error::Denied(denied.message().to_owned()))?;
+        self.admit(verb, name).map_err(|refused| match refused {
+            crate::Error::LimitExceeded(message) => Error::LimitExceeded(message),
+            other => Error::Denied(other.message().to_owned()),
+        })?;
         self.units
             .iter_mut()
             .find(|unit| unit.name() == name)

@@ -56,6 +56,10 @@ pub(crate) struct World {
     /// The module's kept values (`state`), and what it may keep.
     pub(crate) kept: BTreeMap<String, String>,
     pub(crate) bounds: Bounds,
+    /// The scene's budgets (effect, max, period in ms) and what each
+    /// object spent of each effect, by (name, effect).
+    pub(crate) budgets: Vec<(&'static str, u32, u64)>,
+    pub(crate) spent: BTreeMap<(String, String), Vec<u64>>,
     fixtures: Vec<Fixture>,
     services: Vec<SwarmFixture>,
     swarm: SwarmTarget,
@@ -67,7 +71,7 @@ pub(crate) struct World {
     pub(crate) calls: Vec<String>,
     pub(crate) timeouts: Vec<(String, Option<u32>)>,
     pub(crate) logs: Vec<(Level, String)>,
-    now_ms: u64,
+    pub(crate) now_ms: u64,
 }
 
 impl World {
@@ -82,6 +86,8 @@ impl World {
         World {
             kept: BTreeMap::new(),
             bounds: DEFAULT_BOUNDS,
+            budgets: Vec::new(),
+            spent: BTreeMap::new(),
             fixtures: containers
                 .into_iter()
                 .map(ContainerBuilder::build)
@@ -109,6 +115,24 @@ impl World {
     /// Records the call and answers the gate's denial, if the scene denies
     /// it.
     pub(crate) fn admit(&mut self, verb: Verb, name: &str) -> Result<(), Error> {
+        let effect = match verb.name() {
+            "redeploy" => Some("restart"),
+            "start" | "stop" | "restart" | "pause" | "unpause" => Some(verb.name()),
+            _ => None,
+        };
+        self.admit_spending(verb, name, effect)
+    }
+
+    /// [`World::admit`] for a change that spends `effect` (scale to 0
+    /// spends `stop`), checked against the scene's budgets as the runtime
+    /// checks its own: past one, the call is listed with ` limit` and
+    /// answered [`Error::LimitExceeded`].
+    pub(crate) fn admit_spending(
+        &mut self,
+        verb: Verb,
+        name: &str,
+        effect: Option<&'static str>,
+    ) -> Result<(), Error> {
         let denied = self.denied.contains(&(verb, name.to_owned()));
         let verb_name = verb.name();
         self.calls.push(if denied {
@@ -121,6 +145,29 @@ impl World {
                 "module under test may not {verb_name} {name}: the test's scene denies it"
             )));
         }
+        let Some(effect) = effect else {
+            return Ok(());
+        };
+        let spent = self
+            .spent
+            .entry((name.to_owned(), effect.to_owned()))
+            .or_default();
+        for &(of, max, per_ms) in &self.budgets {
+            if of != effect {
+                continue;
+            }
+            if let Some(next_ms) = sme_model::budget::next_allowed(max, per_ms, spent, self.now_ms)
+            {
+                if let Some(call) = self.calls.last_mut() {
+                    call.push_str(" limit");
+                }
+                return Err(Error::LimitExceeded(format!(
+                    "module under test may not {verb_name} {name} now: budget {effect} ({max} per \
+                     {per_ms} ms) is spent for {name}; the next {effect} is allowed at {next_ms} ms"
+                )));
+            }
+        }
+        spent.push(self.now_ms);
         Ok(())
     }
 
@@ -311,7 +358,8 @@ impl World {
         let now_ms = self.now_ms;
         // The runtime checks the notes once the gate admits the call, before
         // asking the daemon anything.
-        self.admit(Verb::SCALE, name)?;
+        let effect = if replicas == 0 { "stop" } else { "scale" };
+        self.admit_spending(Verb::SCALE, name, Some(effect))?;
         let labels = sme_model::notes::note_labels(notes).map_err(Error::InvalidArgument)?;
         self.service_fixture(Verb::SCALE, name)?
             .scale(replicas, &labels, now_ms)

@@ -14,7 +14,8 @@
 //!   tasks, as a swarm manager does;
 //! - [`units`]: how start, stop and restart change a systemd unit, as
 //!   systemd's manager does;
-//! - [`state`]: which keys a module may keep values under, and how much.
+//! - [`state`]: which keys a module may keep values under, and how much;
+//! - [`budget`]: when an effect budget allows one more spend.
 //!
 //! Each rule is held against the real Docker Engine by the runtime's
 //! integration tests. The Python SDK's fake keeps a model of its own; the
@@ -25,6 +26,7 @@
 //! [`wit_types!`] writes the conversions to and from a crate's generated
 //! bindings.
 
+pub mod budget;
 pub mod lifecycle;
 pub mod names;
 pub mod notes;

@@ -310,3 +310,22 @@ fn state_writes() {
         }
     }
 }
+
+#[test]
+fn budgets() {
+    for case in table("budgets") {
+        let spent: Vec<u64> = case["spent_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap())
+            .collect();
+        let next = sme_model::budget::next_allowed(
+            case["max"].as_u64().unwrap() as u32,
+            case["per_ms"].as_u64().unwrap(),
+            &spent,
+            case["now_ms"].as_u64().unwrap(),
+        );
+        assert_eq!(next, case["next_ms"].as_u64(), "{case}");
+    }
+}

@@ -213,9 +213,9 @@ pub struct Config {
     /// Whether calls spend their budgets (`smectl`'s dry runs and tests
     /// only consult them).
     pub counting: Counting,
-    /// Where modules' `state` values are kept when `counting` is not
-    /// `Spend`: a dry run's copy of the files, a scenario's values.
-    pub kept_in_memory: crate::sandbox::kept::InMemory,
+    /// What runs made with this configuration hold in memory, and their
+    /// clock (see [`Held`](crate::sandbox::held::Held)).
+    pub held: crate::sandbox::held::Held,
     modules: BTreeMap<String, ModuleConfig>,
 }
 
@@ -437,7 +437,7 @@ impl Config {
             budgets,
             windows,
             counting: Counting::Spend,
-            kept_in_memory: Default::default(),
+            held: Default::default(),
             modules,
         })
     }

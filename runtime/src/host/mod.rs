@@ -89,6 +89,8 @@ pub struct Setup {
     pub unit: crate::config::systemd::Mapped,
     /// The values the module keeps between runs.
     pub kept: crate::sandbox::kept::Kept,
+    /// The clock the module reads.
+    pub clock: crate::sandbox::held::Clock,
 }
 
 impl PolicyState {
@@ -127,7 +129,7 @@ impl PolicyState {
             ),
             log: LogHost::new(setup.gate.clone(), &setup.module),
             state: StateHost::new(setup.gate.clone(), setup.kept),
-            clock: ClockHost::new(setup.gate),
+            clock: ClockHost::new(setup.gate, setup.clock),
             settings: SettingsHost::new(setup.settings),
         }
     }

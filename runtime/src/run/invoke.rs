@@ -268,6 +268,7 @@ impl Runtime {
                 horizon: self.config.budget_horizon(),
                 ledger,
                 counting: self.config.counting,
+                held: self.config.held.clone(),
             });
         }
         let gate = Arc::new(gate);
@@ -287,12 +288,13 @@ impl Runtime {
                 swarm_mode: self.config.swarm.mode,
                 systemd_mode: self.config.systemd.mode,
                 unit,
+                clock: self.config.held.clock.clone(),
                 kept: Kept::open(
                     self.config.state_dir.as_deref(),
                     &policy.name,
                     &limits,
                     self.config.counting,
-                    &self.config.kept_in_memory,
+                    &self.config.held.kept,
                 ),
             }),
         );

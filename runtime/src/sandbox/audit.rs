@@ -326,6 +326,15 @@ pub struct HostCall<'a> {
     /// written (0 for a removal); the value itself is never logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<usize>,
+    /// For a change that budgets or windows apply to, what they found
+    /// before it was let through: `restart (3 per 10m, [budgets]): 1 of 3
+    /// spent`, `inside the stop windows of [windows] ("Mon-Sun 01:00-05:00
+    /// Europe/Berlin")`, joined by `; `.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "clipped_option"
+    )]
+    pub limits: Option<&'a str>,
     /// Time spent, in microseconds.
     pub duration_us: u64,
 }
@@ -438,6 +447,7 @@ mod tests {
             settled: None,
             replaced: None,
             bytes: None,
+            limits: None,
             duration_us: 12,
         }
     }

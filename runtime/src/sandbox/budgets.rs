@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::backend::Kind;
 use crate::sandbox::grants::{Target, Verb};
+use sme_model::budget;
 
 /// What a change does to an object, as budgets count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -213,26 +214,30 @@ pub struct Spent<'a> {
 /// it was spent on the object (any order). A time after `now_ms` (a clock
 /// that went back) counts as spent now: it never frees a spend early.
 pub fn check<'a>(budgets: &[&'a Budget], spent_ms: &[u64], now_ms: u64) -> Result<(), Spent<'a>> {
-    let mut times: Vec<u64> = spent_ms.iter().map(|&t| t.min(now_ms)).collect();
-    times.sort_unstable();
     let mut refusal: Option<Spent<'a>> = None;
     for budget in budgets {
         let period = budget.per.as_millis() as u64;
-        let within: Vec<u64> = times
-            .iter()
-            .copied()
-            .filter(|&t| t + period > now_ms)
-            .collect();
-        let max = budget.max as usize;
-        if within.len() >= max {
-            // Allowed again once only max - 1 of these remain in a period.
-            let next_ms = within[within.len() - max] + period;
-            if refusal.as_ref().is_none_or(|r| next_ms > r.next_ms) {
-                refusal = Some(Spent { budget, next_ms });
-            }
+        if let Some(next_ms) = budget::next_allowed(budget.max, period, spent_ms, now_ms)
+            && refusal.as_ref().is_none_or(|r| next_ms > r.next_ms)
+        {
+            refusal = Some(Spent { budget, next_ms });
         }
     }
     refusal.map_or(Ok(()), Err)
+}
+
+/// How `budgets` stand on an object that spent at `spent_ms`, before one
+/// more call at `now_ms`: `restart (3 per 10m, [budgets]): 1 of 3 spent`,
+/// each budget's on one line joined by `; `.
+pub fn standing(budgets: &[&Budget], spent_ms: &[u64], now_ms: u64) -> String {
+    budgets
+        .iter()
+        .map(|budget| {
+            let within = budget::within(budget.per.as_millis() as u64, spent_ms, now_ms);
+            format!("{}: {within} of {} spent", budget.describe(), budget.max)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The spends worth keeping: those within `keep` of `now_ms`, at most the

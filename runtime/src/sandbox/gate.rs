@@ -285,12 +285,16 @@ impl Gate {
             self.record(verb, (target, object), "deny", Err(&refusal), started)?;
             return Ok(Err(E::from(refusal)));
         }
-        if let Some(effect) = effect
-            && let Err(refusal) = self.spend(verb, effect, scope).await
-        {
-            self.record(verb, (target, object), "limit", Err(&refusal), started)?;
-            return Ok(Err(E::from(refusal)));
-        }
+        let limits_said = match effect {
+            Some(effect) => match self.spend(verb, effect, scope).await {
+                Ok(said) => said,
+                Err(refusal) => {
+                    self.record(verb, (target, object), "limit", Err(&refusal), started)?;
+                    return Ok(Err(E::from(refusal)));
+                }
+            },
+            None => None,
+        };
 
         if verb.is_mutating() {
             // Fails closed: without its line, the change is never sent.
@@ -327,7 +331,10 @@ impl Gate {
                 }
             }
         };
-        let noted = answer.as_ref().map_or_else(|_| Noted::default(), note);
+        let noted = Noted {
+            limits: limits_said,
+            ..answer.as_ref().map_or_else(|_| Noted::default(), note)
+        };
         let outcome = answer
             .as_ref()
             .map(|_| ())
@@ -387,18 +394,25 @@ impl Gate {
     }
 
     /// Checks `effect` against its windows, then spends it on the object of
-    /// `scope` from every budget that counts it: `Err` is the refusal to
-    /// answer, outside the windows, when a budget is spent, or when the
-    /// counts cannot be read or written (fails closed).
-    async fn spend(&self, verb: Verb, effect: Effect, scope: Scope<'_>) -> Result<(), CallError> {
+    /// `scope` from every budget that counts it. `Ok` says what the windows
+    /// and budgets found, for the call's audit line (none when nothing
+    /// applies); `Err` is the refusal to answer, outside the windows, when
+    /// a budget is spent, or when the counts cannot be read or written
+    /// (fails closed).
+    async fn spend(
+        &self,
+        verb: Verb,
+        effect: Effect,
+        scope: Scope<'_>,
+    ) -> Result<Option<String>, CallError> {
         let Some(spending) = &self.spending else {
-            return Ok(());
+            return Ok(None);
         };
         let (kind, name) = match scope {
             Scope::Container(name) => (Kind::Container, name),
             Scope::Service(name) => (Kind::Service, name),
             Scope::Unit(name) => (Kind::Unit, name),
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
         let refused = |why: String| {
             CallError::LimitExceeded(format!(
@@ -406,21 +420,23 @@ impl Gate {
                 self.module
             ))
         };
-        spending.open(effect).map_err(refused)?;
+        let mut said = spending.open(effect).map_err(refused)?;
         let mut applying: Vec<&Budget> = Vec::new();
         for budget in spending.budgets.iter().filter(|b| b.effect == effect) {
             if self.counts(budget.target.as_ref(), kind, name).await {
                 applying.push(budget);
             }
         }
-        if applying.is_empty() {
-            return Ok(());
+        if !applying.is_empty() {
+            let object = budgets::object_key(kind, name);
+            let wait = LOCK_WAIT.min(self.deadline.left());
+            said.push(
+                spending
+                    .spend(&object, effect, &applying, wait)
+                    .map_err(refused)?,
+            );
         }
-        let object = budgets::object_key(kind, name);
-        let wait = LOCK_WAIT.min(self.deadline.left());
-        spending
-            .spend(&object, effect, &applying, wait)
-            .map_err(refused)
+        Ok((!said.is_empty()).then(|| said.join("; ")))
     }
 
     /// Whether a budget's `target` counts the object: every object without
@@ -563,6 +579,7 @@ impl Gate {
             settled: noted.settled.as_deref(),
             replaced: noted.replaced,
             bytes: noted.bytes,
+            limits: noted.limits.as_deref(),
             duration_us: audit::micros(started.elapsed()),
         })?;
         Ok(())
@@ -584,6 +601,8 @@ pub struct Noted {
     pub replaced: Option<bool>,
     /// See [`HostCall::bytes`].
     pub bytes: Option<usize>,
+    /// See [`HostCall::limits`].
+    pub limits: Option<String>,
 }
 
 impl Noted {
@@ -787,6 +806,7 @@ mod tests {
                 horizon: (Duration::from_secs(60), 1),
                 ledger: Ledger::open(Some(&state)),
                 counting: Counting::Spend,
+                held: Default::default(),
             });
         let done = |_| async { Ok::<(), CallError>(()) };
         let twice = |verb, scope| {

@@ -13,6 +13,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fs::private_dir::PrivateDir;
 use crate::sandbox::budgets::{self, Budget, Effect, Spent};
+use crate::sandbox::held::Held;
 use crate::sandbox::windows::Windows;
 
 /// The directory under the state directory.
@@ -118,47 +120,60 @@ pub struct Spending {
     pub ledger: Result<Ledger, LedgerError>,
     /// Whether a call is counted.
     pub counting: Counting,
+    /// The clock, and the counts a scenario holds in memory.
+    pub held: Held,
 }
 
 impl Spending {
-    /// Whether `effect` may happen now: `Err` is the refusal's text when
+    /// Whether `effect` may happen now: `Ok` says which windows it is
+    /// inside (none when it has none); `Err` is the refusal's text when
     /// it has windows and now is outside them.
-    pub fn open(&self, effect: Effect) -> Result<(), String> {
-        let now = jiff::Timestamp::now();
+    pub fn open(&self, effect: Effect) -> Result<Vec<String>, String> {
+        let now = self.held.clock.now();
         self.windows
             .iter()
             .filter(|windows| windows.effect == effect)
-            .try_for_each(|windows| windows.check(now))
+            .map(|windows| windows.check(now))
+            .collect()
     }
 
     /// Checks one more `effect` on `object` against `applying` now, and
-    /// counts it unless only consulting. `Err` is the refusal's text.
+    /// counts it unless only consulting. `Ok` says how the budgets stood
+    /// before the call (for its audit line); `Err` is the refusal's text.
     pub fn spend(
         &self,
         object: &str,
         effect: Effect,
         applying: &[&Budget],
         wait: Duration,
-    ) -> Result<(), String> {
-        let now = now_ms();
-        let verdict = match (self.counting, &self.ledger) {
-            // Nothing spent: every budget (max >= 1) has room.
-            (Counting::Fresh, _) => Verdict::Allowed,
-            (_, Err(error)) => return Err(error.to_string()),
-            (counting, Ok(ledger)) => {
-                let ask = Ask {
-                    object,
-                    effect,
-                    applying,
-                    now_ms: now,
-                };
-                ledger
-                    .spend(ask, self.horizon, wait, counting == Counting::Spend)
-                    .map_err(|error| error.to_string())?
+    ) -> Result<String, String> {
+        let now = self.held.clock.now_ms();
+        let ask = Ask {
+            object,
+            effect,
+            applying,
+            now_ms: now,
+        };
+        let (verdict, standing) = match (self.counting, &self.ledger) {
+            (Counting::Fresh, _) => {
+                let mut spent = self
+                    .held
+                    .spent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let record = spent.entry(object.to_owned()).or_insert_with(|| Record {
+                    object: object.to_owned(),
+                    spent: BTreeMap::new(),
+                });
+                settle(record, ask, self.horizon, true)
             }
+            (_, Err(error)) => return Err(error.to_string()),
+            (counting, Ok(ledger)) => ledger
+                .spend(ask, self.horizon, wait, counting == Counting::Spend)
+                .map_err(|error| error.to_string())?,
         };
         match verdict {
-            Verdict::Allowed => Ok(()),
+            Verdict::Allowed => Ok(standing),
             Verdict::Spent { budget, next_ms } => Err(format!(
                 "budget {budget} is spent for {object}; the next {effect} is allowed at {}",
                 When {
@@ -245,44 +260,19 @@ impl Ledger {
         horizon: (Duration, usize),
         wait: Duration,
         commit: bool,
-    ) -> Result<Verdict, LedgerError> {
-        let Ask {
-            object,
-            effect,
-            applying,
-            now_ms,
-        } = ask;
+    ) -> Result<(Verdict, String), LedgerError> {
         let _lock = self.lock(wait)?;
-        let name = file_name(object);
-        let (mut record, first_use) = self.read(&name, object)?;
-        let spent = record
-            .spent
-            .get(effect.name())
-            .map_or(&[][..], Vec::as_slice);
-        if let Err(Spent { budget, next_ms }) = budgets::check(applying, spent, now_ms) {
-            return Ok(Verdict::Spent {
-                budget: budget.describe(),
-                next_ms,
-            });
-        }
-        if !commit {
-            return Ok(Verdict::Allowed);
+        let name = file_name(ask.object);
+        let (mut record, first_use) = self.read(&name, ask.object)?;
+        let (verdict, standing) = settle(&mut record, ask, horizon, commit);
+        if verdict != Verdict::Allowed || !commit {
+            return Ok((verdict, standing));
         }
         if first_use {
             self.append_index(&name)?;
         }
-        let (keep, most) = horizon;
-        record
-            .spent
-            .entry(effect.name().to_owned())
-            .or_default()
-            .push(now_ms);
-        for times in record.spent.values_mut() {
-            *times = budgets::pruned(std::mem::take(times), now_ms, keep, most);
-        }
-        record.spent.retain(|_, times| !times.is_empty());
         self.write(&name, &record)?;
-        Ok(Verdict::Allowed)
+        Ok((Verdict::Allowed, standing))
     }
 
     /// Every object counted, with what it spent; `Err` for a file that
@@ -463,6 +453,43 @@ impl Ledger {
     }
 }
 
+/// Checks one more of `ask.effect` on `record`'s object against
+/// `ask.applying` and, with `commit`, counts it when allowed, pruning what
+/// is kept to `horizon`. Answers too how the budgets stood before the call
+/// ([`budgets::standing`]).
+fn settle(
+    record: &mut Record,
+    ask: Ask<'_>,
+    horizon: (Duration, usize),
+    commit: bool,
+) -> (Verdict, String) {
+    let spent = record
+        .spent
+        .get(ask.effect.name())
+        .map_or(&[][..], Vec::as_slice);
+    let standing = budgets::standing(ask.applying, spent, ask.now_ms);
+    if let Err(Spent { budget, next_ms }) = budgets::check(ask.applying, spent, ask.now_ms) {
+        let verdict = Verdict::Spent {
+            budget: budget.describe(),
+            next_ms,
+        };
+        return (verdict, standing);
+    }
+    if commit {
+        let (keep, most) = horizon;
+        record
+            .spent
+            .entry(ask.effect.name().to_owned())
+            .or_default()
+            .push(ask.now_ms);
+        for times in record.spent.values_mut() {
+            *times = budgets::pruned(std::mem::take(times), ask.now_ms, keep, most);
+        }
+        record.spent.retain(|_, times| !times.is_empty());
+    }
+    (Verdict::Allowed, standing)
+}
+
 /// The file an object's counts are kept in: the sha256 of its key.
 pub fn file_name(object: &str) -> String {
     hex::encode(Sha256::digest(object.as_bytes()))
@@ -577,7 +604,8 @@ mod tests {
                     WAIT,
                     true,
                 )
-                .unwrap();
+                .unwrap()
+                .0;
             assert_eq!(verdict, Verdict::Allowed);
         }
         let ledger = Ledger::open(Some(&state)).unwrap();
@@ -591,10 +619,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             refused,
-            Verdict::Spent {
-                budget: "restart (3 per 10m, [budgets])".into(),
-                next_ms: 601_000
-            }
+            (
+                Verdict::Spent {
+                    budget: "restart (3 per 10m, [budgets])".into(),
+                    next_ms: 601_000
+                },
+                "restart (3 per 10m, [budgets]): 3 of 3 spent".to_owned()
+            )
         );
         // A consultation never counts.
         let other = "container:other";
@@ -606,7 +637,8 @@ mod tests {
                     WAIT,
                     false,
                 )
-                .unwrap();
+                .unwrap()
+                .0;
             assert_eq!(verdict, Verdict::Allowed);
         }
         let records = ledger.records().unwrap();
@@ -658,7 +690,8 @@ mod tests {
                 WAIT,
                 true,
             )
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(verdict, Verdict::Allowed);
         std::fs::remove_dir_all(state).unwrap();
     }
@@ -695,7 +728,8 @@ mod tests {
                     WAIT,
                     true
                 )
-                .unwrap(),
+                .unwrap()
+                .0,
             Verdict::Allowed
         );
         std::fs::remove_dir_all(state).unwrap();

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod budgets;
 pub mod gate;
 pub mod grants;
+pub mod held;
 pub mod kept;
 pub mod ledger;
 pub mod limits;

@@ -172,16 +172,22 @@ pub struct Windows {
 }
 
 impl Windows {
-    /// `Err` with the refusal's text when `at` is outside every window.
-    pub fn check(&self, at: Timestamp) -> Result<(), String> {
-        if self.any_of.iter().any(|window| window.contains(at)) {
-            return Ok(());
-        }
+    /// `Ok` saying so when `at` is inside a window; `Err` with the
+    /// refusal's text when it is outside every one.
+    pub fn check(&self, at: Timestamp) -> Result<String, String> {
         let listed: Vec<String> = self
             .any_of
             .iter()
             .map(|w| format!("{:?}", w.text))
             .collect();
+        if self.any_of.iter().any(|window| window.contains(at)) {
+            return Ok(format!(
+                "inside the {} windows of {} ({})",
+                self.effect,
+                self.source,
+                listed.join(", ")
+            ));
+        }
         let next = self
             .any_of
             .iter()

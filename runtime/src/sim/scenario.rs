@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,8 +26,10 @@ use crate::contract::{Health, Request, Status};
 use crate::policy::{self, Policy, PolicyDir, World};
 use crate::run::executor::{self, Outcome};
 use crate::sandbox::audit::Audit;
+use crate::sandbox::budgets::{EFFECTS, Effect};
 use crate::sandbox::grants::Verb;
-use crate::sandbox::ledger::Counting;
+use crate::sandbox::held::{Clock, Held};
+use crate::sandbox::ledger::{Counting, Record};
 use crate::sim::units::SimUnits;
 use crate::sim::{Failure, SimContainer, SimService, Simulated};
 use sme_model::units::{Behaviour, UnitModel};
@@ -87,6 +90,30 @@ pub struct Scenario {
     pub unreachable: bool,
     /// What must come out.
     pub expect: Expect,
+    /// The clock its runs read: set by `[clock] now` (else the machine's),
+    /// moved on by each step's `after`.
+    pub clock: Clock,
+    /// Spends already counted (`[budgets.spent]`): object key, effect, and
+    /// when (milliseconds since the epoch).
+    pub spent: Vec<(String, Effect, Vec<u64>)>,
+    /// Values modules already keep (`[state]`), by module.
+    pub kept: BTreeMap<String, BTreeMap<String, String>>,
+    /// Further requests, in order (`[[then]]`).
+    pub steps: Vec<Step>,
+}
+
+/// A further request of a scenario, made after the ones before it, on the
+/// same engine, budgets and kept values.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// How long after the request before it (`after`), moved on the clock.
+    pub after: Duration,
+    /// The service the agent names (the first request's when not given).
+    pub service: String,
+    /// The operation (the first request's when not given).
+    pub operation: Option<String>,
+    /// What must come out.
+    pub expect: Expect,
 }
 
 /// A scenario's `[systemd]`: each key given replaces the configuration's.
@@ -143,6 +170,33 @@ struct RawScenario {
     systemd: Option<RawSystemd>,
     #[serde(default)]
     unreachable: bool,
+    expect: RawExpect,
+    clock: Option<RawClock>,
+    budgets: Option<RawBudgets>,
+    #[serde(default)]
+    state: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    then: Vec<toml::Spanned<RawThen>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    now: toml::Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudgets {
+    #[serde(default)]
+    spent: BTreeMap<String, toml::Spanned<BTreeMap<String, Vec<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThen {
+    after: Option<String>,
+    request: Option<RawRequest>,
     expect: RawExpect,
 }
 
@@ -217,7 +271,26 @@ impl Scenario {
         };
         let raw: RawScenario = toml::from_str(text)
             .map_err(|e| error(e.span().map_or(0, |s| s.start), e.message().to_owned()))?;
-        let now = crate::sim::now_ms();
+        let clock = Clock::default();
+        if let Some(raw_clock) = &raw.clock {
+            let at: jiff::Timestamp = raw_clock.now.get_ref().parse().map_err(|e| {
+                error(
+                    raw_clock.now.span().start,
+                    format!(
+                        "[clock] now {:?} is not a time like \"2026-12-05T12:00:00Z\" ({e})",
+                        raw_clock.now.get_ref()
+                    ),
+                )
+            })?;
+            let ms = u64::try_from(at.as_millisecond()).map_err(|_| {
+                error(
+                    raw_clock.now.span().start,
+                    "[clock] now is before 1970".into(),
+                )
+            })?;
+            clock.set(ms);
+        }
+        let now = clock.now_ms();
         let mut containers = Vec::new();
         for table in &raw.container {
             let start = table.span().start;
@@ -311,44 +384,73 @@ impl Scenario {
                 RawConfig::Inline(table) => ConfigSource::Inline(table.to_string()),
             },
         };
-        let mut expected = BTreeMap::new();
-        for (name, table) in raw.expect.container {
-            let start = table.span().start;
-            let table = table.into_inner();
-            if table.contains_key("name") {
+        let expect = expectations(raw.expect, now, "").map_err(|(at, m)| error(at, m))?;
+        let mut spent = Vec::new();
+        if let Some(budgets) = raw.budgets {
+            for (object, effects) in budgets.spent {
+                let start = effects.span().start;
+                for (effect, times) in effects.into_inner() {
+                    let effect = Effect::named(&effect).ok_or_else(|| {
+                        let known: Vec<&str> = EFFECTS.iter().map(|info| info.name).collect();
+                        error(
+                            start,
+                            format!(
+                                "[budgets.spent] {object:?}: unknown effect {effect:?}: expected one of {}",
+                                known.join(", ")
+                            ),
+                        )
+                    })?;
+                    let times = times
+                        .iter()
+                        .map(|time| moment(time, now))
+                        .collect::<Result<Vec<u64>, String>>()
+                        .map_err(|m| error(start, format!("[budgets.spent] {object:?}: {m}")))?;
+                    spent.push((object.clone(), effect, times));
+                }
+            }
+        }
+        for (module, values) in &raw.state {
+            if !crate::config::is_module_name(module) {
                 return Err(error(
-                    start,
-                    "expect.container.<name> takes no `name`".into(),
+                    0,
+                    format!(
+                        "[state] {module:?} is not a module name like \"restart\" or \"metrics.d/uptime\""
+                    ),
                 ));
             }
-            // Checked like a container of the scenario, so a typo is an
-            // error here rather than a check that can never fail.
-            let mut named = table.clone();
-            named.insert("name".into(), toml::Value::String(name.clone()));
-            container(&named, now).map_err(|m| error(start, format!("expect: {m}")))?;
-            expected.insert(name, table);
+            for key in values.keys() {
+                sme_model::state::check_key(key)
+                    .map_err(|m| error(0, format!("[state.{module:?}]: {m}")))?;
+            }
         }
-        let mut expected_services = BTreeMap::new();
-        for (name, table) in raw.expect.service {
-            let start = table.span().start;
-            let table = table.into_inner();
-            check_expected_service(&table).map_err(|m| error(start, format!("expect: {m}")))?;
-            expected_services.insert(name, table);
-        }
-        let mut expected_units = BTreeMap::new();
-        for (name, table) in raw.expect.unit {
-            let start = table.span().start;
-            let table = table.into_inner();
-            check_expected_unit(&table).map_err(|m| error(start, format!("expect: {m}")))?;
-            expected_units.insert(name, table);
-        }
-        if let Some(code) = raw.expect.exit_code
-            && !(0..=1).contains(&code)
-        {
-            return Err(error(
-                0,
-                format!("expect.exit_code is {code}: sme exits 0 or 1"),
-            ));
+        let mut steps = Vec::new();
+        for (index, then) in raw.then.into_iter().enumerate() {
+            let start = then.span().start;
+            let then = then.into_inner();
+            let label = format!("then[{}] ", index + 1);
+            let after = match &then.after {
+                None => Duration::ZERO,
+                Some(text) => humantime::parse_duration(text.trim()).map_err(|e| {
+                    error(
+                        start,
+                        format!(
+                            "{label}after {text:?} is not a duration like \"90s\" or \"10m\" ({e})"
+                        ),
+                    )
+                })?,
+            };
+            let (service, operation) = match then.request {
+                Some(request) => (request.service, request.operation),
+                None => (raw.request.service.clone(), raw.request.operation.clone()),
+            };
+            let expect =
+                expectations(then.expect, now, &label).map_err(|(_, m)| error(start, m))?;
+            steps.push(Step {
+                after,
+                service,
+                operation,
+                expect,
+            });
         }
         Ok(Scenario {
             name: path
@@ -366,23 +468,20 @@ impl Scenario {
             units,
             systemd: systemd_settings,
             unreachable: raw.unreachable,
-            expect: Expect {
-                output: raw.expect.output,
-                exit_code: raw.expect.exit_code,
-                calls: raw.expect.calls,
-                containers: expected,
-                services: expected_services,
-                units: expected_units,
-            },
+            expect,
+            clock,
+            spent,
+            kept: raw.state,
+            steps,
         })
     }
 
     /// The simulated engine holding this scenario's containers and services.
     pub fn engine(&self) -> Simulated {
         if self.unreachable {
-            return Simulated::unreachable();
+            return Simulated::unreachable().with_clock(self.clock.clone());
         }
-        let engine = Simulated::new(self.containers.clone());
+        let engine = Simulated::new(self.containers.clone()).with_clock(self.clock.clone());
         if self.swarm_manager {
             engine.with_services(self.services.clone())
         } else {
@@ -391,8 +490,11 @@ impl Scenario {
     }
 
     /// The configuration this scenario runs under, with the changes every
-    /// test run makes: no audit file, no log file, no state kept between
-    /// runs, and compiled modules cached in `cache_dir`.
+    /// test run makes: no audit file, no log file, nothing kept on disk
+    /// (budget counts and kept values are held in memory, seeded from
+    /// `[budgets.spent]` and `[state]`, and shared by every run made with
+    /// this configuration), the scenario's clock, and compiled modules
+    /// cached in `cache_dir`.
     pub fn config(&self, env: &Env, cache_dir: Option<&Path>) -> Result<Config, String> {
         let mut config = match &self.config {
             ConfigSource::Deployment => Config::load(env),
@@ -421,16 +523,103 @@ impl Scenario {
         config.log_file = None;
         config.state_dir = None;
         config.counting = Counting::Fresh;
+        let spent: BTreeMap<String, Record> =
+            self.spent
+                .iter()
+                .fold(BTreeMap::new(), |mut records, (object, effect, times)| {
+                    let record: &mut Record =
+                        records.entry(object.clone()).or_insert_with(|| Record {
+                            object: object.clone(),
+                            spent: BTreeMap::new(),
+                        });
+                    record
+                        .spent
+                        .entry(effect.name().to_owned())
+                        .or_default()
+                        .extend(times);
+                    records
+                });
+        config.held = Held {
+            clock: self.clock.clone(),
+            spent: Arc::new(Mutex::new(spent)),
+            kept: Arc::new(Mutex::new(self.kept.clone())),
+        };
         config.cache_dir = cache_dir.map(Path::to_path_buf);
         Ok(config)
     }
+}
+
+/// What a request of a scenario expects (`label` names a step in messages);
+/// `Err` carries the offset of the problem and its message.
+fn expectations(raw: RawExpect, now: u64, label: &str) -> Result<Expect, (usize, String)> {
+    let mut expected = BTreeMap::new();
+    for (name, table) in raw.container {
+        let start = table.span().start;
+        let table = table.into_inner();
+        if table.contains_key("name") {
+            return Err((
+                start,
+                format!("{label}expect.container.<name> takes no `name`"),
+            ));
+        }
+        // Checked like a container of the scenario, so a typo is an
+        // error here rather than a check that can never fail.
+        let mut named = table.clone();
+        named.insert("name".into(), toml::Value::String(name.clone()));
+        container(&named, now).map_err(|m| (start, format!("{label}expect: {m}")))?;
+        expected.insert(name, table);
+    }
+    let mut expected_services = BTreeMap::new();
+    for (name, table) in raw.service {
+        let start = table.span().start;
+        let table = table.into_inner();
+        check_expected_service(&table).map_err(|m| (start, format!("{label}expect: {m}")))?;
+        expected_services.insert(name, table);
+    }
+    let mut expected_units = BTreeMap::new();
+    for (name, table) in raw.unit {
+        let start = table.span().start;
+        let table = table.into_inner();
+        check_expected_unit(&table).map_err(|m| (start, format!("{label}expect: {m}")))?;
+        expected_units.insert(name, table);
+    }
+    if let Some(code) = raw.exit_code
+        && !(0..=1).contains(&code)
+    {
+        return Err((
+            0,
+            format!("{label}expect.exit_code is {code}: sme exits 0 or 1"),
+        ));
+    }
+    Ok(Expect {
+        output: raw.output,
+        exit_code: raw.exit_code,
+        calls: raw.calls,
+        containers: expected,
+        services: expected_services,
+        units: expected_units,
+    })
+}
+
+/// A time written in a scenario: RFC 3339 (`2026-12-05T11:51:00Z`), or
+/// before `now` (`-9m`), in milliseconds since the epoch.
+fn moment(text: &str, now: u64) -> Result<u64, String> {
+    if let Some(ago) = text.trim().strip_prefix('-') {
+        let ago = humantime::parse_duration(ago.trim())
+            .map_err(|e| format!("{text:?} is not a time before now like \"-9m\" ({e})"))?;
+        return Ok(now.saturating_sub(ago.as_millis() as u64));
+    }
+    let at: jiff::Timestamp = text.parse().map_err(|e| {
+        format!("{text:?} is neither a time like \"2026-12-05T11:51:00Z\" nor one before now like \"-9m\" ({e})")
+    })?;
+    u64::try_from(at.as_millisecond()).map_err(|_| format!("{text:?} is before 1970"))
 }
 
 /// The systemd units this scenario's host holds.
 impl Scenario {
     /// Simulated systemd holding this scenario's units.
     pub fn units(&self) -> SimUnits {
-        SimUnits::with(self.units.clone())
+        SimUnits::with(self.units.clone()).with_clock(self.clock.clone())
     }
 }
 

@@ -28,13 +28,14 @@ use sme_model::swarm::{
     NODE_ID_LABEL, NOT_A_MANAGER, SERVICE_ID_LABEL, SERVICE_NAME_LABEL, ServiceModel, TASK_ID_LABEL,
 };
 
-use super::{deployed, now_ms};
+use super::deployed;
 use crate::backend::docker::{DockerError, Result, Stats};
 use crate::backend::{Containers, Services};
 use crate::contract::{
     Container, CpuReading, Health, Sample, Service, ServiceSummary, Status, Summary,
 };
 use crate::sandbox::grants::Verb;
+use crate::sandbox::held::Clock;
 use sme_model::TaskState;
 
 /// What the simulated engine calls itself in messages.
@@ -142,6 +143,8 @@ impl SimService {
 pub struct Simulated {
     world: Mutex<World>,
     unreachable: bool,
+    /// What changes are stamped with (a scenario's clock).
+    clock: Clock,
 }
 
 /// Everything the simulated daemon holds.
@@ -164,6 +167,7 @@ impl Simulated {
                 services: None,
             }),
             unreachable: false,
+            clock: Clock::default(),
         }
     }
 
@@ -183,6 +187,12 @@ impl Simulated {
             }
             world.services = Some(services);
         }
+        self
+    }
+
+    /// Stamps changes with `clock`'s time instead of the machine's.
+    pub fn with_clock(mut self, clock: Clock) -> Simulated {
+        self.clock = clock;
         self
     }
 
@@ -267,7 +277,7 @@ impl Simulated {
         let container = &found.container;
         let after = container
             .lifecycle()
-            .after(op, &container.id, now_ms())
+            .after(op, &container.id, self.clock.now_ms())
             .map_err(DockerError::Engine)?;
         if let Some(sim) = self.world().containers.get_mut(name) {
             let started = after.started_ms != sim.container.started_ms;
@@ -304,7 +314,7 @@ impl Simulated {
             };
             return Ok((None, Stats { id, sample }));
         }
-        let (previous, current) = cpu_window(&found, now_ms());
+        let (previous, current) = cpu_window(&found, self.clock.now_ms());
         let [network_rx, network_tx, block_read, block_write] = found.io;
         let sample = Sample {
             cpu: current,
@@ -488,7 +498,7 @@ impl Containers for Simulated {
 impl Services for Simulated {
     async fn service(&self, name: &str) -> Result<Service> {
         self.find_service(Verb::Inspect, name)
-            .map(|mut found| found.model.at(now_ms()).clone().into())
+            .map(|mut found| found.model.at(self.clock.now_ms()).clone().into())
     }
 
     async fn services(&self, label: Option<&str>) -> Result<Vec<ServiceSummary>> {
@@ -516,7 +526,7 @@ impl Services for Simulated {
         let mut found = self.find_service(Verb::Inspect, name)?;
         let updated = found
             .model
-            .scale(replicas, labels, now_ms())
+            .scale(replicas, labels, self.clock.now_ms())
             .map_err(DockerError::Unsuitable)?;
         if !updated {
             return Ok(());
@@ -529,7 +539,7 @@ impl Services for Simulated {
     async fn redeploy(&self, name: &str) -> Result<()> {
         let mut found = self.find_service(Verb::Inspect, name)?;
         refusal(&found.fail, Verb::Redeploy)?;
-        found.model.redeploy(now_ms());
+        found.model.redeploy(self.clock.now_ms());
         self.keep_service(found);
         Ok(())
     }

@@ -14,11 +14,14 @@ use sme_model::units::{Refusal, UnitModel};
 use super::now_ms;
 use crate::backend::Units;
 use crate::backend::systemd::{Job, Result, SystemdError, Unit, UnitStats, checked};
+use crate::sandbox::held::Clock;
 
 /// Units held in memory, with the PIDs and times systemd would report.
 #[derive(Debug, Default)]
 pub struct SimUnits {
     units: Mutex<BTreeMap<String, Held>>,
+    /// What changes are stamped with (a scenario's clock).
+    clock: Clock,
 }
 
 #[derive(Debug)]
@@ -53,7 +56,26 @@ impl SimUnits {
             .collect();
         SimUnits {
             units: Mutex::new(units),
+            clock: Clock::default(),
         }
+    }
+
+    /// Stamps changes (and the units already running) with `clock`'s time
+    /// instead of the machine's.
+    pub fn with_clock(mut self, clock: Clock) -> SimUnits {
+        let now = clock.now_ms();
+        for held in self
+            .units
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values_mut()
+        {
+            if held.since_ms.is_some() {
+                held.since_ms = Some(now);
+            }
+        }
+        self.clock = clock;
+        self
     }
 
     /// Every unit as `inspect` would show it now, by name.
@@ -83,7 +105,7 @@ impl SimUnits {
         })?;
         let after = held.model.state();
         if after != &before {
-            held.since_ms = Some(now_ms());
+            held.since_ms = Some(self.clock.now_ms());
             held.main_pid = if after.running { next_pid() } else { 0 };
         }
         Ok((answer, unit_of(held)))
@@ -157,7 +179,7 @@ impl Units for SimUnits {
     async fn stats(&self, name: &str) -> Result<UnitStats> {
         self.unit(name).await?;
         Ok(UnitStats {
-            read_ns: now_ms().saturating_mul(1_000_000),
+            read_ns: self.clock.now_ms().saturating_mul(1_000_000),
             cpu_ns: None,
             memory_bytes: None,
             tasks: None,

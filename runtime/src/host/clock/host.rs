@@ -1,6 +1,6 @@
 //! `impl Host` for the `clock` capability.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::ClockHost;
 use crate::contract::{CallError, clock};
@@ -9,13 +9,11 @@ use crate::sandbox::grants::Verb;
 
 impl clock::Host for ClockHost {
     async fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        let clock = &self.clock;
         let answer = self
             .gate
             .call(Verb::Clock, Scope::Local("now-ms"), |_| async {
-                let since_epoch = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default();
-                Ok::<_, CallError>(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+                Ok::<_, CallError>(clock.now_ms())
             })
             .await?;
         Ok(answer.unwrap_or_default())

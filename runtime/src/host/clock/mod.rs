@@ -8,17 +8,19 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::contract::clock;
 use crate::sandbox::gate::Gate;
+use crate::sandbox::held::Clock;
 
 /// What the `clock` host functions need.
 #[derive(Debug)]
 pub struct ClockHost {
     gate: Arc<Gate>,
+    clock: Clock,
 }
 
 impl ClockHost {
-    /// The capability for one module's run.
-    pub fn new(gate: Arc<Gate>) -> ClockHost {
-        ClockHost { gate }
+    /// The capability for one module's run, reading `clock`.
+    pub fn new(gate: Arc<Gate>, clock: Clock) -> ClockHost {
+        ClockHost { gate, clock }
     }
 }
 

@@ -149,6 +149,10 @@ pub fn run(
                 call["decision"].as_str().unwrap_or_default(),
                 call["result"].as_str().unwrap_or_default(),
             );
+            // What budgets and windows found for a change they let through.
+            if let Some(limits) = call["limits"].as_str() {
+                println!("           {}", printable(limits));
+            }
         }
         if dry_run {
             println!("dry run: recorded, not performed ({}):", recorded.len());

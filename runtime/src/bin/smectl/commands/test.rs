@@ -173,37 +173,64 @@ async fn scenario_verdict(
         }
     };
     verdict.description = scenario.description.clone();
-    let ran = match scenario.config(env, cache_dir) {
-        Ok(config) => {
-            let engine = Arc::new(scenario.engine());
-            let units = Arc::new(scenario.units());
-            let backends = Backends::of(engine.clone()).with_units(units.clone());
-            scenario::run(&scenario, subject, config, backends)
-                .await
-                .map(|ran| {
-                    (
-                        ran,
-                        engine.containers(),
-                        engine.service_states(),
-                        units.states(),
-                    )
-                })
+    let config = match scenario.config(env, cache_dir) {
+        Ok(config) => config,
+        Err(error) => {
+            verdict.error = Some(format!("{}: {error}", file.display()));
+            return verdict;
         }
-        Err(error) => Err(error),
     };
-    match ran {
-        Ok((ran, after, services_after, units_after)) => {
-            let report = Report {
-                outcome: ran.outcome,
-                calls: ran.calls,
-                after,
-                services_after,
-                units_after,
-            };
-            verdict.differences = report.differences(&scenario.expect);
+    let engine = Arc::new(scenario.engine());
+    let units = Arc::new(scenario.units());
+    let backends = Backends::of(engine.clone()).with_units(units.clone());
+    // The first request, then each step's on the same engine, counts and
+    // kept values, the clock moved on by its `after` first.
+    let mut requests = vec![(String::new(), scenario.clone())];
+    for (index, step) in scenario.steps.iter().enumerate() {
+        requests.push((
+            format!("then[{}] ", index + 1),
+            Scenario {
+                service: step.service.clone(),
+                operation: step.operation.clone(),
+                expect: step.expect.clone(),
+                ..scenario.clone()
+            },
+        ));
+    }
+    for (index, (label, request)) in requests.iter().enumerate() {
+        if index > 0 {
+            scenario
+                .clock
+                .advance(scenario.steps[index - 1].after.as_millis() as u64);
+        }
+        let ran = match scenario::run(request, subject, config.clone(), backends.clone()).await {
+            Ok(ran) => ran,
+            Err(error) => {
+                verdict.error = Some(format!("{}: {label}{error}", file.display()));
+                break;
+            }
+        };
+        let report = Report {
+            outcome: ran.outcome,
+            calls: ran.calls,
+            after: engine.containers(),
+            services_after: engine.service_states(),
+            units_after: units.states(),
+        };
+        verdict
+            .differences
+            .extend(
+                report
+                    .differences(&request.expect)
+                    .into_iter()
+                    .map(|d| Difference {
+                        what: format!("{label}{}", d.what),
+                        ..d
+                    }),
+            );
+        if index == 0 {
             verdict.ran = Some((report.outcome, report.calls));
         }
-        Err(error) => verdict.error = Some(format!("{}: {error}", file.display())),
     }
     verdict.micros = started.elapsed().as_micros();
     verdict
@@ -247,6 +274,10 @@ async fn replay_verdict(
         systemd: scenario::SystemdSettings::default(),
         unreachable: false,
         expect: scenario::Expect::default(),
+        clock: Default::default(),
+        spent: Vec::new(),
+        kept: Default::default(),
+        steps: Vec::new(),
     };
     let config: Result<Config, String> = scenario.config(env, cache_dir);
     let replay = Arc::new(Replay::new(record.calls.clone(), record.units.clone()));
