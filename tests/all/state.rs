@@ -134,13 +134,20 @@ fn writes_past_the_limits_are_refused_and_bad_keys_are_invalid() {
 }
 
 #[test]
-fn without_a_usable_state_directory_every_state_call_fails_and_says_why() {
+fn without_a_usable_state_directory_every_state_call_fails_and_smectl_check_says_why() {
     let mut sandbox = probe(&["count"]);
     sandbox.env("SME_STATE_DIR", "/tmp");
     sandbox.sme(&["svc", "count"]).fails_mentioning(&[
         "module count's state cannot be kept",
         "/tmp/state is unusable",
     ]);
+    let check = sandbox.smectl(&["check"]);
+    assert!(
+        check
+            .stdout
+            .contains("imports state, but its values cannot be kept: /tmp/state is unusable"),
+        "{check:?}"
+    );
 }
 
 #[test]

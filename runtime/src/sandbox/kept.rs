@@ -281,6 +281,14 @@ pub fn clear(state_dir: Option<&Path>, module: &str) -> Result<bool, String> {
     Ok(true)
 }
 
+/// Whether values can be kept under `state_dir` now: `Err` says why not
+/// (for `smectl check`).
+pub fn usable(state_dir: Option<&Path>) -> Result<(), String> {
+    let dir = open_dir(state_dir)?;
+    dir.probe_write()
+        .map_err(|error| format!("{} is not writable: {error}", dir.path().display()))
+}
+
 fn open_dir(state_dir: Option<&Path>) -> Result<PrivateDir, String> {
     let Some(state_dir) = state_dir else {
         return Err("no state directory is configured (state_dir, SME_STATE_DIR)".into());

@@ -270,11 +270,18 @@ pub fn verify(
             policy.name
         ));
     }
-    Ok(grant_warnings(
-        &module.grant,
-        module.grant_source,
-        &imported,
-    ))
+    let mut warnings = grant_warnings(&module.grant, module.grant_source, &imported);
+    // A componentize-py build imports `state` whether it uses it or not.
+    if imported.contains(&Verb::State)
+        && !imports_whole_world(&imported)
+        && let Err(why) = sme::sandbox::kept::usable(config.state_dir.as_deref())
+    {
+        warnings.push(format!(
+            "imports state, but its values cannot be kept: {why}; every state call will answer \
+             limit-exceeded (docs/state.md)"
+        ));
+    }
+    Ok(warnings)
 }
 
 /// A module's message on one terminal line: control characters escaped.
