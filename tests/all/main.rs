@@ -2,6 +2,7 @@
 //! components built from `policies/` and `tests/guests/`, and the real Docker
 //! Engine. One binary, a module per topic.
 
+mod audit_chain;
 mod budgets;
 mod contract;
 mod counters;

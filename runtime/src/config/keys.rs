@@ -80,6 +80,13 @@ impl TrustedKey {
         })
     }
 
+    /// Whether `signature` (the text of a `.minisig` file) is this key's
+    /// valid signature of `message`.
+    pub fn signed(&self, message: &[u8], signature: &str) -> bool {
+        minisign_verify::Signature::decode(signature)
+            .is_ok_and(|signature| self.key.verify(message, &signature, false).is_ok())
+    }
+
     /// A key from the text of a minisign `.pub` file: an untrusted comment
     /// line, then the base64 line.
     pub fn from_file_text(text: &str) -> Result<TrustedKey, String> {

@@ -342,13 +342,14 @@ impl TrustedDir {
     }
 
     /// Opens (creating it with `mode`) the regular file `name` for
-    /// appending, checked for type, owner and mode.
+    /// appending (and reading: the audit chain reads the file's last
+    /// line), checked for type, owner and mode.
     pub fn open_append(&self, name: &str, mode: u32) -> Result<File, TrustError> {
         let path = self.join(name);
         let fd = rustix::fs::openat(
             &self.fd,
             name,
-            OFlags::WRONLY
+            OFlags::RDWR
                 | OFlags::APPEND
                 | OFlags::CREATE
                 | OFlags::NOFOLLOW

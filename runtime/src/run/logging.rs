@@ -57,7 +57,10 @@ pub fn init(config: &Config) -> Result<Option<LogFile>, String> {
     };
     let sink = trusted::open_append(path, 0o640, config.strictness)
         .map_err(|error| error.to_string())
-        .and_then(|file| Sink::spawn(file, false, "sme-log").map_err(|error| error.to_string()))
+        .and_then(|file| {
+            Sink::spawn(file, crate::sandbox::sink::Lines::Plain, "sme-log")
+                .map_err(|error| error.to_string())
+        })
         .map_err(|error| {
             format!(
                 "log_file {} cannot be used, logs are dropped: {error}",

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::fs::trusted::{self, Strictness, TrustError};
-use crate::sandbox::sink::{Sink, SinkError};
+use crate::sandbox::sink::{Lines, Sink, SinkError};
 
 /// Longest wait for one line to be written before the log counts as stalled.
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -87,11 +87,12 @@ impl Audit {
                         source,
                     }
                 })?;
-                let sink =
-                    Sink::spawn(file, true, "sme-audit").map_err(|source| AuditError::Thread {
+                let sink = Sink::spawn(file, Lines::Chained, "sme-audit").map_err(|source| {
+                    AuditError::Thread {
                         path: path.to_path_buf(),
                         source,
-                    })?;
+                    }
+                })?;
                 Ok((path.to_path_buf(), sink))
             })
             .transpose()?;

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod budgets;
+pub mod chain;
 pub mod gate;
 pub mod grants;
 pub mod held;

@@ -30,6 +30,18 @@ pub enum SinkError {
     Broken,
 }
 
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// As they come.
+    Plain,
+    /// Each under an exclusive `flock`, so that concurrent processes
+    /// appending to the same file never interleave.
+    Locked,
+    /// Locked, and chained to the line before (see [`crate::sandbox::chain`]).
+    Chained,
+}
+
 struct Job {
     bytes: Vec<u8>,
     answer: Option<SyncSender<io::Result<()>>>,
@@ -43,10 +55,8 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts the thread that writes to `file`; with `lock`, each line is
-    /// written under an exclusive `flock` so that concurrent processes
-    /// appending to the same file never interleave.
-    pub fn spawn(file: File, lock: bool, name: &str) -> io::Result<Sink> {
+    /// Starts the thread that writes to `file`, its lines as `lines` says.
+    pub fn spawn(file: File, lines: Lines, name: &str) -> io::Result<Sink> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name(name.to_owned())
@@ -55,7 +65,7 @@ impl Sink {
                     let written = if job.bytes.is_empty() {
                         Ok(())
                     } else {
-                        write_line(&file, &job.bytes, lock)
+                        write_line(&file, &job.bytes, lines)
                     };
                     if let Some(answer) = job.answer {
                         let _ = answer.send(written);
@@ -111,8 +121,8 @@ impl Sink {
     }
 }
 
-fn write_line(mut file: &File, bytes: &[u8], lock: bool) -> io::Result<()> {
-    if !lock {
+fn write_line(mut file: &File, bytes: &[u8], lines: Lines) -> io::Result<()> {
+    if lines == Lines::Plain {
         return file.write_all(bytes);
     }
     file.lock()?;
@@ -120,8 +130,16 @@ fn write_line(mut file: &File, bytes: &[u8], lock: bool) -> io::Result<()> {
     // disk) is cut off again, so the file ends where it did and the next
     // line starts a line of its own.
     let written = file.metadata().and_then(|before| {
+        let chained;
+        let bytes = if lines == Lines::Chained {
+            chained = crate::sandbox::chain::link(file, before.len(), bytes)?;
+            &chained
+        } else {
+            bytes
+        };
+        let start = file.metadata()?.len();
         file.write_all(bytes).inspect_err(|_| {
-            let _ = file.set_len(before.len());
+            let _ = file.set_len(start);
         })
     });
     file.unlock()?;
@@ -141,7 +159,7 @@ mod tests {
     #[test]
     fn lines_are_written_in_order() {
         let path = scratch("order");
-        let sink = Sink::spawn(File::create(&path).unwrap(), true, "test").unwrap();
+        let sink = Sink::spawn(File::create(&path).unwrap(), Lines::Locked, "test").unwrap();
         sink.write(b"a\n".to_vec(), Duration::from_secs(5)).unwrap();
         assert!(sink.send(b"b\n".to_vec()));
         sink.flush(Duration::from_secs(5)).unwrap();
@@ -155,7 +173,7 @@ mod tests {
         let file = File::create(&path).unwrap();
         let holder = File::open(&path).unwrap();
         holder.lock().unwrap();
-        let sink = Sink::spawn(file, true, "test").unwrap();
+        let sink = Sink::spawn(file, Lines::Locked, "test").unwrap();
         let started = std::time::Instant::now();
         let error = sink
             .write(b"x\n".to_vec(), Duration::from_millis(100))
@@ -176,7 +194,7 @@ mod tests {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let sink = Sink::spawn(file, false, "test").unwrap();
+        let sink = Sink::spawn(file, Lines::Plain, "test").unwrap();
         let error = sink
             .write(b"x\n".to_vec(), Duration::from_secs(5))
             .unwrap_err();

@@ -167,6 +167,11 @@ enum Command {
         #[arg(requires = "reset")]
         effect: Option<String>,
     },
+    /// The audit log's hash chain: its head, or whether it holds.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Show the values each module keeps with the `state` interface
     /// (docs/state.md); with --reset, remove one module's (audited with
     /// your uid).
@@ -175,6 +180,30 @@ enum Command {
         /// `metrics.d/uptime`).
         #[arg(long, value_name = "MODULE")]
         reset: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Print the chain's last line as `sme-audit-head seq=N sha256=HEX`,
+    /// the text to sign off the device (minisign -Sm head.txt).
+    Head {
+        /// The log's files, oldest first (default: the configured audit_log).
+        files: Vec<PathBuf>,
+    },
+    /// Check the chain through the files (oldest first); exit 1 naming the
+    /// first line where it breaks.
+    Verify {
+        /// The log's files, oldest first (default: the configured audit_log).
+        files: Vec<PathBuf>,
+        /// A signed head (its text, with `<FILE>.minisig` beside it) the log
+        /// must still hold.
+        #[arg(long, value_name = "FILE")]
+        seal: Option<PathBuf>,
+        /// The public key that signed the seal (a minisign .pub file or its
+        /// key line); default: the keys of [signing].
+        #[arg(long, value_name = "KEY", requires = "seal")]
+        key: Option<String>,
     },
 }
 
@@ -274,6 +303,12 @@ fn main() -> ExitCode {
             };
             commands::budgets::run(&env, action, cli.json)
         }
+        Command::Audit { command } => match command {
+            AuditCommand::Head { files } => commands::audit::head(&env, &files, cli.json),
+            AuditCommand::Verify { files, seal, key } => {
+                commands::audit::verify(&env, &files, seal.as_deref(), key.as_deref(), cli.json)
+            }
+        },
         Command::State { reset } => commands::state::run(&env, reset.as_deref(), cli.json),
     };
     match result {

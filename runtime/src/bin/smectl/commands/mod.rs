@@ -1,6 +1,7 @@
 //! One file per `smectl` subcommand. Each `run` prints its report and
 //! returns whether the subject passed (exit 0) or not (exit 1).
 
+pub mod audit;
 pub mod bench;
 pub mod budgets;
 pub mod check;
