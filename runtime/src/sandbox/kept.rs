@@ -8,8 +8,8 @@
 //! keys and values together.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -54,11 +54,16 @@ enum Place {
     Unusable(String),
 }
 
-/// One module's kept values, bounded by its limits.
+/// One module's kept values, bounded by its limits. Where they are is
+/// found on the module's first state call: a run that makes none touches
+/// nothing.
 #[derive(Debug)]
 pub struct Kept {
     module: String,
-    place: Place,
+    state_dir: Option<PathBuf>,
+    counting: Counting,
+    memory: InMemory,
+    place: OnceLock<Place>,
     max_keys: usize,
     max_bytes: usize,
 }
@@ -84,35 +89,45 @@ impl Kept {
         counting: Counting,
         memory: &InMemory,
     ) -> Kept {
-        let place = match counting {
-            Counting::Fresh => Place::Memory(memory.clone()),
-            Counting::Spend => match open_dir(state_dir) {
-                Ok(dir) => Place::Files(dir),
-                Err(why) => Place::Unusable(why),
-            },
-            Counting::Consult => {
-                let copied = lock(memory).contains_key(module);
-                let loaded = if copied {
-                    Ok(())
-                } else {
-                    open_dir(state_dir)
-                        .and_then(|dir| read(&dir, module))
-                        .map(|values| {
-                            lock(memory).insert(module.to_owned(), values);
-                        })
-                };
-                match loaded {
-                    Ok(()) => Place::Memory(memory.clone()),
-                    Err(why) => Place::Unusable(why),
-                }
-            }
-        };
         Kept {
             module: module.to_owned(),
-            place,
+            state_dir: state_dir.map(Path::to_path_buf),
+            counting,
+            memory: memory.clone(),
+            place: OnceLock::new(),
             max_keys: limits.state_keys,
             max_bytes: limits.state_bytes,
         }
+    }
+
+    /// Where the values are, found on first use.
+    fn place(&self) -> &Place {
+        self.place.get_or_init(|| {
+            let state_dir = self.state_dir.as_deref();
+            match self.counting {
+                Counting::Fresh => Place::Memory(self.memory.clone()),
+                Counting::Spend => match open_dir(state_dir) {
+                    Ok(dir) => Place::Files(dir),
+                    Err(why) => Place::Unusable(why),
+                },
+                Counting::Consult => {
+                    let copied = lock(&self.memory).contains_key(&self.module);
+                    let loaded = if copied {
+                        Ok(())
+                    } else {
+                        open_dir(state_dir)
+                            .and_then(|dir| read(&dir, &self.module))
+                            .map(|values| {
+                                lock(&self.memory).insert(self.module.clone(), values);
+                            })
+                    };
+                    match loaded {
+                        Ok(()) => Place::Memory(self.memory.clone()),
+                        Err(why) => Place::Unusable(why),
+                    }
+                }
+            }
+        })
     }
 
     /// The value kept under `key`.
@@ -142,7 +157,7 @@ impl Kept {
             replaced: false,
             bytes,
         };
-        match &self.place {
+        match self.place() {
             Place::Unusable(why) => Err(self.unusable(why)),
             Place::Memory(memory) => {
                 let mut memory = lock(memory);
@@ -215,7 +230,7 @@ impl Kept {
     }
 
     fn values(&self) -> Result<BTreeMap<String, String>, CallError> {
-        match &self.place {
+        match self.place() {
             Place::Unusable(why) => Err(self.unusable(why)),
             Place::Memory(memory) => {
                 Ok(lock(memory).get(&self.module).cloned().unwrap_or_default())
@@ -453,6 +468,13 @@ mod tests {
         );
         assert_eq!(module.keys(), Ok(vec!["a".into()]));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_that_makes_no_state_call_touches_nothing() {
+        let dir = scratch("untouched");
+        drop(kept(&dir, "m", &Limits::default()));
+        assert!(!dir.join(DIR).exists());
     }
 
     #[test]
